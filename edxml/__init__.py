@@ -1,0 +1,130 @@
+"""edxml: read, write and check edXML packages (QCVN 102:2016) for Vietnamese e-document exchange.
+
+A pure library: no sockets, no files, no environment. The gateway's adapters do the I/O.
+
+    >>> import edxml
+    >>> package = edxml.parse(data)            # tolerant reader -> DocumentPackage | StatusPackage
+    >>> problems = edxml.validate(data)        # XSD + business rules -> [Problem, ...]
+    >>> data = edxml.build(package)            # exact wire layout of the official samples
+
+The public surface is exactly ``__all__`` (tests/edxml/test_public_api.py keeps it so).
+"""
+
+from ._build import BuildOptions, build, document_id_of, iter_build
+from ._errors import (
+    AttachmentError,
+    AttachmentTooLargeError,
+    DocumentError,
+    EdxmlError,
+    FieldValueError,
+    MalformedXmlError,
+    PackageBuildError,
+    RecordError,
+    StructureError,
+    UnsafeXmlError,
+)
+from ._filenames import ALLOWED_EXTENSIONS, MAX_FILENAME_LENGTH, safe_filename
+from ._ids import (
+    AgencyIdForm,
+    DocumentIdParts,
+    agency_id_form,
+    is_agency_id,
+    make_document_id,
+    split_document_id,
+)
+from ._model import (
+    Attachment,
+    Business,
+    BusinessDocType,
+    BusinessDocumentInfo,
+    Code,
+    DocumentPackage,
+    DocumentType,
+    Organization,
+    OtherInfo,
+    Package,
+    Priority,
+    PromulgationInfo,
+    Receiver,
+    ReceiverType,
+    ReplacementInfo,
+    ResponseFor,
+    Signature,
+    SignerInfo,
+    StaffInfo,
+    StatusCode,
+    StatusPackage,
+    SteeringType,
+    TraceHeader,
+)
+from ._parse import parse
+from ._problems import RULES, Problem, Rule
+from ._records import from_record, to_record
+from ._transfer import MAX_ATTACHMENT_BYTES
+from ._validate import is_valid, validate
+from ._xml import EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALLOWED_EXTENSIONS",
+    "EDXML_NS",
+    "LEGACY_NS",
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_FILENAME_LENGTH",
+    "RULES",
+    "XMLDSIG_NS",
+    "AgencyIdForm",
+    "Attachment",
+    "AttachmentError",
+    "AttachmentTooLargeError",
+    "BuildOptions",
+    "Business",
+    "BusinessDocType",
+    "BusinessDocumentInfo",
+    "Code",
+    "DocumentError",
+    "DocumentIdParts",
+    "DocumentPackage",
+    "DocumentType",
+    "EdxmlError",
+    "FieldValueError",
+    "MalformedXmlError",
+    "Organization",
+    "OtherInfo",
+    "Package",
+    "PackageBuildError",
+    "ParseLimits",
+    "Priority",
+    "Problem",
+    "PromulgationInfo",
+    "Receiver",
+    "ReceiverType",
+    "RecordError",
+    "ReplacementInfo",
+    "ResponseFor",
+    "Rule",
+    "Signature",
+    "SignerInfo",
+    "StaffInfo",
+    "StatusCode",
+    "StatusPackage",
+    "SteeringType",
+    "StructureError",
+    "TraceHeader",
+    "UnsafeXmlError",
+    "__version__",
+    "agency_id_form",
+    "build",
+    "document_id_of",
+    "from_record",
+    "is_agency_id",
+    "is_valid",
+    "iter_build",
+    "make_document_id",
+    "parse",
+    "safe_filename",
+    "split_document_id",
+    "to_record",
+    "validate",
+]

@@ -1,0 +1,1 @@
+"""The gateway service: REST API, inbound endpoint, dashboard, dispatcher, CLI."""
