@@ -15,7 +15,6 @@ from __future__ import annotations
 import binascii
 import io
 import struct
-import time
 import uuid
 import zipfile
 import zlib
@@ -42,6 +41,9 @@ _FLAG_ENCRYPTED = 0x1
 _FLAG_DESCRIPTOR = 0x8
 _FLAG_UTF8 = 0x800
 _STORED, _DEFLATED = 0, 8
+_INFLATE_STEP = 1 << 20
+_CENTRAL_HEADER = struct.Struct("<4s24xHHH12x")  # signature ... name, extra, comment lengths
+_ZIP64_END_MAGIC = b"PK\x06\x06"
 _MAX_TRAILER = 1 << 20  # data descriptor + central directory of one entry: far below this
 _WHITESPACE = b" \t\r\n"
 
@@ -100,9 +102,8 @@ def encode_attachment(
     with zipfile.ZipFile(
         sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
     ) as archive:
-        info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
-        info.compress_type = zipfile.ZIP_DEFLATED
-        with archive.open(info, "w") as entry:
+        # open() by name: the entry takes the archive's method and level, and today's date.
+        with archive.open(name, "w") as entry:
             for start in range(0, len(view), CHUNK_SIZE):
                 entry.write(view[start : start + CHUNK_SIZE])
                 if chunk := encoder.feed(sink.drain()):
@@ -221,14 +222,20 @@ class _ZipEntryReader:
 
     def _inflate(self, data: bytes) -> None:
         assert self._inflater is not None
+        inflater = self._inflater
         try:
-            # max_length: a bomb stops at the limit instead of filling memory first.
-            self._emit(self._inflater.decompress(data, self._out.room + 1))
+            # Bounded steps: a ZIP bomb is refused at the limit, never held past it.
+            while True:
+                out = inflater.decompress(data, _INFLATE_STEP)
+                self._emit(out)
+                data = inflater.unconsumed_tail
+                if inflater.eof or (not data and len(out) < _INFLATE_STEP):
+                    break
         except zlib.error as exc:
             raise AttachmentError(f"ZIP entry cannot be inflated ({exc})") from None
-        if self._inflater.eof:
+        if inflater.eof:
             self._state = "trailer"
-            self._pending = self._inflater.unused_data
+            self._pending = inflater.unused_data
 
     def _copy(self, data: bytes) -> None:
         take = data[: self._remaining]
@@ -269,10 +276,7 @@ class _ZipEntryReader:
                     break
         if expected != self._crc:
             raise AttachmentError("ZIP entry fails its CRC check: the attachment is corrupted")
-        if trailer.startswith(_ZIP_LOCAL_MAGIC):
-            raise AttachmentError("ZIP holds more than the one file edXML allows (spec 1.6)")
-        if trailer and not trailer.startswith(_NEXT_RECORD):
-            raise AttachmentError("ZIP archive has unexpected bytes after its entry")
+        _check_central_directory(trailer)
 
     def _close_fallback(self) -> None:
         assert self._fallback is not None
@@ -291,6 +295,24 @@ class _ZipEntryReader:
             raise AttachmentError(f"attachment is not a readable ZIP ({exc})") from None
         finally:
             self._fallback = None
+
+
+def _check_central_directory(trailer: bytes) -> None:
+    """After the entry: a central directory listing exactly one file, then its end record."""
+    position = entries = 0
+    while trailer.startswith(_ZIP_CENTRAL_MAGIC, position):
+        if len(trailer) < position + _CENTRAL_HEADER.size:
+            raise AttachmentError("ZIP archive is truncated (in its central directory)")
+        _, name, extra, comment = _CENTRAL_HEADER.unpack_from(trailer, position)
+        position += _CENTRAL_HEADER.size + name + extra + comment
+        entries += 1
+    if trailer.startswith(_ZIP_LOCAL_MAGIC) or entries > 1:
+        raise AttachmentError("ZIP holds more than the one file edXML allows (spec 1.6)")
+    if trailer.startswith(_ZIP64_END_MAGIC, position):
+        (size,) = struct.unpack_from("<Q", trailer, position + 4)
+        position += 12 + size + 20  # ZIP64 end record, then its locator
+    if entries != 1 or not trailer.startswith(_ZIP_END_MAGIC, position):
+        raise AttachmentError("ZIP archive is truncated (no central directory end record)")
 
 
 class PayloadDecoder:
