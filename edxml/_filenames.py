@@ -30,6 +30,7 @@ _ALLOWED_LIST = ", ".join(sorted(ALLOWED_EXTENSIONS))
 
 _CONFORMING = re.compile(r"[A-Za-z0-9._-]+\Z")
 _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = re.compile(r"\w{1,10}\Z")
 _REPEATS = re.compile(r"([._-])[._-]+")
 # Letters that NFD does not decompose into a base letter plus marks.
 _SPECIAL = str.maketrans({"đ": "d", "Đ": "D"})
@@ -80,7 +81,7 @@ def safe_filename(name: str) -> str:
     'Cong_van_so_05_ve_de_an.pdf'
     """
     stem, dot, extension = name.strip().rpartition(".")
-    if not dot or not stem:
+    if not dot or not _EXTENSION.match(extension):  # "../etc/passwd" has no extension
         stem, extension = name.strip(), ""
     extension = _clean(extension).strip("._-")
     suffix = f".{extension}" if extension else ""

@@ -361,9 +361,10 @@ def _attachment(
     content_id: str, reference: _Node | None, carried: _Node | None, data: bytes | None
 ) -> Attachment:
     def pick(name: str, *, strip: bool = False) -> str | None:
+        """From the carried Attachment first, else from the manifest Reference."""
         for node in (carried, reference):
             value = None if node is None else node.text(name, strip=strip)
-            if value:
+            if value is not None:
                 return value
         return None
 

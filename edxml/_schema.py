@@ -69,6 +69,6 @@ def _short_path(xpath: str | None) -> str | None:
     if not xpath:
         return None
     steps = [step.split(":", 1)[-1] for step in xpath.strip("/").split("/")]
-    while steps and steps[0] in {"edXML", "edXMLEnvelope", "edXMLHeader"}:
+    while steps and steps[0] in {"*", "edXML", "edXMLEnvelope", "edXMLHeader"}:
         steps.pop(0)
     return "/".join(steps) or None

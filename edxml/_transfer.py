@@ -99,15 +99,15 @@ def encode_attachment(
     sink = _ChunkSink()
     encoder = _Base64Encoder()
     view = memoryview(data)
-    with zipfile.ZipFile(
+    archive = zipfile.ZipFile(
         sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel
-    ) as archive:
-        # open() by name: the entry takes the archive's method and level, and today's date.
-        with archive.open(name, "w") as entry:
-            for start in range(0, len(view), CHUNK_SIZE):
-                entry.write(view[start : start + CHUNK_SIZE])
-                if chunk := encoder.feed(sink.drain()):
-                    yield chunk
+    )
+    # open() by name: the entry takes the archive's method and level, and today's date.
+    with archive, archive.open(name, "w") as entry:
+        for start in range(0, len(view), CHUNK_SIZE):
+            entry.write(view[start : start + CHUNK_SIZE])
+            if chunk := encoder.feed(sink.drain()):
+                yield chunk
     tail = encoder.feed(sink.drain()) + encoder.close()
     if tail:
         yield tail

@@ -49,17 +49,25 @@ def test_wire_spellings_are_kept() -> None:
         other_info=edxml.OtherInfo(typer_notation="VP"),
     )
     data = edxml.build(package).decode()
-    for spelling in ("<edXML:Bussiness>", "<edXML:BussinessDocType>0<", "<edXML:BussinessDocReason>",
-                     "<edXML:TyperNotation>VP<", "<edXML:OrganAdd>Số 2 Lê Hồng Phong<"):  # fmt: skip
+    for spelling in (
+        "<edXML:Bussiness>",
+        "<edXML:BussinessDocType>0<",
+        "<edXML:BussinessDocReason>",
+        "<edXML:TyperNotation>VP<",
+        "<edXML:OrganAdd>Số 2 Lê Hồng Phong<",
+    ):
         assert spelling in data
 
 
 def test_children_are_written_in_the_vnpt_builder_order() -> None:
     data = edxml.build(document()).decode()
-    order = ["<edXML:From>", "<edXML:To>", "<edXML:DocumentId>", "<edXML:Code>", "<edXML:PromulgationInfo>",
-             "<edXML:DocumentType>", "<edXML:Subject>", "<edXML:Content>", "<edXML:SignerInfo>", "<edXML:DueDate>",
-             "<edXML:OtherInfo>", "<edXML:SteeringType>", "</edXML:MessageHeader>", "<edXML:TraceHeaderList>",
-             "<edXML:TraceHeader>", "<edXML:Bussiness>", "<edXML:edXMLBody>", "<AttachmentEncoded>"]  # fmt: skip
+    order = [
+        *("<edXML:From>", "<edXML:To>", "<edXML:DocumentId>", "<edXML:Code>"),
+        *("<edXML:PromulgationInfo>", "<edXML:DocumentType>", "<edXML:Subject>", "<edXML:Content>"),
+        *("<edXML:SignerInfo>", "<edXML:DueDate>", "<edXML:OtherInfo>", "<edXML:SteeringType>"),
+        *("</edXML:MessageHeader>", "<edXML:TraceHeaderList>", "<edXML:TraceHeader>"),
+        *("<edXML:Bussiness>", "<edXML:edXMLBody>", "<AttachmentEncoded>"),
+    ]
     positions = [data.index(tag) for tag in order]
     assert positions == sorted(positions)
 
@@ -74,10 +82,8 @@ def test_attachment_is_base64_of_a_zip_with_one_uuid_entry() -> None:
     assert entry.compress_type == zipfile.ZIP_DEFLATED
     assert archive.read(entry) == PDF
     text = data.decode()
-    assert (
-        "<ContentId>cid:a1</ContentId>" in text
-        and "<edXML:ContentId>cid:a1</edXML:ContentId>" in text
-    )
+    assert "<ContentId>cid:a1</ContentId>" in text
+    assert "<edXML:ContentId>cid:a1</edXML:ContentId>" in text
     assert "<ContentType>application/zip</ContentType>" in text
     assert '<edXML:edXMLManifest version="1.0">' in text
 
@@ -91,7 +97,8 @@ def test_base64_is_one_unbroken_line() -> None:
         )
     )
     match = re.search(rb"<edXML:ContentTransferEncoded[^>]*>([^<]*)<", data)
-    assert match is not None and b"\n" not in match.group(1)
+    assert match is not None
+    assert b"\n" not in match.group(1)
 
 
 def test_iter_build_streams_the_same_bytes_as_build() -> None:
@@ -112,13 +119,15 @@ def test_a_package_without_attachments_has_an_empty_manifest_and_no_attachment_b
 def test_an_attachment_without_data_is_listed_but_not_carried() -> None:
     package = document(attachments=(edxml.Attachment(content_id="x", name="missing.pdf"),))
     data = edxml.build(package)
-    assert b"<edXML:ContentId>cid:x</edXML:ContentId>" in data and b"AttachmentEncoded" not in data
+    assert b"<edXML:ContentId>cid:x</edXML:ContentId>" in data
+    assert b"AttachmentEncoded" not in data
     assert edxml.parse(data) == package
 
 
 def test_status_package_has_no_body() -> None:
     data = edxml.build(status()).decode()
-    assert "edXMLBody" not in data and "AttachmentEncoded" not in data
+    assert "edXMLBody" not in data
+    assert "AttachmentEncoded" not in data
     assert "<edXML:StatusCode>03</edXML:StatusCode>" in data
     assert edxml.validate(data.encode()) == []
 
@@ -153,7 +162,7 @@ def test_text_xml_cannot_carry_is_a_build_error() -> None:
 def test_a_non_model_is_a_build_error() -> None:
     with pytest.raises(edxml.PackageBuildError, match="DocumentPackage or a StatusPackage"):
         edxml.build({"subject": "x"})  # type: ignore[arg-type]
-    with pytest.raises(ValueError):  # misuse is also a ValueError
+    with pytest.raises(ValueError, match="not complete"):  # misuse is also a ValueError
         edxml.build(document(promulgation=None))  # type: ignore[arg-type]
 
 

@@ -97,7 +97,8 @@ def test_non_standard_dates_are_read_but_reported(wire: bytes) -> None:
 def test_empty_due_date_reads_as_none(wire: bytes) -> None:
     data = _rewrite(wire, b"<edXML:DueDate>2026/12/10</edXML:DueDate>", b"<edXML:DueDate/>")
     package = edxml.parse(data)
-    assert isinstance(package, edxml.DocumentPackage) and package.due_date is None
+    assert isinstance(package, edxml.DocumentPackage)
+    assert package.due_date is None
     assert edxml.validate(data) == []
 
 
@@ -126,7 +127,8 @@ def _replace_payload(data: bytes, payload: bytes) -> bytes:
 def test_raw_base64_without_zip_is_accepted(wire: bytes) -> None:
     data = _replace_payload(wire, base64.b64encode(PDF))
     package = edxml.parse(data)
-    assert isinstance(package, edxml.DocumentPackage) and package.attachments[0].data == PDF
+    assert isinstance(package, edxml.DocumentPackage)
+    assert package.attachments[0].data == PDF
     assert edxml.validate(data) == []
 
 
@@ -136,7 +138,8 @@ def test_mime_wrapped_base64_is_accepted(wire: bytes) -> None:
         zf.writestr("x.pdf", PDF)
     data = _replace_payload(wire, base64.encodebytes(archive.getvalue()).replace(b"\n", b"\r\n"))
     package = edxml.parse(data)
-    assert isinstance(package, edxml.DocumentPackage) and package.attachments[0].data == PDF
+    assert isinstance(package, edxml.DocumentPackage)
+    assert package.attachments[0].data == PDF
 
 
 def test_stored_zip_entries_are_accepted(wire: bytes) -> None:
@@ -144,7 +147,8 @@ def test_stored_zip_entries_are_accepted(wire: bytes) -> None:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
         zf.writestr("x.pdf", PDF)
     package = edxml.parse(_replace_payload(wire, base64.b64encode(archive.getvalue())))
-    assert isinstance(package, edxml.DocumentPackage) and package.attachments[0].data == PDF
+    assert isinstance(package, edxml.DocumentPackage)
+    assert package.attachments[0].data == PDF
 
 
 def test_signature_outside_the_xmldsig_namespace_is_kept(wire: bytes) -> None:
@@ -170,7 +174,8 @@ def test_children_in_any_order(wire: bytes) -> None:
     data = _rewrite(data, b"</edXML:MessageHeader>", doc_id.group(0) + b"</edXML:MessageHeader>")
     trace = re.search(rb"<edXML:TraceHeader>.*?</edXML:TraceHeader>", data, re.S)
     business = re.search(rb"<edXML:Bussiness>.*?</edXML:Bussiness>", data, re.S)
-    assert trace is not None and business is not None
+    assert trace is not None
+    assert business is not None
     data = data.replace(
         trace.group(0) + data[trace.end() : business.start()] + business.group(0),
         business.group(0) + trace.group(0),
@@ -199,7 +204,9 @@ def test_unknown_elements_elsewhere_are_ignored_by_the_reader_but_reported(wire:
     data = _rewrite(wire, b"<edXML:Subject>", b"<edXML:Vendor>x</edXML:Vendor><edXML:Subject>")
     assert edxml.parse(data) == document()
     (problem,) = edxml.validate(data)
-    assert problem.rule == "xsd" and "Vendor" in problem.message and problem.line
+    assert problem.rule == "xsd"
+    assert "Vendor" in problem.message
+    assert problem.line
 
 
 def test_a_repeated_single_element_is_reported(wire: bytes) -> None:
@@ -207,9 +214,11 @@ def test_a_repeated_single_element_is_reported(wire: bytes) -> None:
         wire, b"<edXML:Subject>", b"<edXML:Subject>first</edXML:Subject><edXML:Subject>"
     )
     package = edxml.parse(data)
-    assert isinstance(package, edxml.DocumentPackage) and package.subject == "first"
+    assert isinstance(package, edxml.DocumentPackage)
+    assert package.subject == "first"
     (problem,) = edxml.validate(data)
-    assert problem.rule == "structure.cardinality" and problem.path == "MessageHeader/Subject"
+    assert problem.rule == "structure.cardinality"
+    assert problem.path == "MessageHeader/Subject"
 
 
 def test_utf16_documents_are_read(wire: bytes) -> None:

@@ -94,11 +94,9 @@ def test_built_bytes_declare_namespaces_where_the_samples_do() -> None:
         '<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016">'
     )
     assert '<edXML:edXMLEnvelope xmlns:edXML="http://www.mic.gov.vn/TBT/QCVN_102_2016">' in built
-    assert (
-        "<AttachmentEncoded>" in built
-        and "<Attachment>" in built
-        and "<ContentId>cid:209</ContentId>" in built
-    )
+    assert "<AttachmentEncoded>" in built
+    assert "<Attachment>" in built
+    assert "<ContentId>cid:209</ContentId>" in built
     assert re.search(
         r'<edXML:ContentTransferEncoded xmlns:edXML="http://www.mic.gov.vn/TBT/QCVN_102_2016">UEsDB',
         built,
@@ -120,7 +118,8 @@ def test_junk_prefix_is_stripped_and_the_attachment_decodes_to_the_zip_entry() -
         assert entry.filename == "32da2890-1a55-4ccd-9ac9-cd0d98559e67.edxml"
         assert attachment.data == archive.read(entry)
     assert attachment.size == 388_347
-    assert attachment.content_id == "209" and attachment.name == "1896_QD-TTg_m_294779.doc"
+    assert attachment.content_id == "209"
+    assert attachment.name == "1896_QD-TTg_m_294779.doc"
 
 
 def test_sample_fields_read_as_documented() -> None:
@@ -132,24 +131,29 @@ def test_sample_fields_read_as_documented() -> None:
         "000.00.00.G17",
     ]
     assert str(update.code) == "7816/VPCP-TTĐT"
-    assert update.business is not None and update.business.doc_type == edxml.BusinessDocType.UPDATE
+    assert update.business is not None
+    assert update.business.doc_type == edxml.BusinessDocType.UPDATE
     info = update.business.document_info
-    assert info is not None and info.document_info == 1 and info.document_receiver == 1
+    assert info is not None
+    assert info.document_info == 1
+    assert info.document_receiver == 1
     assert [(r.organ_id, r.receiver_type) for r in info.receivers] == [
         ("000.00.00.H41", 0),
         ("000.00.00.H14", 1),
     ]
-    assert (
-        update.business.staff is not None and update.business.staff.staff == "Nguyễn Thị Ngọc Trâm"
-    )
-    assert update.other_info is not None and update.other_info.appendixes == (
+    assert update.business.staff is not None
+    assert update.business.staff.staff == "Nguyễn Thị Ngọc Trâm"
+    assert update.other_info is not None
+    assert update.other_info.appendixes == (
         "Công văn về việc kết nối, liên thông phần mềm quản lý văn bản",
     )
     assert update.to_places == ("Cac bo va co quan ngang bo", "Uy ban nhan dan cac tinh, TP")
-    assert update.signature is not None and not update.signature.in_xmldsig_namespace
+    assert update.signature is not None
+    assert not update.signature.in_xmldsig_namespace
 
     replacement = edxml.parse(sample("edoc_replacement.edxml"))
-    assert isinstance(replacement, edxml.DocumentPackage) and replacement.business is not None
+    assert isinstance(replacement, edxml.DocumentPackage)
+    assert replacement.business is not None
     assert [r.organ_ids for r in replacement.business.replacements] == [
         ("000.00.00.H41", "000.00.00.H14")
     ] * 2

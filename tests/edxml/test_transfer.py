@@ -1,0 +1,78 @@
+"""The spec-1.6 attachment codec: base64 of a one-entry ZIP, streamed both ways."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import zipfile
+
+import pytest
+
+from edxml import AttachmentError, AttachmentTooLargeError
+from edxml._transfer import PayloadDecoder, encode_attachment
+
+
+def _decode(text: bytes, pieces: int = 7, **limits: int) -> bytes:
+    decoder = PayloadDecoder(**limits)
+    step = max(1, len(text) // pieces)
+    for start in range(0, len(text), step):
+        decoder.feed(text[start : start + step].decode("ascii"))
+    return decoder.close().data
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 1000, 786_432, 786_433, 3_000_001])
+def test_encode_then_decode_in_arbitrary_pieces(size: int) -> None:
+    data = os.urandom(size)
+    text = b"".join(encode_attachment(data, ".pdf"))
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(text, validate=True)))
+    assert archive.testzip() is None
+    assert archive.read(archive.namelist()[0]) == data
+    for pieces in (1, 3, 97):
+        assert _decode(text, pieces) == data
+
+
+def test_the_entry_is_named_uuid_dot_extension() -> None:
+    text = b"".join(encode_attachment(b"x", ".docx"))
+    decoder = PayloadDecoder()
+    decoder.feed(text.decode())
+    payload = decoder.close()
+    assert payload.zipped
+    assert payload.entry_name is not None
+    assert payload.entry_name.endswith(".docx")
+    assert len(payload.entry_name) == 36 + 5
+
+
+def test_raw_payloads_are_passed_through() -> None:
+    decoder = PayloadDecoder()
+    decoder.feed(base64.b64encode(b"%PDF-1.7 raw").decode())
+    payload = decoder.close()
+    assert (payload.data, payload.zipped) == (b"%PDF-1.7 raw", False)
+    tiny = PayloadDecoder()
+    tiny.feed("QQ==")
+    assert tiny.close().data == b"A"
+
+
+def test_deflate64_and_other_methods_fall_back_to_zipfile() -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_BZIP2) as zf:
+        zf.writestr("a.pdf", b"bzip2 payload " * 100)
+    assert _decode(base64.b64encode(archive.getvalue())) == b"bzip2 payload " * 100
+
+
+def test_limits_apply_to_raw_and_zipped_payloads() -> None:
+    with pytest.raises(AttachmentTooLargeError):
+        _decode(base64.b64encode(b"x" * 101), max_bytes=100)
+    with pytest.raises(AttachmentTooLargeError):
+        _decode(b"".join(encode_attachment(b"x" * 101, ".pdf")), max_bytes=100)
+    assert _decode(b"".join(encode_attachment(b"x" * 100, ".pdf")), max_bytes=100) == b"x" * 100
+
+
+def test_a_zip_without_its_central_directory_is_truncated() -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.pdf", b"abc" * 100)
+    raw = archive.getvalue()
+    cut = raw.index(b"PK\x01\x02")
+    with pytest.raises(AttachmentError, match="truncated"):
+        _decode(base64.b64encode(raw[:cut]))
