@@ -5,6 +5,7 @@ A pure library: no sockets, no files, no environment. The gateway's adapters do 
     >>> import edxml
     >>> package = edxml.parse(data)            # tolerant reader -> DocumentPackage | StatusPackage
     >>> problems = edxml.validate(data)        # XSD + business rules -> [Problem, ...]
+    >>> result = edxml.check(data)             # both in one pass: result.package, result.problems
     >>> data = edxml.build(package)            # exact wire layout of the official samples
 
 The public surface is exactly ``__all__`` (tests/edxml/test_public_api.py keeps it so).
@@ -61,7 +62,7 @@ from ._parse import parse
 from ._problems import RULES, Problem, Rule
 from ._records import from_record, to_record
 from ._transfer import MAX_ATTACHMENT_BYTES
-from ._validate import is_valid, validate
+from ._validate import CheckResult, check, is_valid, validate
 from ._xml import EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits
 
 __version__ = "0.1.0"
@@ -82,6 +83,7 @@ __all__ = [
     "Business",
     "BusinessDocType",
     "BusinessDocumentInfo",
+    "CheckResult",
     "Code",
     "DocumentError",
     "DocumentIdParts",
@@ -116,6 +118,7 @@ __all__ = [
     "__version__",
     "agency_id_form",
     "build",
+    "check",
     "document_id_of",
     "from_record",
     "is_agency_id",

@@ -315,6 +315,10 @@ def _check_central_directory(trailer: bytes) -> None:
         raise AttachmentError("ZIP archive is truncated (no central directory end record)")
 
 
+def _has_whitespace(data: bytes) -> bool:
+    return any(char in data for char in (b"\n", b"\r", b" ", b"\t"))
+
+
 class PayloadDecoder:
     """Decodes ``ContentTransferEncoded`` text fed in pieces into the attachment's bytes."""
 
@@ -331,7 +335,9 @@ class PayloadDecoder:
             data = text.encode("ascii")
         except UnicodeEncodeError:
             raise AttachmentError("attachment is not base64 (non-ASCII character)") from None
-        data = self._rest + data.translate(None, _WHITESPACE)
+        if _has_whitespace(data):  # MIME-wrapped base64; we and VNPT write one line
+            data = data.translate(None, _WHITESPACE)
+        data = self._rest + data if self._rest else data
         cut = len(data) - len(data) % 4
         self._rest = data[cut:]
         if cut:

@@ -1,4 +1,7 @@
-"""``validate``: every problem of a package, as a list; it never raises on bad data.
+"""``validate`` and ``check``: every problem of a package; they never raise on bad data.
+
+``check(bytes)`` reads and validates in one pass and returns the package with its problems
+(what an inbound pipeline needs: the verdict and the model, without decoding twice).
 
 From bytes, the order is: safe parse (malformed, unsafe, undecodable attachments), XSD on
 the tree, reading the model, then the business rules, whose problems get source lines
@@ -7,6 +10,8 @@ builder would write, then the same rules.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ._build import package_tree
 from ._errors import (
@@ -18,14 +23,14 @@ from ._errors import (
     MalformedXmlError,
     UnsafeXmlError,
 )
-from ._model import DocumentPackage, StatusPackage
+from ._model import DocumentPackage, Package, StatusPackage
 from ._parse import extract
 from ._problems import Problem
 from ._rules import check_rules
 from ._schema import schema_problems
 from ._xml import DEFAULT_LIMITS, LEGACY_NS, ParseLimits, Source, parse_xml
 
-__all__ = ["is_valid", "validate"]
+__all__ = ["CheckResult", "check", "is_valid", "validate"]
 
 
 def _from_error(error: DocumentError) -> Problem:
@@ -48,11 +53,33 @@ def _from_error(error: DocumentError) -> Problem:
     )
 
 
-def _validate_bytes(source: Source, limits: ParseLimits) -> list[Problem]:
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """What ``check`` found: the package (``None`` if it could not be read) and its problems."""
+
+    package: Package | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda problem: (problem.line or 0, problem.path or ""))
+
+
+def check(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> CheckResult:
+    """Read and validate package bytes (or a binary file object) in one pass."""
+    package, problems = _check_bytes(source, limits)
+    return CheckResult(package=package, problems=tuple(_sorted(problems)))
+
+
+def _check_bytes(source: Source, limits: ParseLimits) -> tuple[Package | None, list[Problem]]:
     try:
         parsed = parse_xml(source, limits=limits)
     except DocumentError as error:
-        return [_from_error(error)]
+        return None, [_from_error(error)]
     problems: list[Problem] = []
     if parsed.leading_junk:
         problems.append(
@@ -80,7 +107,7 @@ def _validate_bytes(source: Source, limits: ParseLimits) -> list[Problem]:
     except DocumentError as error:
         if not any(problem.rule == "xsd" for problem in problems):
             problems.append(_from_error(error))
-        return problems
+        return None, problems
     problems.extend(seen.notes)
     for problem in check_rules(
         package, on_wire=True, max_attachment_bytes=limits.max_attachment_bytes
@@ -89,7 +116,7 @@ def _validate_bytes(source: Source, limits: ParseLimits) -> list[Problem]:
         problems.append(
             Problem(rule=problem.rule, message=problem.message, path=problem.path, line=line)
         )
-    return problems
+    return package, problems
 
 
 def _nearest_line(path: str | None, lines: dict[str, int]) -> int | None:
@@ -121,10 +148,8 @@ def validate(
     Never raises on bad data: what cannot even be parsed comes back as a problem too.
     """
     if isinstance(package_or_bytes, DocumentPackage | StatusPackage):
-        problems = _validate_model(package_or_bytes, limits)
-    else:
-        problems = _validate_bytes(package_or_bytes, limits)
-    return sorted(problems, key=lambda problem: (problem.line or 0, problem.path or ""))
+        return _sorted(_validate_model(package_or_bytes, limits))
+    return list(check(package_or_bytes, limits=limits).problems)
 
 
 def is_valid(package_or_bytes: DocumentPackage | StatusPackage | Source) -> bool:

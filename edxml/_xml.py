@@ -42,7 +42,10 @@ LEGACY_NS = "http://www.e-doc.vn/Schema/"
 XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 
 _PAYLOAD_ELEMENT = "ContentTransferEncoded"
-_FEED_SIZE = 1 << 20
+# Input is fed to expat in 256 KiB pieces and text reaches us in 64 KiB pieces: measured on
+# our machines, expat with 1 MiB text buffers is 3x slower (each buffer is fresh mmap'd memory).
+_FEED_SIZE = 256 * 1024
+_TEXT_BUFFER = 64 * 1024
 _BOMS_WE_LEAVE_TO_EXPAT = (b"\xff\xfe", b"\xfe\xff", b"\x00<", b"<\x00")  # UTF-16 input
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -204,11 +207,11 @@ class _TreeBuilder:
             self._last.text = text
 
 
-def _chunks(source: Source) -> Iterator[bytes]:
+def _chunks(source: Source) -> Iterator[bytes | memoryview]:
     if isinstance(source, bytes | bytearray | memoryview):
-        view = memoryview(source)
+        view = memoryview(source)  # slices of a view: the input is never copied
         for start in range(0, len(view), _FEED_SIZE):
-            yield bytes(view[start : start + _FEED_SIZE])
+            yield view[start : start + _FEED_SIZE]
         return
     while chunk := source.read(_FEED_SIZE):
         yield chunk
@@ -237,17 +240,19 @@ def _strip_preamble(head: bytes, limits: ParseLimits) -> tuple[int, bytes]:
 def parse_xml(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedXml:
     """Parse untrusted XML from bytes or a binary file object. See the module docstring."""
     chunks = _chunks(source)
-    head = b""
+    first: list[bytes | memoryview] = []
+    probe = limits.max_leading_junk + 64
     for chunk in chunks:
-        head += chunk
-        if len(head) >= limits.max_leading_junk + 64:
+        first.append(chunk)
+        if sum(len(piece) for piece in first) >= probe:
             break
+    head = b"".join(bytes(piece[:probe]) for piece in first)[:probe]
     start, junk = _strip_preamble(head, limits)
     parser = expat.ParserCreate(namespace_separator=" ")
     builder = _TreeBuilder(parser, limits, line_offset=head[:start].count(b"\n"))
     parser.namespace_prefixes = True
     parser.buffer_text = True
-    parser.buffer_size = _FEED_SIZE
+    parser.buffer_size = _TEXT_BUFFER
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = builder.refuse_doctype
     parser.EntityDeclHandler = builder.refuse_entity
@@ -259,7 +264,7 @@ def parse_xml(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> Parsed
     parser.CharacterDataHandler = builder.data
     fed = 0
     try:
-        for chunk in _prepend(head[start:], chunks):
+        for chunk in _skip(first, start, chunks):
             fed += len(chunk)
             if fed > limits.max_document_bytes:
                 raise UnsafeXmlError(f"document is larger than {limits.max_document_bytes:,} bytes")
@@ -280,9 +285,16 @@ def parse_xml(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> Parsed
     return ParsedXml(root=builder.root, payloads=builder.payloads, leading_junk=junk)
 
 
-def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    if first:
-        yield first
+def _skip(
+    first: list[bytes | memoryview], count: int, rest: Iterator[bytes | memoryview]
+) -> Iterator[bytes | memoryview]:
+    """The input after its first ``count`` bytes (the junk before the XML)."""
+    for piece in first:
+        if count >= len(piece):
+            count -= len(piece)
+            continue
+        yield memoryview(piece)[count:] if count else piece
+        count = 0
     yield from rest
 
 

@@ -305,3 +305,19 @@ def test_validate_never_raises_on_a_broken_model() -> None:
     (problem,) = edxml.validate(document(subject="nul \x00 inside"))
     assert problem.rule == "structure"
     assert "Subject" in problem.message
+
+
+def test_check_gives_the_package_and_its_problems_in_one_pass() -> None:
+    wire = edxml.build(document(code=edxml.Code(number="5", notation="UBND-VP")))
+    result = edxml.check(wire)
+    assert result.package == edxml.parse(wire)
+    assert [p.rule for p in result.problems] == ["code-number"]
+    assert not result.valid
+    assert list(result.problems) == edxml.validate(wire)
+    assert edxml.check(edxml.build(document())).valid
+
+
+def test_check_of_unreadable_bytes_has_no_package() -> None:
+    result = edxml.check(b"<edXML>")
+    assert result.package is None
+    assert [p.rule for p in result.problems] == ["xml.malformed"]
