@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import re
 import zipfile
@@ -12,7 +13,7 @@ import pytest
 from lxml import etree
 
 import edxml
-from tests.factories import ALL_SAMPLES, CLEAN_SAMPLES, rules_of, sample
+from tests.factories import ALL_SAMPLES, CLEAN_SAMPLES, SAMPLES, rules_of, sample
 
 SHARED_SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
@@ -29,10 +30,19 @@ def test_the_sample_set_is_complete() -> None:
     assert {"edoc_new.edxml", "edoc_update.edxml", "status_inbox_01.edxml"} <= set(ALL_SAMPLES)
 
 
-@pytest.mark.skipif(not SHARED_SAMPLES.is_dir(), reason="../shared is not beside this clone")
-@pytest.mark.parametrize("name", ALL_SAMPLES)
-def test_fixtures_are_byte_identical_to_the_shared_samples(name: str) -> None:
-    assert sample(name) == (SHARED_SAMPLES / name).read_bytes()
+def _pinned_digests() -> dict[str, str]:
+    """SHA256SUMS was written from ../shared/samples when the fixtures were copied."""
+    lines = (SAMPLES / "SHA256SUMS").read_text(encoding="ascii").splitlines()
+    return {name: digest for digest, name in (line.split() for line in lines)}
+
+
+def test_fixtures_are_byte_identical_to_the_official_samples() -> None:
+    digests = _pinned_digests()
+    assert sorted(digests) == ALL_SAMPLES
+    for name in ALL_SAMPLES:
+        assert hashlib.sha256(sample(name)).hexdigest() == digests[name], name
+        if SHARED_SAMPLES.is_dir():  # beside the shared folder, compare with it directly too
+            assert sample(name) == (SHARED_SAMPLES / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("name", ALL_SAMPLES)
