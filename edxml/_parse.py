@@ -56,6 +56,7 @@ from ._xml import (
 __all__ = ["Extraction", "extract", "parse"]
 
 _OUR_NAMESPACES = frozenset({EDXML_NS, LEGACY_NS, ""})
+_SIGNATURE_NAMESPACES = _OUR_NAMESPACES | {XMLDSIG_NS}  # ours: the VNPT defect (spec 1.5)
 T = TypeVar("T")
 
 
@@ -291,9 +292,7 @@ def _signature(*places: _Node | None) -> Signature | None:
             if not isinstance(child.tag, str):
                 continue
             qname = etree.QName(child)
-            if qname.localname == "Signature" and (qname.namespace or "") in _OUR_NAMESPACES | {
-                XMLDSIG_NS
-            }:
+            if qname.localname == "Signature" and (qname.namespace or "") in _SIGNATURE_NAMESPACES:
                 place.adopt(child, "Signature")
                 return Signature(
                     xml=etree.tostring(child, method="c14n", exclusive=True),

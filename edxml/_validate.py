@@ -19,7 +19,6 @@ from ._errors import (
     AttachmentTooLargeError,
     DocumentError,
     EdxmlError,
-    FieldValueError,
     MalformedXmlError,
     UnsafeXmlError,
 )
@@ -44,9 +43,7 @@ def _from_error(error: DocumentError) -> Problem:
             if isinstance(error, AttachmentTooLargeError)
             else "attachment.payload"
         )
-    elif isinstance(error, FieldValueError):
-        rule = "xsd"
-    else:
+    else:  # StructureError, FieldValueError: an element is missing or unreadable
         rule = "structure"
     return Problem(
         rule=rule, message=error.reason, path=error.path or error.element, line=error.line

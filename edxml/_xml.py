@@ -132,6 +132,12 @@ class _TreeBuilder:
         self._pending_ns[prefix or None] = uri
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
+        if self._decoder is not None:
+            raise AttachmentError(
+                f"{_PAYLOAD_ELEMENT} holds base64 text only, not elements",
+                element=_PAYLOAD_ELEMENT,
+                line=self.line,
+            )
         self._flush_text()
         depth = len(self._stack) + 1
         if depth > self._limits.max_depth:

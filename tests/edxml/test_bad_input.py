@@ -317,3 +317,13 @@ def test_every_document_error_is_an_edxml_error() -> None:
         assert issubclass(error, edxml.EdxmlError)
     assert issubclass(edxml.PackageBuildError, ValueError)
     assert not issubclass(edxml.PackageBuildError, edxml.DocumentError)
+
+
+def test_elements_inside_a_payload_are_refused(wire: bytes) -> None:
+    data = re.sub(
+        rb"(<edXML:ContentTransferEncoded[^>]*>)([^<]*)(<)",
+        lambda m: m.group(1) + b"<edXML:Inner>QUJD</edXML:Inner>" + m.group(2) + m.group(3),
+        wire,
+    )
+    with pytest.raises(edxml.AttachmentError, match="base64 text only"):
+        edxml.parse(data)

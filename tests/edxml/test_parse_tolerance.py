@@ -224,3 +224,11 @@ def test_a_repeated_single_element_is_reported(wire: bytes) -> None:
 def test_utf16_documents_are_read(wire: bytes) -> None:
     text = wire.decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
     assert edxml.parse(text.encode("utf-16")) == edxml.parse(wire)
+
+
+def test_an_unreadable_value_in_a_legacy_package_is_a_structure_problem(wire: bytes) -> None:
+    legacy = wire.replace(edxml.EDXML_NS.encode(), edxml.LEGACY_NS.encode())
+    legacy = legacy.replace(b"<edXML:Priority>1<", b"<edXML:Priority>high<")
+    problems = edxml.validate(legacy)
+    assert [p.rule for p in problems] == ["xml.legacy-namespace", "structure"]
+    assert problems[1].path == "MessageHeader/OtherInfo/Priority"
