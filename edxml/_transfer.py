@@ -87,15 +87,13 @@ class _Base64Encoder:
         return binascii.b2a_base64(rest, newline=False) if rest else b""
 
 
-def encode_attachment(
-    data: bytes, extension: str, *, compresslevel: int = 6, entry_name: str | None = None
-) -> Iterator[bytes]:
+def encode_attachment(data: bytes, extension: str, *, compresslevel: int = 6) -> Iterator[bytes]:
     """Yield the base64 (ASCII bytes) of a ZIP holding ``data`` as ``<uuid><extension>``.
 
     The entry is DEFLATEd with a data descriptor, as the VNPT ``CompressUtils`` writes it;
     ``zipfile`` does the ZIP format, we only stream its output through base64.
     """
-    name = entry_name or f"{uuid.uuid4()}{extension}"
+    name = f"{uuid.uuid4()}{extension}"
     sink = _ChunkSink()
     encoder = _Base64Encoder()
     view = memoryview(data)
@@ -123,7 +121,6 @@ class Payload:
     data: bytes
     zipped: bool
     entry_name: str | None = None
-    encoded_length: int = 0
 
 
 class _BoundedBuffer:
@@ -328,7 +325,6 @@ class PayloadDecoder:
         self._head = b""  # first bytes, until we know whether it is a ZIP
         self._zip: _ZipEntryReader | None = None
         self._sniffed = False
-        self._encoded = 0
 
     def feed(self, text: str) -> None:
         try:
@@ -344,7 +340,6 @@ class PayloadDecoder:
             self._decoded(self._decode(data[:cut]))
 
     def _decode(self, data: bytes) -> bytes:
-        self._encoded += len(data)
         try:
             return binascii.a2b_base64(data, strict_mode=True)
         except binascii.Error as exc:
@@ -377,5 +372,4 @@ class PayloadDecoder:
             data=self._out.value(),
             zipped=self._zip is not None,
             entry_name=entry,
-            encoded_length=self._encoded,
         )
