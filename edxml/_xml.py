@@ -16,7 +16,7 @@ fetched. Tolerated, because real senders emit it (spec 6.4): a BOM, and up to
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 from xml.parsers import expat
@@ -30,6 +30,7 @@ __all__ = [
     "EDXML_NS",
     "LEGACY_NS",
     "XMLDSIG_NS",
+    "Observer",
     "ParseLimits",
     "ParsedXml",
     "Source",
@@ -52,6 +53,21 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 
 class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
+
+
+class Observer(Protocol):
+    """Sees every parser event besides the tree builder (the streaming canonicaliser does).
+
+    ``attach`` receives a function giving the byte offset, in the source, of the event
+    being reported (for splicing a signature into the original bytes).
+    """
+
+    def attach(self, byte_offset: Callable[[], int]) -> None: ...
+    def namespace_start(self, prefix: str | None, uri: str | None) -> None: ...
+    def start(self, name: str, attributes: dict[str, str]) -> None: ...
+    def end(self, name: str) -> None: ...
+    def data(self, text: str) -> None: ...
+    def processing_instruction(self, target: str, data: str) -> None: ...
 
 
 Source = bytes | bytearray | memoryview | IO[bytes] | _Readable
@@ -97,9 +113,18 @@ def _split_name(name: str) -> tuple[str, str | None]:
 class _TreeBuilder:
     """expat callbacks -> lxml tree with source lines; payload text -> PayloadDecoder."""
 
-    def __init__(self, parser: expat.XMLParserType, limits: ParseLimits, line_offset: int) -> None:
+    def __init__(
+        self,
+        parser: expat.XMLParserType,
+        limits: ParseLimits,
+        line_offset: int,
+        *,
+        decode_payloads: bool = True,
+    ) -> None:
         self._parser = parser
         self._limits = limits
+        self._decode_payloads = decode_payloads
+        self._in_payload = False
         self.line_offset = line_offset
         self._stack: list[etree._Element] = []
         self._text: list[str] = []
@@ -132,7 +157,7 @@ class _TreeBuilder:
         self._pending_ns[prefix or None] = uri
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        if self._decoder is not None:
+        if self._in_payload:
             raise AttachmentError(
                 f"{_PAYLOAD_ELEMENT} holds base64 text only, not elements",
                 element=_PAYLOAD_ELEMENT,
@@ -162,7 +187,9 @@ class _TreeBuilder:
         self._stack.append(element)
         self._last, self._last_closed = element, False
         if etree.QName(tag).localname == _PAYLOAD_ELEMENT:
-            self._decoder = PayloadDecoder(max_bytes=self._limits.max_attachment_bytes)
+            self._in_payload = True
+            if self._decode_payloads:
+                self._decoder = PayloadDecoder(max_bytes=self._limits.max_attachment_bytes)
 
     def _make(
         self, tag: str, attrib: dict[str, str], nsmap: dict[str | None, str]
@@ -179,6 +206,9 @@ class _TreeBuilder:
 
     def end(self, _name: str) -> None:
         element = self._stack.pop()
+        if self._in_payload:
+            self._in_payload = False
+            self._text.clear()
         if self._decoder is not None:
             decoder, self._decoder = self._decoder, None
             try:
@@ -197,7 +227,7 @@ class _TreeBuilder:
                 self._decoder.feed(text)
             except AttachmentError as exc:
                 raise type(exc)(exc.reason, element=_PAYLOAD_ELEMENT, line=self.line) from None
-        else:
+        elif not self._in_payload:  # payload text never enters the tree
             self._text.append(text)
 
     def _flush_text(self) -> None:
@@ -243,8 +273,18 @@ def _strip_preamble(head: bytes, limits: ParseLimits) -> tuple[int, bytes]:
     return found, (junk[len(_UTF8_BOM) :] if junk.startswith(_UTF8_BOM) else junk).strip()
 
 
-def parse_xml(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedXml:
-    """Parse untrusted XML from bytes or a binary file object. See the module docstring."""
+def parse_xml(
+    source: Source,
+    *,
+    limits: ParseLimits = DEFAULT_LIMITS,
+    observer: Observer | None = None,
+    decode_payloads: bool = True,
+) -> ParsedXml:
+    """Parse untrusted XML from bytes or a binary file object. See the module docstring.
+
+    ``observer`` sees every event too (the signature code digests the document with it);
+    ``decode_payloads=False`` leaves attachments undecoded when only the XML matters.
+    """
     chunks = _chunks(source)
     first: list[bytes | memoryview] = []
     probe = limits.max_leading_junk + 64
@@ -255,7 +295,9 @@ def parse_xml(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> Parsed
     head = b"".join(bytes(piece[:probe]) for piece in first)[:probe]
     start, junk = _strip_preamble(head, limits)
     parser = expat.ParserCreate(namespace_separator=" ")
-    builder = _TreeBuilder(parser, limits, line_offset=head[:start].count(b"\n"))
+    builder = _TreeBuilder(
+        parser, limits, line_offset=head[:start].count(b"\n"), decode_payloads=decode_payloads
+    )
     parser.namespace_prefixes = True
     parser.buffer_text = True
     parser.buffer_size = _TEXT_BUFFER
@@ -264,10 +306,13 @@ def parse_xml(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> Parsed
     parser.EntityDeclHandler = builder.refuse_entity
     parser.UnparsedEntityDeclHandler = builder.refuse_entity
     parser.ExternalEntityRefHandler = builder.refuse_external_entity
-    parser.StartNamespaceDeclHandler = builder.namespace_start
-    parser.StartElementHandler = builder.start
-    parser.EndElementHandler = builder.end
-    parser.CharacterDataHandler = builder.data
+    if observer is None:
+        parser.StartNamespaceDeclHandler = builder.namespace_start
+        parser.StartElementHandler = builder.start
+        parser.EndElementHandler = builder.end
+        parser.CharacterDataHandler = builder.data
+    else:
+        _tee(parser, builder, observer, offset=start)
     fed = 0
     try:
         for chunk in _skip(first, start, chunks):
@@ -289,6 +334,35 @@ def parse_xml(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> Parsed
     if builder.root is None:  # pragma: no cover - expat reports "no element found" first
         raise MalformedXmlError("document has no root element")
     return ParsedXml(root=builder.root, payloads=builder.payloads, leading_junk=junk)
+
+
+def _tee(
+    parser: expat.XMLParserType, builder: _TreeBuilder, observer: Observer, *, offset: int
+) -> None:
+    """Every event to the tree builder, then to the observer."""
+    observer.attach(lambda: int(parser.CurrentByteIndex) + offset)
+
+    def namespace_start(prefix: str | None, uri: str | None) -> None:
+        builder.namespace_start(prefix, uri or "")
+        observer.namespace_start(prefix, uri)
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        builder.start(name, attributes)
+        observer.start(name, attributes)
+
+    def end(name: str) -> None:
+        builder.end(name)
+        observer.end(name)
+
+    def data(text: str) -> None:
+        builder.data(text)
+        observer.data(text)
+
+    parser.StartNamespaceDeclHandler = namespace_start
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = data
+    parser.ProcessingInstructionHandler = observer.processing_instruction
 
 
 def _skip(
