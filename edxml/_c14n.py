@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["Canonicalizer"]
+from lxml import etree
+
+__all__ = ["Canonicalizer", "canonicalize_element"]
 
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
 _TEXT_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#xD;"))
@@ -139,3 +141,74 @@ class Canonicalizer:
         self._emit(body)
         if self._root_done:
             self.flush()  # nothing else will: the document has ended
+
+
+def canonicalize_element(element: etree._Element, *, exclusive: bool) -> bytes:
+    """Canonical form of one element as a document subset (XMLDSig's ``SignedInfo``).
+
+    Not lxml's ``tostring(element, method="c14n")``: for a sub-element it copies the subtree
+    into a new document and, when the default namespace is redeclared (a dsig ``Signature``
+    inside an edXML package), renders a spurious ``xmlns=""`` that xmlsec1 and the standard
+    do not. Here the apex gets the namespaces in scope (inclusive) or those it visibly uses
+    (exclusive), and the xml:* attributes inherited from its ancestors (inclusive, C14N 1.0
+    section 2.4).
+    """
+    pieces: list[bytes] = []
+    canonical = Canonicalizer(pieces.append, exclusive=exclusive)
+    inherited: dict[str, str] = {}
+    if not exclusive:
+        for ancestor in element.iterancestors():
+            for key, value in ancestor.attrib.items():
+                if key.startswith(f"{{{_XML_NS}}}"):
+                    inherited.setdefault(key, value)
+    _walk(canonical, element, {}, inherited)
+    canonical.flush()
+    return b"".join(pieces)
+
+
+def _expat_name(qualified: str, nsmap: dict[str | None, str], *, attribute: bool) -> str:
+    """lxml ``{uri}local`` -> expat's ``uri local prefix``."""
+    if not qualified.startswith("{"):
+        return qualified
+    uri, local = qualified[1:].split("}", 1)
+    if uri == _XML_NS:
+        return f"{uri} {local} xml"
+    prefixes = [
+        prefix for prefix, value in nsmap.items() if value == uri and (prefix or not attribute)
+    ]
+    prefix = (
+        next((p for p in prefixes if p), None) if attribute else (prefixes[0] if prefixes else None)
+    )
+    return f"{uri} {local} {prefix}" if prefix else f"{uri} {local}"
+
+
+def _walk(
+    canonical: Canonicalizer,
+    element: etree._Element,
+    parent_scope: dict[str | None, str],
+    extra_attributes: dict[str, str],
+) -> None:
+    scope = dict(element.nsmap)
+    for prefix, uri in scope.items():
+        if parent_scope.get(prefix) != uri:
+            canonical.namespace_start(prefix, uri)
+    if None not in scope and parent_scope.get(None):
+        canonical.namespace_start(None, "")
+    qualified = etree.QName(element)
+    tag = _expat_name(element.tag, scope, attribute=False)
+    if element.prefix is not None and qualified.namespace:
+        tag = f"{qualified.namespace} {qualified.localname} {element.prefix}"
+    attributes = {**extra_attributes, **element.attrib}
+    canonical.start(
+        tag, {_expat_name(key, scope, attribute=True): value for key, value in attributes.items()}
+    )
+    if element.text:
+        canonical.data(element.text)
+    for child in element:
+        if isinstance(child.tag, str):
+            _walk(canonical, child, scope, {})
+        elif isinstance(child, etree._ProcessingInstruction):
+            canonical.processing_instruction(child.target, child.text or "")
+        if child.tail:
+            canonical.data(child.tail)
+    canonical.end(tag)

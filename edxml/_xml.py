@@ -98,6 +98,7 @@ class ParsedXml:
     root: etree._Element
     payloads: dict[etree._Element, Payload] = field(default_factory=dict)
     leading_junk: bytes = b""
+    offset: int = 0  # where the XML starts in the source (after junk, BOM, whitespace)
 
 
 def _split_name(name: str) -> tuple[str, str | None]:
@@ -333,7 +334,7 @@ def parse_xml(
         ) from None
     if builder.root is None:  # pragma: no cover - expat reports "no element found" first
         raise MalformedXmlError("document has no root element")
-    return ParsedXml(root=builder.root, payloads=builder.payloads, leading_junk=junk)
+    return ParsedXml(root=builder.root, payloads=builder.payloads, leading_junk=junk, offset=start)
 
 
 def _tee(
