@@ -7,11 +7,24 @@ A pure library: no sockets, no files, no environment. The gateway's adapters do 
     >>> problems = edxml.validate(data)        # XSD + business rules -> [Problem, ...]
     >>> result = edxml.check(data)             # both in one pass: result.package, result.problems
     >>> data = edxml.build(package)            # exact wire layout of the official samples
+    >>> signed = edxml.sign(data, key, chain)  # enveloped XMLDSig in edXMLHeader
+    >>> edxml.verify(signed, trust=trust)      # each check separately, and the policy's verdict
 
 The public surface is exactly ``__all__`` (tests/edxml/test_public_api.py keeps it so).
 """
 
 from ._build import BuildOptions, build, document_id_of, iter_build
+from ._dsig import (
+    C14nMethod,
+    DigestMethod,
+    SignatureMethod,
+    SigningError,
+    VerifyPolicy,
+    VerifyResult,
+    iter_sign,
+    sign,
+    verify,
+)
 from ._errors import (
     AttachmentError,
     AttachmentTooLargeError,
@@ -62,6 +75,19 @@ from ._parse import parse
 from ._problems import RULES, Problem, Rule
 from ._records import from_record, to_record
 from ._transfer import MAX_ATTACHMENT_BYTES
+from ._trust import (
+    VIETNAM,
+    CertificateInfo,
+    Check,
+    CheckState,
+    OfflineRevocation,
+    RevocationChecker,
+    RevocationState,
+    RevocationStatus,
+    StaticRevocation,
+    TrustStore,
+    describe_certificate,
+)
 from ._validate import CheckResult, check, is_valid, validate
 from ._xml import EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits
 
@@ -74,6 +100,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "MAX_FILENAME_LENGTH",
     "RULES",
+    "VIETNAM",
     "XMLDSIG_NS",
     "AgencyIdForm",
     "Attachment",
@@ -83,8 +110,13 @@ __all__ = [
     "Business",
     "BusinessDocType",
     "BusinessDocumentInfo",
+    "C14nMethod",
+    "CertificateInfo",
+    "Check",
     "CheckResult",
+    "CheckState",
     "Code",
+    "DigestMethod",
     "DocumentError",
     "DocumentIdParts",
     "DocumentPackage",
@@ -92,6 +124,7 @@ __all__ = [
     "EdxmlError",
     "FieldValueError",
     "MalformedXmlError",
+    "OfflineRevocation",
     "Organization",
     "OtherInfo",
     "Package",
@@ -105,29 +138,42 @@ __all__ = [
     "RecordError",
     "ReplacementInfo",
     "ResponseFor",
+    "RevocationChecker",
+    "RevocationState",
+    "RevocationStatus",
     "Rule",
     "Signature",
+    "SignatureMethod",
     "SignerInfo",
+    "SigningError",
     "StaffInfo",
+    "StaticRevocation",
     "StatusCode",
     "StatusPackage",
     "SteeringType",
     "StructureError",
     "TraceHeader",
+    "TrustStore",
     "UnsafeXmlError",
+    "VerifyPolicy",
+    "VerifyResult",
     "__version__",
     "agency_id_form",
     "build",
     "check",
+    "describe_certificate",
     "document_id_of",
     "from_record",
     "is_agency_id",
     "is_valid",
     "iter_build",
+    "iter_sign",
     "make_document_id",
     "parse",
     "safe_filename",
+    "sign",
     "split_document_id",
     "to_record",
     "validate",
+    "verify",
 ]

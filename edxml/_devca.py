@@ -221,7 +221,8 @@ def make_dev_pki(
     """Fresh keys and certificates for the demo agencies (see the module docstring)."""
     now = now or dt.datetime.now(dt.UTC)
     base_url = base_url.rstrip("/")
-    long_ago, far = now - dt.timedelta(days=30), now + dt.timedelta(days=3650)
+    # CAs from five years back, as real ones outlive the certificates they issue
+    long_ago, far = now - dt.timedelta(days=5 * 365), now + dt.timedelta(days=3650)
     root = issue(
         _name("edXML Gateway Dev Root CA", organization="edXML Gateway (development only)"),
         issuer=None,
@@ -240,7 +241,7 @@ def make_dev_pki(
     )
     leaf = {
         "issuer": intermediate,
-        "not_before": long_ago,
+        "not_before": now - dt.timedelta(days=30),
         "not_after": now + dt.timedelta(days=730),
         "crl_url": f"{base_url}/crl/intermediate.crl",
         "ocsp_url": f"{base_url}/ocsp",

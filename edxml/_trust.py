@@ -356,6 +356,12 @@ def _build_chain(
     return tuple(result.chain)
 
 
+def _inside(certificate: x509.Certificate) -> tuple[dt.datetime, ...]:
+    start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    margin = min(dt.timedelta(minutes=1), (end - start) / 4)
+    return (start + (end - start) / 2, end - margin, start + margin)
+
+
 def _key_usage(leaf: x509.Certificate) -> Check:
     try:
         usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -400,18 +406,21 @@ def assess_certificate(
     else:
         try:
             chain = _build_chain(leaf, extra, trust, signing_time)
-        except VerificationError:
-            # Outside its validity the verifier refuses any chain; look again at a time the
+        except VerificationError as exc:
+            # Outside its validity the verifier refuses any chain; look again at times the
             # certificate was valid, so "untrusted" and "expired" are told apart.
-            midpoint = (
-                leaf.not_valid_before_utc
-                + (leaf.not_valid_after_utc - leaf.not_valid_before_utc) / 2
-            )
-            try:
-                chain = _build_chain(leaf, extra, trust, midpoint)
-            except VerificationError as exc:
+            failure = exc
+            for moment in _inside(leaf):
+                try:
+                    chain = _build_chain(leaf, extra, trust, moment)
+                    break
+                except VerificationError as again:
+                    failure = again
+            else:
                 checks.append(
-                    Check("trusted-chain", CheckState.FAIL, f"no chain to a trusted root ({exc})")
+                    Check(
+                        "trusted-chain", CheckState.FAIL, f"no chain to a trusted root ({failure})"
+                    )
                 )
         if chain:
             root = describe_certificate(chain[-1]).common_name
