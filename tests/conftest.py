@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edxml._devca import DevPki, make_dev_pki
+from edxml.devca import DevPki, make_dev_pki
 
 
 @pytest.fixture(scope="session")
