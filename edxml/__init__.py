@@ -86,6 +86,7 @@ from ._trust import (
     RevocationStatus,
     StaticRevocation,
     TrustStore,
+    assess_certificate,
     describe_certificate,
 )
 from ._validate import CheckResult, check, is_valid, validate
@@ -159,6 +160,7 @@ __all__ = [
     "VerifyResult",
     "__version__",
     "agency_id_form",
+    "assess_certificate",
     "build",
     "check",
     "describe_certificate",

@@ -143,6 +143,7 @@ class DevPki:
     root: Issued
     intermediate: Issued
     ocsp_responder: Issued
+    tsa: Issued  # timestamping authority, for PAdES B-T in tests and the demo
     agencies: dict[str, Issued]  # by OrganId
     signers: dict[str, Issued]  # by person name
     revoked: Issued
@@ -185,6 +186,8 @@ class DevPki:
     def find(self, serial: int) -> x509.Certificate | None:
         for issued in (
             self.intermediate,
+            self.ocsp_responder,
+            self.tsa,
             self.revoked,
             *self.agencies.values(),
             *self.signers.values(),
@@ -255,6 +258,17 @@ def make_dev_pki(
         key_usage=_usage(ca=False),
         extended_usage=[ExtendedKeyUsageOID.OCSP_SIGNING],
     )
+    tsa = issue(
+        _name(
+            "edXML Gateway Dev Timestamping Authority",
+            organization="edXML Gateway (development only)",
+        ),
+        issuer=intermediate,
+        not_before=long_ago,
+        not_after=far,
+        key_usage=_usage(ca=False),
+        extended_usage=[ExtendedKeyUsageOID.TIME_STAMPING],
+    )
     names = dict(agencies)
     agency_certificates = {
         organ_id: issue(
@@ -289,6 +303,7 @@ def make_dev_pki(
         root=root,
         intermediate=intermediate,
         ocsp_responder=responder,
+        tsa=tsa,
         agencies=agency_certificates,
         signers=signer_certificates,
         revoked=revoked,
