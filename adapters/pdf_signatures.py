@@ -41,6 +41,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.timestamps import TimeStamper
@@ -237,10 +238,8 @@ async def _verify_one(
     try:
         status = await async_validate_pdf_signature(signature, context)  # type: ignore[arg-type]
     except (SignatureValidationError, ValueError, KeyError) as exc:
-        checks = (
-            Check("integrity", CheckState.FAIL, f"the signature cannot be validated ({exc})"),
-        )
-        return PdfSignatureReport(name, checks, policy.on_failure == "flag", None, None, "")
+        failed = Check("integrity", CheckState.FAIL, f"the signature cannot be validated ({exc})")
+        return PdfSignatureReport(name, (failed,), policy.on_failure == "flag", None, None, "")
     intact, valid = bool(status.intact), bool(status.valid)
     checks = [
         Check(
@@ -294,10 +293,12 @@ async def _verify_one(
 class _InMemoryFont(GlyphAccumulatorFactory):
     """pyhanko's factory opens the font file and never closes it; hand it a copy in memory."""
 
-    def create_font_engine(self, writer: object, obj_stream: object = None) -> GlyphAccumulator:
+    def create_font_engine(
+        self, writer: BasePdfFileWriter, obj_stream: object = None
+    ) -> GlyphAccumulator:
         handle = io.BytesIO(Path(self.font_file).read_bytes())
-        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:  # type: ignore[attr-defined]
-            obj_stream = writer.prepare_object_stream()  # type: ignore[attr-defined]
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()  # type: ignore[no-untyped-call]
         return GlyphAccumulator(
             writer=writer,
             font_handle=handle,
@@ -380,7 +381,7 @@ async def sign_pdf(
     signer = signers.SimpleSigner(
         signing_cert=chain[0],
         signing_key=key,
-        cert_registry=SimpleCertificateStore.from_certs(chain),
+        cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
     )
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
@@ -392,7 +393,7 @@ async def sign_pdf(
     if number_notation is not None:
         text = stamp_text(number_notation, signing_time)
         font = _font_for(text, fonts)
-        page, _ = writer.find_page_for_modification(0)
+        page, _ = writer.find_page_for_modification(0)  # type: ignore[no-untyped-call]
         _, _, x1, y1 = (float(v) for v in page.get_object()["/MediaBox"])
         box = (
             int(x1 - _MARGIN - _STAMP_WIDTH),

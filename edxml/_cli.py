@@ -1,4 +1,5 @@
-"""``python -m edxml``: inspect, validate, extract and build packages from the shell.
+"""``python -m edxml``: inspect, validate, extract and build packages from the shell
+(and sign/verify them: ``_cli_signatures``).
 
 The library is pure; this module is its only part that touches files (the caller's edge).
 Exit codes: 0 success, 1 the package has problems, 2 the command could not run (no such
@@ -18,11 +19,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._build import document_id_of, iter_build
+from ._cli_signatures import CommandFailed, add_signature_commands
 from ._errors import EdxmlError
 from ._filenames import safe_filename
 from ._model import BusinessDocType, DocumentPackage, Organization, Package, Priority, StatusPackage
 from ._parse import parse
 from ._records import from_record, to_record
+from ._trust import VIETNAM
 from ._validate import validate
 from ._values import format_date, format_timestamp
 
@@ -43,18 +46,14 @@ _BUSINESS_LABELS: dict[int, str] = {
 }
 
 
-class _Failure(Exception):
-    """A command cannot run; the message is for the user, the exit code is 2."""
-
-
 def _read_package(path: str) -> Package:
     try:
         with open(path, "rb") as handle:
             return parse(handle)
     except OSError as exc:
-        raise _Failure(f"cannot read {path}: {exc.strerror}") from None
+        raise CommandFailed(f"cannot read {path}: {exc.strerror}") from None
     except EdxmlError as exc:
-        raise _Failure(f"{path}: {exc}") from None
+        raise CommandFailed(f"{path}: {exc}") from None
 
 
 def _org(org: Organization) -> str:
@@ -160,7 +159,7 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
         with open(args.file, "rb") as handle:
             problems = validate(handle)
     except OSError as exc:
-        raise _Failure(f"cannot read {args.file}: {exc.strerror}") from None
+        raise CommandFailed(f"cannot read {args.file}: {exc.strerror}") from None
     for problem in problems:
         line = f"{problem.line}:" if problem.line else ""
         print(f"{args.file}:{line} {problem.describe(with_line=False)}", file=out)
@@ -173,7 +172,7 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
 def _extract(args: argparse.Namespace, out: TextIO) -> int:
     package = _read_package(args.file)
     if not isinstance(package, DocumentPackage):
-        raise _Failure(f"{args.file} is a status package; it has no attachments")
+        raise CommandFailed(f"{args.file} is a status package; it has no attachments")
     target = Path(args.directory)
     target.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
@@ -204,18 +203,18 @@ def _load_record(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise _Failure(f"cannot read {path}: {exc.strerror}") from None
+        raise CommandFailed(f"cannot read {path}: {exc.strerror}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _Failure(f"{path} is not a JSON record: {exc}") from None
+        raise CommandFailed(f"{path} is not a JSON record: {exc}") from None
     if not isinstance(record, dict):
-        raise _Failure(f"{path}: a record is a JSON object")
+        raise CommandFailed(f"{path}: a record is a JSON object")
     for index, attachment in enumerate(record.get("attachments") or []):
         if isinstance(attachment, dict) and "path" in attachment:
             file = path.parent / attachment.pop("path")
             try:
                 attachment["data"] = file.read_bytes()
             except OSError as exc:
-                raise _Failure(
+                raise CommandFailed(
                     f"attachments[{index}]: cannot read {file}: {exc.strerror}"
                 ) from None
             attachment.setdefault("name", file.name)
@@ -225,9 +224,11 @@ def _load_record(path: Path) -> dict[str, Any]:
 def _build(args: argparse.Namespace, out: TextIO) -> int:
     record_path = Path(args.record)
     try:
-        package = from_record(_load_record(record_path), now=dt.datetime.now())
+        # edXML timestamps are Vietnam local time without a zone (spec 1.7)
+        now = dt.datetime.now(VIETNAM).replace(tzinfo=None)
+        package = from_record(_load_record(record_path), now=now)
     except EdxmlError as exc:
-        raise _Failure(f"{record_path}: {exc}") from None
+        raise CommandFailed(f"{record_path}: {exc}") from None
     problems = validate(package)
     for problem in problems:
         print(f"{record_path}: {problem}", file=out)
@@ -274,6 +275,7 @@ def _parser() -> argparse.ArgumentParser:
     make.add_argument("-o", "--output", required=True)
     make.add_argument("--force", action="store_true", help="write even if the package has problems")
     make.set_defaults(run=_build)
+    add_signature_commands(commands)
     return parser
 
 
@@ -281,6 +283,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     arguments = _parser().parse_args(argv)
     try:
         return int(arguments.run(arguments, out or sys.stdout))
-    except _Failure as failure:
+    except CommandFailed as failure:
         print(f"edxml: error: {failure}", file=sys.stderr)
         return 2

@@ -20,11 +20,24 @@ __all__ = [
 
 ALLOWED_EXTENSIONS = frozenset(
     {
-        "txt", "rtf", "doc", "docx", "odt", "pdf",
-        "csv", "xls", "xlsx", "ods",
-        "jpg", "jpeg", "png", "gif", "tif", "tiff",
+        "txt",
+        "rtf",
+        "doc",
+        "docx",
+        "odt",
+        "pdf",
+        "csv",
+        "xls",
+        "xlsx",
+        "ods",
+        "jpg",
+        "jpeg",
+        "png",
+        "gif",
+        "tif",
+        "tiff",
     }
-)  # fmt: skip
+)
 MAX_FILENAME_LENGTH = 50
 _ALLOWED_LIST = ", ".join(sorted(ALLOWED_EXTENSIONS))
 

@@ -20,8 +20,12 @@ optional_text = st.none() | text
 digits = st.integers(min_value=0, max_value=999)
 agency_id = st.builds(
     lambda a, b, c, letter, n: f"{a:03d}.{b:02d}.{c:02d}.{letter}{n:02d}",
-    digits, st.integers(0, 99), st.integers(0, 99), st.sampled_from("AGHK"), st.integers(0, 99),
-)  # fmt: skip
+    digits,
+    st.integers(0, 99),
+    st.integers(0, 99),
+    st.sampled_from("AGHK"),
+    st.integers(0, 99),
+)
 dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31))
 timestamps = st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2100, 1, 1)).map(
     lambda value: value.replace(microsecond=0)
@@ -45,13 +49,19 @@ document_id = st.builds(
     st.integers(1, 9999),
 )
 staff = st.none() | st.builds(
-    edxml.StaffInfo, department=optional_text, staff=optional_text, email=st.none() | st.emails(),
+    edxml.StaffInfo,
+    department=optional_text,
+    staff=optional_text,
+    email=st.none() | st.emails(),
     mobile=st.none() | st.from_regex(r"0[0-9]{9}", fullmatch=True),
-)  # fmt: skip
+)
 response_for = st.builds(
-    edxml.ResponseFor, organ_id=agency_id, code=st.none() | st.just("05/UBND-VP"),
-    promulgation_date=st.none() | dates, document_id=st.none() | document_id,
-)  # fmt: skip
+    edxml.ResponseFor,
+    organ_id=agency_id,
+    code=st.none() | st.just("05/UBND-VP"),
+    promulgation_date=st.none() | dates,
+    document_id=st.none() | document_id,
+)
 business = st.none() | st.builds(
     edxml.Business,
     doc_type=st.integers(0, 3),

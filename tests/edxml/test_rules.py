@@ -41,9 +41,16 @@ def test_conforming_numbers(number: str) -> None:
 
 @pytest.mark.parametrize(
     ("number", "reason"),
-    [("5", "leading 0"), ("0", "leading 0"), ("00", "leading 0"), ("010", "leading 0"),
-     ("74fass22", "Arabic digits"), ("١٢", "Arabic digits"), ("12a", "Arabic digits")],
-)  # fmt: skip
+    [
+        ("5", "leading 0"),
+        ("0", "leading 0"),
+        ("00", "leading 0"),
+        ("010", "leading 0"),
+        ("74fass22", "Arabic digits"),
+        ("١٢", "Arabic digits"),
+        ("12a", "Arabic digits"),
+    ],
+)
 def test_numbers_per_nghi_dinh_30(number: str, reason: str) -> None:
     (problem,) = edxml.validate(document(code=edxml.Code(number=number, notation="UBND-VP")))
     assert problem.rule == "code-number"
@@ -61,9 +68,16 @@ def test_conforming_notations(notation: str) -> None:
 
 @pytest.mark.parametrize(
     ("notation", "reason"),
-    [("ubnd-vp", "upper case"), ("UBND VP", "spaces"), ("UBND,VP", "commas"), ("UBND/VP", "'/'"),
-     ("UBND--VP", "empty group"), ("UBND-", "empty group"), ("UBND_VP", "letters and digits")],
-)  # fmt: skip
+    [
+        ("ubnd-vp", "upper case"),
+        ("UBND VP", "spaces"),
+        ("UBND,VP", "commas"),
+        ("UBND/VP", "'/'"),
+        ("UBND--VP", "empty group"),
+        ("UBND-", "empty group"),
+        ("UBND_VP", "letters and digits"),
+    ],
+)
 def test_notations_per_nghi_dinh_30(notation: str, reason: str) -> None:
     (problem,) = edxml.validate(
         document(code=edxml.Code(number="05", notation=notation), document_id=None)
