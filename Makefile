@@ -6,7 +6,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
-.PHONY: run test lint typecheck bench clean
+# Debian packages the suite uses: xmlsec1 and pdfsig check our signatures independently,
+# the fonts carry Vietnamese glyphs for the PDF stamp. Installed only when missing.
+SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck bench clean system-packages
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -16,14 +21,34 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev]'
 	@touch $(STAMP)
 
-# Until the service exists: build the example record into a package, validate
-# it, and show it next to an official sample.
-run: $(STAMP)
+system-packages:
+	@missing=""; \
+	command -v xmlsec1 >/dev/null || missing="$$missing xmlsec1"; \
+	command -v pdfsig >/dev/null || missing="$$missing poppler-utils"; \
+	[ -f /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf ] || missing="$$missing fonts-liberation2"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# Until the service exists: build the example record into a package, validate it,
+# sign it with a development PKI, verify the signature, and sign/verify its PDF.
+KEYS := build/keys
+CRLS := --crl $(KEYS)/crl/root.crl --crl $(KEYS)/crl/intermediate.crl
+AGENCY := $(KEYS)/agencies/000.00.01.H42
+run: $(STAMP) system-packages
 	@mkdir -p build
 	$(BIN)/python -m edxml build config/examples/record.json -o build/example.edxml
 	$(BIN)/python -m edxml validate build/example.edxml
-	$(BIN)/python -m edxml inspect build/example.edxml
-	$(BIN)/python -m edxml inspect tests/fixtures/samples/edoc_update.edxml
+	@test -f $(KEYS)/README.txt || $(BIN)/python -m edxml keys dev-ca $(KEYS)
+	$(BIN)/python -m edxml sign build/example.edxml --key $(AGENCY).p12 --password-file $(AGENCY).p12.password -o build/example.signed.edxml
+	$(BIN)/python -m edxml verify build/example.signed.edxml --trust $(KEYS)/trust $(CRLS)
+	$(BIN)/python -m edxml inspect build/example.signed.edxml
+	$(BIN)/python -m edxml pdf-sign config/examples/files/05_UBND-VP_trien_khai_lien_thong.pdf --number 05/UBND-VP \
+		--key $(AGENCY).key.pem --cert $(AGENCY).chain.pem -o build/05_UBND-VP.signed.pdf
+	$(BIN)/python -m edxml pdf-verify build/05_UBND-VP.signed.pdf --trust $(KEYS)/trust $(CRLS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -32,7 +57,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+test: system-packages lint typecheck
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

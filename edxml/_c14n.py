@@ -29,7 +29,9 @@ _ATTRIBUTE_ESCAPES = (
     ("\n", "&#xA;"),
     ("\r", "&#xD;"),
 )
-_FLUSH_AT = 64 * 1024
+_FLUSH_PARTS = 512  # small pieces gathered before one write
+_LARGE_TEXT = 4096
+_NOTHING: dict[str, str] = {}
 
 
 def _escape(text: str, escapes: tuple[tuple[str, str], ...]) -> str:
@@ -60,23 +62,15 @@ class Canonicalizer:
         self._write = write
         self._exclusive = exclusive
         self._parts: list[str] = []
-        self._size = 0
         self._pending: dict[str, str] = {}
         # per open element: (qualified name, in-scope declarations, rendered declarations)
         self._stack: list[tuple[str, dict[str, str], dict[str, str]]] = []
         self._root_done = False
 
-    def _emit(self, text: str) -> None:
-        self._parts.append(text)
-        self._size += len(text)
-        if self._size >= _FLUSH_AT:
-            self.flush()
-
     def flush(self) -> None:
         if self._parts:
             self._write("".join(self._parts).encode("utf-8"))
             self._parts.clear()
-            self._size = 0
 
     def attach(self, byte_offset: Callable[[], int]) -> None:
         """Positions do not matter to canonical form (part of the parser's Observer protocol)."""
@@ -85,60 +79,79 @@ class Canonicalizer:
         self._pending[prefix or ""] = uri or ""
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
+        # Hot path (every element): few calls, no work when nothing new is declared.
         uri, local, prefix = _split(name)
-        in_scope, rendered = self._stack[-1][1:] if self._stack else ({}, {})
-        declared, self._pending = self._pending, {}
-        if declared:
-            in_scope = {**in_scope, **declared}
-        split_attributes = [(*_split(key), value) for key, value in attributes.items()]
-        if self._exclusive:
-            wanted = {prefix: uri}
-            for attribute_uri, _, attribute_prefix, _ in split_attributes:
-                if attribute_prefix and attribute_uri != _XML_NS:
-                    wanted[attribute_prefix] = attribute_uri
+        if self._stack:
+            _, in_scope, rendered = self._stack[-1]
         else:
-            wanted = in_scope
-        render = [
-            (key, value)
-            for key, value in wanted.items()
-            if rendered.get(key, "" if key == "" else None) != value and key != "xml"
-        ]
-        if render:
-            rendered = {**rendered, **dict(render)}
+            in_scope = rendered = _NOTHING
+        declared = self._pending
+        if declared:
+            self._pending = {}
+            in_scope = {**in_scope, **declared}
+        split_attributes = (
+            [(*_split(key), value) for key, value in attributes.items()] if attributes else ()
+        )
+        render: list[tuple[str, str]] = []
+        if self._exclusive:
+            if rendered.get(prefix, "" if not prefix else None) != uri:
+                render.append((prefix, uri))
+            for attribute_uri, _, attribute_prefix, _ in split_attributes:
+                if (
+                    attribute_prefix
+                    and attribute_uri != _XML_NS
+                    and rendered.get(attribute_prefix) != attribute_uri
+                    and (attribute_prefix, attribute_uri) not in render
+                ):
+                    render.append((attribute_prefix, attribute_uri))
+        elif declared:  # inclusive: only a declaration here can change what is rendered
+            render = [
+                (key, value)
+                for key, value in in_scope.items()
+                if key != "xml" and rendered.get(key, "" if not key else None) != value
+            ]
         qualified = f"{prefix}:{local}" if prefix else local
-        out = ["<", qualified]
-        for key, value in sorted(render):
-            out.append(f' xmlns:{key}="' if key else ' xmlns="')
-            out.append(_escape(value, _ATTRIBUTE_ESCAPES))
-            out.append('"')
-        # attributes sort by (namespace URI, local name); unqualified ones (URI '') first
-        for _, attribute_local, attribute_prefix, value in sorted(
-            split_attributes, key=lambda item: (item[0], item[1])
-        ):
-            attribute = (
-                f"{attribute_prefix}:{attribute_local}" if attribute_prefix else attribute_local
-            )
-            out.append(f' {attribute}="{_escape(value, _ATTRIBUTE_ESCAPES)}"')
-        out.append(">")
-        self._emit("".join(out))
+        if not render and not split_attributes:
+            self._parts.append(f"<{qualified}>")
+        else:
+            if render:
+                rendered = {**rendered, **dict(render)}
+            out = ["<", qualified]
+            for key, value in sorted(render):
+                out.append(f' xmlns:{key}="' if key else ' xmlns="')
+                out.append(_escape(value, _ATTRIBUTE_ESCAPES))
+                out.append('"')
+            # attributes sort by (namespace URI, local name); unqualified ones (URI '') first
+            for _, attribute_local, attribute_prefix, value in sorted(
+                split_attributes, key=lambda item: (item[0], item[1])
+            ):
+                attribute = (
+                    f"{attribute_prefix}:{attribute_local}" if attribute_prefix else attribute_local
+                )
+                out.append(f' {attribute}="{_escape(value, _ATTRIBUTE_ESCAPES)}"')
+            out.append(">")
+            self._parts.append("".join(out))
         self._stack.append((qualified, in_scope, rendered))
 
     def end(self, _name: str) -> None:
-        qualified = self._stack.pop()[0]
-        self._emit(f"</{qualified}>")
+        self._parts.append(f"</{self._stack.pop()[0]}>")
         if not self._stack:
             self._root_done = True
+            self.flush()
+        elif len(self._parts) > _FLUSH_PARTS:
             self.flush()
 
     def data(self, text: str) -> None:
         if self._stack:  # whitespace outside the document element is not part of it
-            self._emit(_escape(text, _TEXT_ESCAPES))
+            self._parts.append(_escape(text, _TEXT_ESCAPES))
+            if len(text) > _LARGE_TEXT:  # a payload piece: do not hold it
+                self.flush()
 
     def processing_instruction(self, target: str, data: str) -> None:
         body = f"<?{target} {data}?>" if data else f"<?{target}?>"
         if not self._stack:
             body = f"\n{body}" if self._root_done else f"{body}\n"
-        self._emit(body)
+        self._parts.append(body)
         if self._root_done:
             self.flush()  # nothing else will: the document has ended
 
@@ -161,7 +174,7 @@ def canonicalize_element(element: etree._Element, *, exclusive: bool) -> bytes:
             for key, value in ancestor.attrib.items():
                 if key.startswith(f"{{{_XML_NS}}}"):
                     inherited.setdefault(key, value)
-    _walk(canonical, element, {}, inherited)
+    _walk(canonical, element, {}, inherited, exclusive=exclusive)
     canonical.flush()
     return b"".join(pieces)
 
@@ -187,28 +200,40 @@ def _walk(
     element: etree._Element,
     parent_scope: dict[str | None, str],
     extra_attributes: dict[str, str],
+    *,
+    exclusive: bool,
 ) -> None:
-    scope = dict(element.nsmap)
-    for prefix, uri in scope.items():
-        if parent_scope.get(prefix) != uri:
-            canonical.namespace_start(prefix, uri)
-    if None not in scope and parent_scope.get(None):
-        canonical.namespace_start(None, "")
-    qualified = etree.QName(element)
-    tag = _expat_name(element.tag, scope, attribute=False)
-    if element.prefix is not None and qualified.namespace:
-        tag = f"{qualified.namespace} {qualified.localname} {element.prefix}"
-    attributes = {**extra_attributes, **element.attrib}
+    tag = element.tag
+    if tag[0] == "{":
+        uri, local = tag[1:].split("}", 1)
+        prefix = element.prefix
+        name = f"{uri} {local} {prefix}" if prefix else f"{uri} {local}"
+    else:
+        name = tag
+    attributes = {**extra_attributes, **element.attrib} if extra_attributes else element.attrib
+    if exclusive:
+        # Exclusive C14N renders what is visibly used, so the declarations in scope (lxml's
+        # costly nsmap) matter only for naming namespaced attributes.
+        scope = parent_scope
+        if any(key[0] == "{" for key in attributes):
+            scope = dict(element.nsmap)
+    else:
+        scope = dict(element.nsmap)
+        for key, value in scope.items():
+            if parent_scope.get(key) != value:
+                canonical.namespace_start(key, value)
+        if None not in scope and parent_scope.get(None):
+            canonical.namespace_start(None, "")
     canonical.start(
-        tag, {_expat_name(key, scope, attribute=True): value for key, value in attributes.items()}
+        name, {_expat_name(key, scope, attribute=True): value for key, value in attributes.items()}
     )
     if element.text:
         canonical.data(element.text)
     for child in element:
         if isinstance(child.tag, str):
-            _walk(canonical, child, scope, {})
+            _walk(canonical, child, scope, {}, exclusive=exclusive)
         elif isinstance(child, etree._ProcessingInstruction):
             canonical.processing_instruction(child.target, child.text or "")
         if child.tail:
             canonical.data(child.tail)
-    canonical.end(tag)
+    canonical.end(name)

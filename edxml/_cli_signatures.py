@@ -301,9 +301,9 @@ def _pdf_verify(args: argparse.Namespace, out: TextIO) -> int:
         if present
     ]
     print(
-        f"legal value: {'yes' if result.legal_value else 'no'} "
-        f"(accepted signatures of {' and '.join(kinds) or 'nobody'}; "
-        "both are needed, Nghị định 30/2020 Điều 5)",
+        f"signer and agency signatures: {'yes' if result.legal_value else 'no'} "
+        f"(accepted: {' and '.join(kinds) or 'none'}; a main document needs both, "
+        "Nghị định 30/2020 Điều 5; an attached file carries the agency's alone, Phụ lục I)",
         file=out,
     )
     accepted = all(report.accepted for report in result.signatures)

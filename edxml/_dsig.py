@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime as dt
 import enum
 import hashlib
@@ -26,7 +27,7 @@ import io
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -53,7 +54,17 @@ from ._trust import (
     describe_certificate,
 )
 from ._values import read_timestamp
-from ._xml import DEFAULT_LIMITS, EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits, Source, parse_xml
+from ._xml import (
+    DEFAULT_LIMITS,
+    EDXML_NS,
+    LEGACY_NS,
+    XMLDSIG_NS,
+    ParseLimits,
+    Source,
+    parse_xml,
+    safe_lxml_parser,
+    scan_xml,
+)
 
 __all__ = [
     "C14nMethod",
@@ -198,50 +209,51 @@ class VerifyResult:
 # -- digesting the document while it streams ----------------------------------------------
 
 
-class _Sink:
-    """Collects canonical bytes until the digest algorithm is known, then hashes them."""
-
-    def __init__(self) -> None:
-        self._buffer: list[bytes] | None = []
-        self.hasher: hashlib._Hash | None = None
-
-    def write(self, data: bytes) -> None:
-        if self.hasher is not None:
-            self.hasher.update(data)
-        elif self._buffer is not None:
-            self._buffer.append(data)
-
-    def connect(self, hasher: hashlib._Hash) -> None:
-        for piece in self._buffer or ():
-            hasher.update(piece)
-        self._buffer, self.hasher = None, hasher
-
-    def drop(self) -> None:
-        self._buffer = None
-
-    @property
-    def active(self) -> bool:
-        return self.hasher is not None or self._buffer is not None
-
-
 def _split(name: str) -> tuple[str, str]:
     parts = name.split(" ")
     return (parts[0], parts[1]) if len(parts) > 1 else ("", parts[0])
 
 
+def _profile(
+    reference_uris: Sequence[str | None], transforms: Sequence[str], digest_method: str | None
+) -> tuple[C14nMethod, DigestMethod] | str:
+    """The canonical form and digest a signature's Reference asks for, or why we refuse it."""
+    try:
+        digest = DigestMethod(digest_method or "")
+    except ValueError:
+        return f"unsupported DigestMethod {digest_method!r}"
+    if list(reference_uris) != [""]:
+        return f'the signature must have one Reference URI="" (has {list(reference_uris)!r})'
+    if not transforms or transforms[0] != _ENVELOPED or len(transforms) > 2:
+        return f"unsupported Transforms {list(transforms)!r} (enveloped-signature, then C14N)"
+    try:
+        return (C14nMethod(transforms[1]) if len(transforms) == 2 else C14nMethod.C14N), digest
+    except ValueError:
+        return f"unsupported canonicalization transform {transforms[1]!r}"
+
+
+@dataclass(slots=True)
+class _Digested:
+    """The reference digest of a document, however it was computed."""
+
+    digest: bytes | None = None
+    digest_method: str | None = None
+    unsupported: str | None = None
+
+
 class _Digester:
     """Parser observer: the canonical document, minus the header's XMLDSig Signature.
 
-    Inclusive and exclusive forms are both kept until the signature says which it uses
-    (only the header precedes it, a few kilobytes); then the other is dropped and the
-    chosen one is hashed as the body streams by.
+    Which canonical form (inclusive or exclusive) and which digest the signature uses is only
+    known once it has been read, and only the header precedes it (a few kilobytes). Until
+    then the events are recorded; then they are replayed into the one canonicaliser the
+    signature names, which hashes the rest of the document as it streams by.
     """
 
     def __init__(self) -> None:
-        self._sinks = {True: _Sink(), False: _Sink()}
-        self._canonical = {
-            mode: Canonicalizer(sink.write, exclusive=mode) for mode, sink in self._sinks.items()
-        }
+        self._recorded: list[tuple[str, tuple[Any, ...]]] | None = []
+        self._canonical: Canonicalizer | None = None
+        self._hasher: hashlib._Hash | None = None
         self._path: list[tuple[str, str]] = []
         self._skipping: int | None = None  # depth of the signature being left out
         self._pending: list[tuple[str | None, str | None]] = []
@@ -255,8 +267,11 @@ class _Digester:
     def attach(self, byte_offset: Callable[[], int]) -> None:
         pass
 
-    def _live(self) -> list[Canonicalizer]:
-        return [self._canonical[mode] for mode, sink in self._sinks.items() if sink.active]
+    def _emit(self, event: str, *args: Any) -> None:
+        if self._canonical is not None:
+            getattr(self._canonical, event)(*args)
+        elif self._recorded is not None:
+            self._recorded.append((event, args))
 
     def _in_header(self) -> bool:
         return (
@@ -281,10 +296,9 @@ class _Digester:
             if self.signatures == 1:
                 self._read_signature(uri, local, attributes)
         else:
-            for canonical in self._live():
-                for prefix, namespace in pending:
-                    canonical.namespace_start(prefix, namespace)
-                canonical.start(name, attributes)
+            for prefix, namespace in pending:
+                self._emit("namespace_start", prefix, namespace)
+            self._emit("start", name, attributes)
         self._path.append((uri, local))
 
     def _read_signature(self, uri: str, local: str, attributes: dict[str, str]) -> None:
@@ -305,69 +319,47 @@ class _Digester:
                 if self.signatures == 1:
                     self._choose()
             return
-        for canonical in self._live():
-            canonical.end(name)
+        self._emit("end", name)
         uri, local = _split(name)
         if local == "edXMLHeader" and uri in _OURS and self.signatures == 0:
-            for sink in self._sinks.values():  # unsigned: nothing to digest
-                sink.drop()
+            self._recorded = None  # unsigned: nothing to digest, stop recording
 
     def data(self, text: str) -> None:
         if self._skipping is None:
-            for canonical in self._live():
-                canonical.data(text)
+            self._emit("data", text)
 
     def processing_instruction(self, target: str, data: str) -> None:
         if self._skipping is None:
-            for canonical in self._live():
-                canonical.processing_instruction(target, data)
+            self._emit("processing_instruction", target, data)
 
     def _choose(self) -> None:
-        """The signature has been read: keep the canonical form and digest it asks for."""
-        transforms = self.transforms
-        try:
-            digest = DigestMethod(self.digest_method or "")
-        except ValueError:
-            self.unsupported = f"unsupported DigestMethod {self.digest_method!r}"
-        else:
-            if self.reference_uris != [""]:
-                self.unsupported = (
-                    f'the signature must have one Reference URI="" (has {self.reference_uris!r})'
-                )
-            elif not transforms or transforms[0] != _ENVELOPED or len(transforms) > 2:
-                self.unsupported = (
-                    f"unsupported Transforms {transforms!r} (enveloped-signature, then C14N)"
-                )
-            else:
-                try:
-                    method = C14nMethod(transforms[1]) if len(transforms) == 2 else C14nMethod.C14N
-                except ValueError:
-                    self.unsupported = f"unsupported canonicalization transform {transforms[1]!r}"
-                else:
-                    self._sinks[method.exclusive].connect(hashlib.new(digest.hashlib_name))
-                    self._sinks[not method.exclusive].drop()
-                    return
-        for sink in self._sinks.values():
-            sink.drop()
+        """The signature has been read: replay the header into the canonical form it names."""
+        recorded, self._recorded = self._recorded, None
+        chosen = _profile(self.reference_uris, self.transforms, self.digest_method)
+        if isinstance(chosen, str):
+            self.unsupported = chosen
+            return
+        if recorded is None:
+            return
+        c14n, digest = chosen
+        self._hasher = hashlib.new(digest.hashlib_name)
+        self._canonical = Canonicalizer(self._hasher.update, exclusive=c14n.exclusive)
+        for event, args in recorded:
+            getattr(self._canonical, event)(*args)
 
     def finish(self) -> None:
-        for exclusive, sink in self._sinks.items():
-            if sink.hasher is not None:
-                self._canonical[exclusive].flush()
-                self.digest = sink.hasher.digest()
+        if self._canonical is not None and self._hasher is not None:
+            self._canonical.flush()
+            self.digest = self._hasher.digest()
 
 
 # -- verification -------------------------------------------------------------------------
 
 
 def _find(parent: etree._Element, local: str, namespaces: frozenset[str]) -> list[etree._Element]:
-    return [
-        child
-        for child in parent
-        if isinstance(child.tag, str)
-        and etree.QName(child).localname == local
-        and (etree.QName(child).namespace or "") in namespaces
-    ]
+    """Children named ``local`` in one of ``namespaces`` ('' for none)."""
+    tags = {f"{{{namespace}}}{local}" if namespace else local for namespace in namespaces}
+    return [child for child in parent if child.tag in tags]
 
 
 def _header(root: etree._Element) -> etree._Element | None:
@@ -435,7 +427,7 @@ def _verify_value(key: object, method: SignatureMethod, value: bytes, data: byte
 
 
 def _integrity(
-    signature: etree._Element, digester: _Digester
+    signature: etree._Element, digester: _Digester | _Digested
 ) -> tuple[Check, str | None, str | None, list[x509.Certificate]]:
     """Digest and signature value; also returns the algorithms and the KeyInfo certificates."""
     signed_infos = signature.findall(f"{{{XMLDSIG_NS}}}SignedInfo")
@@ -541,6 +533,81 @@ def _accepted(checks: Sequence[Check], policy: VerifyPolicy) -> bool:
     return True
 
 
+#: Below this size a package is digested by lxml in C (after the same hardened guard pass);
+#: above it, by the streaming canonicaliser, so memory stays flat. Tests run both paths.
+SMALL_DOCUMENT_BYTES = 256 * 1024
+
+
+def _small(source: Source) -> bytes | None:
+    if isinstance(source, bytes | bytearray | memoryview) and len(source) <= SMALL_DOCUMENT_BYTES:
+        return bytes(source)
+    return None
+
+
+def _without_signature(root: etree._Element, exclusive: bool) -> bytes:
+    """The canonical document minus the header's first XMLDSig Signature (enveloped-signature)."""
+    document = copy.deepcopy(root.getroottree())
+    header = _header(document.getroot())
+    signatures = [] if header is None else _find(header, "Signature", frozenset({XMLDSIG_NS}))
+    if signatures:
+        _remove_keeping_tail(signatures[0])
+    return bytes(etree.tostring(document, method="c14n", exclusive=exclusive, with_comments=False))
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    """Remove an element; the text after it stays in the document (it is not the element's)."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
+
+
+def _read_and_digest(
+    source: Source, limits: ParseLimits
+) -> tuple[etree._Element, _Digester | _Digested]:
+    """The parsed package and the digest its signature's Reference asks for."""
+    small = _small(source)
+    if small is None:
+        digester = _Digester()
+        parsed = parse_xml(source, limits=limits, observer=digester, decode_payloads=False)
+        digester.finish()
+        return parsed.root, digester
+    offset = scan_xml(small, limits=limits)  # the guard: DOCTYPE, entities, limits, well-formed
+    root = etree.fromstring(small[offset:], safe_lxml_parser())
+    header = _header(root)
+    signatures = [] if header is None else _find(header, "Signature", frozenset({XMLDSIG_NS}))
+    if not signatures:
+        return root, _Digested()
+    references = signatures[0].findall(f"{{{XMLDSIG_NS}}}SignedInfo/{{{XMLDSIG_NS}}}Reference")
+    first = references[0] if references else None
+    transforms = (
+        []
+        if first is None
+        else [
+            t.get("Algorithm", "")
+            for t in first.iterfind(f"{{{XMLDSIG_NS}}}Transforms/{{{XMLDSIG_NS}}}Transform")
+        ]
+    )
+    digest_method = None if first is None else _attribute(first, "DigestMethod")
+    profile = _profile(
+        [reference.get("URI") for reference in references], transforms, digest_method
+    )
+    if isinstance(profile, str):
+        return root, _Digested(digest_method=digest_method, unsupported=profile)
+    c14n, digest = profile
+    canonical = _without_signature(root, c14n.exclusive)
+    return root, _Digested(hashlib.new(digest.hashlib_name, canonical).digest(), digest_method)
+
+
+def _attribute(reference: etree._Element, child: str) -> str | None:
+    element = reference.find(f"{{{XMLDSIG_NS}}}{child}")
+    return None if element is None else element.get("Algorithm")
+
+
 def verify(
     source: Source,
     *,
@@ -557,10 +624,8 @@ def verify(
     ``revocation`` defaults to offline ("unknown"); ``at`` to now.
     """
     now = at or dt.datetime.now(dt.UTC)
-    digester = _Digester()
-    parsed = parse_xml(source, limits=limits, observer=digester, decode_payloads=False)
-    digester.finish()
-    header = _header(parsed.root)
+    root, digested = _read_and_digest(source, limits)
+    header = _header(root)
     signatures = [] if header is None else _find(header, "Signature", frozenset({XMLDSIG_NS}))
     checks: list[Check] = []
     if not signatures:
@@ -591,7 +656,7 @@ def verify(
     if len(signatures) > 1:
         present_detail += f" ({len(signatures)} found; the first is verified)"
     checks.append(Check("present", CheckState.PASS, present_detail))
-    integrity, method, digest, certificates = _integrity(signatures[0], digester)
+    integrity, method, digest, certificates = _integrity(signatures[0], digested)
     checks.append(integrity)
     checks.append(_algorithms(method, digest, policy))
     claimed = _claimed_signing_time(header) if header is not None else None
@@ -648,16 +713,31 @@ _LATER_CHECKS = ("integrity", "algorithms", *_TRUST_CHECKS)
 # -- signing ------------------------------------------------------------------------------
 
 
-class _SigningDigester:
-    """Parser observer for signing: the exclusive canonical document into SHA-256, where the
-    header ends (our insertion point), and any signatures already in the header."""
+_SIGNATURE_NAMESPACES = _OURS | {XMLDSIG_NS}  # ours: the VNPT defect, replaced on signing
 
-    def __init__(self, source: bytes, digest: DigestMethod) -> None:
+
+def _named(name: str, local: str, namespaces: frozenset[str]) -> bool:
+    """Whether an expat name ("uri local prefix") is ``local`` in one of ``namespaces``."""
+    if local not in name:
+        return False
+    uri, found = _split(name)
+    return found == local and uri in namespaces
+
+
+class _SigningDigester:
+    """Parser observer for signing: where the header ends (our insertion point), any
+    signatures already in the header, and (``canonicalize``) the exclusive canonical
+    document into the digest, for packages too large to hand to lxml."""
+
+    def __init__(self, source: bytes, digest: DigestMethod, *, canonicalize: bool) -> None:
         self._source = source
         self.hasher = hashlib.new(digest.hashlib_name)
-        self._canonical = Canonicalizer(self.hasher.update, exclusive=True)
+        self._canonical = (
+            Canonicalizer(self.hasher.update, exclusive=True) if canonicalize else None
+        )
         self._offset: Callable[[], int] = lambda: 0
-        self._path: list[tuple[str, str]] = []
+        self._depth = 0
+        self._header_depth: int | None = None
         self._pending: list[tuple[str | None, str | None]] = []
         self.old_signatures: list[tuple[int, int]] = []
         self._old_start = 0
@@ -672,43 +752,45 @@ class _SigningDigester:
         self._pending.append((prefix, uri))
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        uri, local = _split(name)
-        in_header = (
-            bool(self._path) and self._path[-1][1] == "edXMLHeader" and self._path[-1][0] in _OURS
-        )
-        if (
+        # Called for every element: cheap substring tests first, a split only on a hit.
+        depth = self._depth
+        self._depth += 1
+        if self._header_depth is None:
+            if _named(name, "edXMLHeader", _OURS):
+                self._header_depth = depth
+        elif (
             self._skipping is None
-            and local == "Signature"
-            and in_header
-            and uri in _OURS | {XMLDSIG_NS}
+            and depth == self._header_depth + 1
+            and _named(name, "Signature", _SIGNATURE_NAMESPACES)
         ):
-            self._skipping = len(self._path)
+            self._skipping = depth
             start = self._offset()
             while start > 0 and self._source[start - 1] in _WHITESPACE:
                 start -= 1  # the signature's indentation goes with it
             self._old_start = start
-        pending, self._pending = self._pending, []
-        if self._skipping is None:
-            for prefix, namespace in pending:
-                self._canonical.namespace_start(prefix, namespace)
-            self._canonical.start(name, attributes)
-        self._path.append((uri, local))
+        if self._canonical is not None:
+            pending, self._pending = self._pending, []
+            if self._skipping is None:
+                for prefix, namespace in pending:
+                    self._canonical.namespace_start(prefix, namespace)
+                self._canonical.start(name, attributes)
 
     def end(self, name: str) -> None:
-        self._path.pop()
+        self._depth -= 1
         if self._skipping is not None:
-            if len(self._path) == self._skipping:
+            if self._depth == self._skipping:
                 self._skipping = None
                 end = self._source.index(b">", self._offset()) + 1
                 self.old_signatures.append((self._old_start, end))
             return
-        uri, local = _split(name)
-        if local == "edXMLHeader" and uri in _OURS and self.insert_at is None:
+        if self._depth == self._header_depth and self.insert_at is None:
             self.insert_at = self._offset()
             self._plan_whitespace()
             # the text we will add around the signature is part of the signed document
-            self._canonical.data(self.before + self.after)
-        self._canonical.end(name)
+            if self._canonical is not None:
+                self._canonical.data(self.before + self.after)
+        if self._canonical is not None:
+            self._canonical.end(name)
 
     def _plan_whitespace(self) -> None:
         """Indent the signature one level below the header, as the samples are."""
@@ -723,11 +805,11 @@ class _SigningDigester:
             self.before = self.after = ""
 
     def data(self, text: str) -> None:
-        if self._skipping is None:
+        if self._skipping is None and self._canonical is not None:
             self._canonical.data(text)
 
     def processing_instruction(self, target: str, data: str) -> None:
-        if self._skipping is None:
+        if self._skipping is None and self._canonical is not None:
             self._canonical.processing_instruction(target, data)
 
 
@@ -807,8 +889,9 @@ def iter_sign(
     if cert_chain[0].public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
         raise SigningError("the key does not belong to the first certificate of the chain")
     _check_utf8(package)
-    digester = _SigningDigester(package, DigestMethod.SHA256)
-    parsed = parse_xml(package, limits=limits, observer=digester, decode_payloads=False)
+    small = len(package) <= SMALL_DOCUMENT_BYTES
+    digester = _SigningDigester(package, DigestMethod.SHA256, canonicalize=not small)
+    offset = scan_xml(package, observer=digester, limits=limits)
     if digester.old_signatures:
         # Take the old signatures out of the bytes, then digest what will really be sent.
         cleaned = io.BytesIO()
@@ -822,12 +905,32 @@ def iter_sign(
     if digester.insert_at is None:
         raise SigningError("the package has no edXMLEnvelope/edXMLHeader to hold the signature")
     level = digester.after.count(" ") // 2 + 1 if digester.after else 0
-    element = _signature_element(digester.hasher.digest(), key, cert_chain, level)
+    if small:
+        digest = _digest_for_signing(package[offset:], digester.before + digester.after)
+    else:
+        digest = digester.hasher.digest()
+    element = _signature_element(digest, key, cert_chain, level)
     view = memoryview(package)
     # from the XML itself: stray bytes or a BOM before it are not carried over (spec 6.4)
-    yield from _pieces(view[parsed.offset : digester.insert_at])
+    yield from _pieces(view[offset : digester.insert_at])
     yield digester.before.encode("ascii") + element + digester.after.encode("ascii")
     yield from _pieces(view[digester.insert_at :])
+
+
+def _digest_for_signing(xml: bytes, added_text: str) -> bytes:
+    """SHA-256 of the exclusive canonical document as it will be sent: the whitespace we add
+    around the signature included, the signature itself left out (enveloped-signature)."""
+    root = etree.fromstring(xml, safe_lxml_parser())
+    header = _header(root)
+    assert header is not None  # the scan found it
+    if len(header):
+        header[-1].tail = (header[-1].tail or "") + added_text
+    else:
+        header.text = (header.text or "") + added_text
+    canonical = etree.tostring(
+        root.getroottree(), method="c14n", exclusive=True, with_comments=False
+    )
+    return hashlib.sha256(canonical).digest()
 
 
 def _pieces(view: memoryview, size: int = 1 << 20) -> Iterator[bytes]:

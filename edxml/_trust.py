@@ -466,19 +466,14 @@ def _revocation(
         pairs = [(chain[0], issuers[0])]
     else:
         pairs = list(itertools.pairwise(chain))
-    statuses = [
-        (describe_certificate(cert).common_name, revocation.status(cert, issuer))
-        for cert, issuer in pairs
-    ]
-    for name, status in statuses:
-        if status.state == RevocationState.REVOKED:
-            return Check(
-                "revocation", CheckState.FAIL, f"{name}: {status.detail} [{status.source}]"
-            )
-    for name, status in statuses:
-        if status.state == RevocationState.UNKNOWN:
-            return Check(
-                "revocation", CheckState.UNKNOWN, f"{name}: {status.detail} [{status.source}]"
-            )
+    statuses = [(cert, revocation.status(cert, issuer)) for cert, issuer in pairs]
+    for wanted, state in (
+        (RevocationState.REVOKED, CheckState.FAIL),
+        (RevocationState.UNKNOWN, CheckState.UNKNOWN),
+    ):
+        for cert, status in statuses:
+            if status.state == wanted:
+                name = describe_certificate(cert).common_name  # named only when it is news
+                return Check("revocation", state, f"{name}: {status.detail} [{status.source}]")
     sources = sorted({status.source for _, status in statuses})
     return Check("revocation", CheckState.PASS, f"not revoked ({', '.join(sources)})")

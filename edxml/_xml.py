@@ -36,6 +36,8 @@ __all__ = [
     "Source",
     "parse_fragment",
     "parse_xml",
+    "safe_lxml_parser",
+    "scan_xml",
 ]
 
 EDXML_NS = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
@@ -43,6 +45,7 @@ LEGACY_NS = "http://www.e-doc.vn/Schema/"
 XMLDSIG_NS = "http://www.w3.org/2000/09/xmldsig#"
 
 _PAYLOAD_ELEMENT = "ContentTransferEncoded"
+_PAYLOAD_SUFFIX = ("}" + _PAYLOAD_ELEMENT, _PAYLOAD_ELEMENT)
 # Input is fed to expat in 256 KiB pieces and text reaches us in 64 KiB pieces: measured on
 # our machines, expat with 1 MiB text buffers is 3x slower (each buffer is fresh mmap'd memory).
 _FEED_SIZE = 256 * 1024
@@ -111,37 +114,20 @@ def _split_name(name: str) -> tuple[str, str | None]:
     return f"{{{parts[0]}}}{parts[1]}", parts[2]
 
 
-class _TreeBuilder:
-    """expat callbacks -> lxml tree with source lines; payload text -> PayloadDecoder."""
+class _Guard:
+    """What every pass over untrusted XML enforces: no DTD or entity, depth and count limits."""
 
-    def __init__(
-        self,
-        parser: expat.XMLParserType,
-        limits: ParseLimits,
-        line_offset: int,
-        *,
-        decode_payloads: bool = True,
-    ) -> None:
+    def __init__(self, parser: expat.XMLParserType, limits: ParseLimits, line_offset: int) -> None:
         self._parser = parser
         self._limits = limits
-        self._decode_payloads = decode_payloads
-        self._in_payload = False
         self.line_offset = line_offset
-        self._stack: list[etree._Element] = []
-        self._text: list[str] = []
-        self._last: etree._Element | None = None
-        self._last_closed = False
-        self._pending_ns: dict[str | None, str] = {}
+        self._depth = 0
         self._elements = 0
-        self._decoder: PayloadDecoder | None = None
-        self.root: etree._Element | None = None
-        self.payloads: dict[etree._Element, Payload] = {}
 
     @property
     def line(self) -> int:
         return int(self._parser.CurrentLineNumber) + self.line_offset
 
-    # -- refusals ---------------------------------------------------------------------
     def refuse_doctype(self, *_: object) -> None:
         raise UnsafeXmlError(
             "a DOCTYPE is not allowed in edXML (DTDs and entities are refused)", line=self.line
@@ -152,6 +138,55 @@ class _TreeBuilder:
 
     def refuse_external_entity(self, *_: object) -> int:
         raise UnsafeXmlError("external entities are not allowed", line=self.line)
+
+    def _enter(self) -> None:
+        self._depth += 1
+        if self._depth > self._limits.max_depth:
+            raise UnsafeXmlError(
+                f"elements nested deeper than {self._limits.max_depth}", line=self.line
+            )
+        self._elements += 1
+        if self._elements > self._limits.max_elements:
+            raise UnsafeXmlError(
+                f"more than {self._limits.max_elements:,} elements", line=self.line
+            )
+
+    # a scan (signing) needs nothing else: the observer sees the events
+    def namespace_start(self, prefix: str | None, uri: str) -> None:
+        pass
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        self._enter()
+
+    def end(self, _name: str) -> None:
+        self._depth -= 1
+
+    def data(self, text: str) -> None:
+        pass
+
+
+class _TreeBuilder(_Guard):
+    """expat callbacks -> lxml tree with source lines; payload text -> PayloadDecoder."""
+
+    def __init__(
+        self,
+        parser: expat.XMLParserType,
+        limits: ParseLimits,
+        line_offset: int,
+        *,
+        decode_payloads: bool = True,
+    ) -> None:
+        super().__init__(parser, limits, line_offset)
+        self._decode_payloads = decode_payloads
+        self._in_payload = False
+        self._stack: list[etree._Element] = []
+        self._text: list[str] = []
+        self._last: etree._Element | None = None
+        self._last_closed = False
+        self._pending_ns: dict[str | None, str] = {}
+        self._decoder: PayloadDecoder | None = None
+        self.root: etree._Element | None = None
+        self.payloads: dict[etree._Element, Payload] = {}
 
     # -- structure --------------------------------------------------------------------
     def namespace_start(self, prefix: str | None, uri: str) -> None:
@@ -165,16 +200,7 @@ class _TreeBuilder:
                 line=self.line,
             )
         self._flush_text()
-        depth = len(self._stack) + 1
-        if depth > self._limits.max_depth:
-            raise UnsafeXmlError(
-                f"elements nested deeper than {self._limits.max_depth}", line=self.line
-            )
-        self._elements += 1
-        if self._elements > self._limits.max_elements:
-            raise UnsafeXmlError(
-                f"more than {self._limits.max_elements:,} elements", line=self.line
-            )
+        self._enter()
         tag, prefix = _split_name(name)
         attrib = {_split_name(key)[0]: value for key, value in attributes.items()}
         nsmap, self._pending_ns = self._pending_ns, {}
@@ -187,7 +213,7 @@ class _TreeBuilder:
         element.sourceline = self.line
         self._stack.append(element)
         self._last, self._last_closed = element, False
-        if etree.QName(tag).localname == _PAYLOAD_ELEMENT:
+        if tag.endswith(_PAYLOAD_SUFFIX):
             self._in_payload = True
             if self._decode_payloads:
                 self._decoder = PayloadDecoder(max_bytes=self._limits.max_attachment_bytes)
@@ -206,6 +232,7 @@ class _TreeBuilder:
             parent.remove(element)
 
     def end(self, _name: str) -> None:
+        self._depth -= 1
         element = self._stack.pop()
         if self._in_payload:
             self._in_payload = False
@@ -274,17 +301,15 @@ def _strip_preamble(head: bytes, limits: ParseLimits) -> tuple[int, bytes]:
     return found, (junk[len(_UTF8_BOM) :] if junk.startswith(_UTF8_BOM) else junk).strip()
 
 
-def parse_xml(
+def _run(
     source: Source,
-    *,
-    limits: ParseLimits = DEFAULT_LIMITS,
-    observer: Observer | None = None,
-    decode_payloads: bool = True,
-) -> ParsedXml:
-    """Parse untrusted XML from bytes or a binary file object. See the module docstring.
+    limits: ParseLimits,
+    make_target: Callable[[expat.XMLParserType, int], _Guard],
+    observer: Observer | None,
+) -> tuple[_Guard, int, bytes]:
+    """Feed ``source`` through a hardened expat parser into ``make_target(parser, line_offset)``.
 
-    ``observer`` sees every event too (the signature code digests the document with it);
-    ``decode_payloads=False`` leaves attachments undecoded when only the XML matters.
+    Returns the target, where the XML starts in the source, and the junk before it.
     """
     chunks = _chunks(source)
     first: list[bytes | memoryview] = []
@@ -296,24 +321,22 @@ def parse_xml(
     head = b"".join(bytes(piece[:probe]) for piece in first)[:probe]
     start, junk = _strip_preamble(head, limits)
     parser = expat.ParserCreate(namespace_separator=" ")
-    builder = _TreeBuilder(
-        parser, limits, line_offset=head[:start].count(b"\n"), decode_payloads=decode_payloads
-    )
+    target = make_target(parser, head[:start].count(b"\n"))
     parser.namespace_prefixes = True
     parser.buffer_text = True
     parser.buffer_size = _TEXT_BUFFER
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    parser.StartDoctypeDeclHandler = builder.refuse_doctype
-    parser.EntityDeclHandler = builder.refuse_entity
-    parser.UnparsedEntityDeclHandler = builder.refuse_entity
-    parser.ExternalEntityRefHandler = builder.refuse_external_entity
+    parser.StartDoctypeDeclHandler = target.refuse_doctype
+    parser.EntityDeclHandler = target.refuse_entity
+    parser.UnparsedEntityDeclHandler = target.refuse_entity
+    parser.ExternalEntityRefHandler = target.refuse_external_entity
     if observer is None:
-        parser.StartNamespaceDeclHandler = builder.namespace_start
-        parser.StartElementHandler = builder.start
-        parser.EndElementHandler = builder.end
-        parser.CharacterDataHandler = builder.data
+        parser.StartNamespaceDeclHandler = target.namespace_start
+        parser.StartElementHandler = target.start
+        parser.EndElementHandler = target.end
+        parser.CharacterDataHandler = target.data
     else:
-        _tee(parser, builder, observer, offset=start)
+        _tee(parser, target, observer, offset=start)
     fed = 0
     try:
         for chunk in _skip(first, start, chunks):
@@ -326,20 +349,63 @@ def parse_xml(
         reason = expat.errors.messages[exc.code]
         if exc.code == expat.errors.codes[expat.errors.XML_ERROR_UNDEFINED_ENTITY]:
             raise UnsafeXmlError(
-                f"{reason} (entities are not allowed)", line=exc.lineno + builder.line_offset
+                f"{reason} (entities are not allowed)", line=exc.lineno + target.line_offset
             ) from None
         raise MalformedXmlError(
             f"not well-formed XML: {reason} (column {exc.offset + 1})",
-            line=exc.lineno + builder.line_offset,
+            line=exc.lineno + target.line_offset,
         ) from None
+    return target, start, junk
+
+
+def parse_xml(
+    source: Source,
+    *,
+    limits: ParseLimits = DEFAULT_LIMITS,
+    observer: Observer | None = None,
+    decode_payloads: bool = True,
+) -> ParsedXml:
+    """Parse untrusted XML from bytes or a binary file object. See the module docstring.
+
+    ``observer`` sees every event too (the signature code digests the document with it);
+    ``decode_payloads=False`` leaves attachments undecoded when only the XML matters.
+    """
+    builder, start, junk = _run(
+        source,
+        limits,
+        lambda parser, lines: _TreeBuilder(parser, limits, lines, decode_payloads=decode_payloads),
+        observer,
+    )
+    assert isinstance(builder, _TreeBuilder)
     if builder.root is None:  # pragma: no cover - expat reports "no element found" first
         raise MalformedXmlError("document has no root element")
     return ParsedXml(root=builder.root, payloads=builder.payloads, leading_junk=junk, offset=start)
 
 
-def _tee(
-    parser: expat.XMLParserType, builder: _TreeBuilder, observer: Observer, *, offset: int
-) -> None:
+def scan_xml(
+    source: Source, *, observer: Observer | None = None, limits: ParseLimits = DEFAULT_LIMITS
+) -> int:
+    """The same hardened pass without a tree or payload decoding: for an observer alone, or
+    as the guard before a small document is handed to lxml (``safe_lxml_parser``).
+
+    Returns where the XML starts in the source (after junk, BOM and whitespace).
+    """
+    _, start, _ = _run(
+        source, limits, lambda parser, lines: _Guard(parser, limits, lines), observer
+    )
+    return start
+
+
+def safe_lxml_parser() -> etree.XMLParser:
+    """lxml, for bytes ``scan_xml`` has already passed (no DOCTYPE, no entity, within limits).
+
+    Entities, DTDs and the network stay off anyway: the guard is the first line, not the only
+    one. A parser per call: lxml parsers are not to be shared between threads.
+    """
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _tee(parser: expat.XMLParserType, builder: _Guard, observer: Observer, *, offset: int) -> None:
     """Every event to the tree builder, then to the observer."""
     observer.attach(lambda: int(parser.CurrentByteIndex) + offset)
 

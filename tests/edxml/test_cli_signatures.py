@@ -221,7 +221,7 @@ def test_pdf_sign_and_verify(keys: Path, tmp_path: Path) -> None:
         "pdf-verify", str(person), "--trust", str(keys / "trust"), "--require-legal-value"
     )
     assert code == 1  # the agency has not signed yet
-    assert "legal value: no" in out
+    assert "signer and agency signatures: no" in out
     code, out = run(
         "pdf-sign",
         str(person),
@@ -247,7 +247,7 @@ def test_pdf_sign_and_verify(keys: Path, tmp_path: Path) -> None:
     )
     assert code == 0, out
     assert out.count("ACCEPTED") == 2
-    assert "legal value: yes" in out
+    assert "signer and agency signatures: yes" in out
 
 
 def test_pdf_verify_of_an_unsigned_pdf(keys: Path, tmp_path: Path) -> None:

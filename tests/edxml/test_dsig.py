@@ -21,6 +21,18 @@ from tests.factories import document, sample, status
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 
 
+@pytest.fixture(autouse=True, params=["lxml", "streaming"])
+def digest_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs twice: small packages digested by lxml, and by the streaming
+    canonicaliser that large ones use (the threshold moved so both see the same packages)."""
+    from edxml import _dsig
+
+    monkeypatch.setattr(
+        _dsig, "SMALL_DOCUMENT_BYTES", 8 * 1024 * 1024 if request.param == "lxml" else 0
+    )
+    return str(request.param)
+
+
 def fresh(**overrides: object) -> bytes:
     """A package whose signed TraceHeader time is now (the claimed signing time)."""
     now = dt.datetime.now(edxml.VIETNAM).replace(tzinfo=None, microsecond=0)
