@@ -174,32 +174,6 @@ def _coverage(status: object) -> Check:
     return Check("coverage", CheckState.FAIL, "the signature does not cover its revision")
 
 
-def _accepted(checks: Sequence[Check], policy: VerifyPolicy) -> bool:
-    if policy.on_failure == "flag":
-        return True
-    optional = {
-        name
-        for name, required in (
-            ("trusted-chain", policy.require_trusted_chain),
-            ("validity-period", policy.require_validity_period),
-            ("key-usage", policy.require_key_usage),
-            ("revocation", policy.revocation != "off"),
-        )
-        if not required
-    }
-    for item in checks:
-        if item.name in optional or item.state in (CheckState.PASS, CheckState.WARN):
-            continue
-        if (
-            item.state == CheckState.UNKNOWN
-            and item.name == "revocation"
-            and policy.revocation == "soft-fail"
-        ):
-            continue
-        return False
-    return True
-
-
 async def verify_pdf(
     data: bytes,
     *,
@@ -282,7 +256,7 @@ async def _verify_one(
     return PdfSignatureReport(
         field_name=name,
         checks=tuple(checks),
-        accepted=_accepted(checks, policy),
+        accepted=policy.accepts(checks),
         signer=describe_certificate(leaf),
         signing_time=signing_time,
         signing_time_source=source,

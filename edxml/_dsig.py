@@ -161,6 +161,35 @@ class VerifyPolicy:
     on_failure: Literal["reject", "flag"] = "reject"
     trust_claimed_signing_time: bool = True  # the signed TraceHeader time, else verification time
 
+    def accepts(self, checks: Sequence[Check]) -> bool:
+        """Whether these checks satisfy the policy: every required one passed or only warned.
+
+        Used for package and PDF signatures alike, so both read the same way.
+        """
+        if self.on_failure == "flag":
+            return True
+        optional = {
+            name
+            for name, required in (
+                ("trusted-chain", self.require_trusted_chain),
+                ("validity-period", self.require_validity_period),
+                ("key-usage", self.require_key_usage),
+                ("revocation", self.revocation != "off"),
+            )
+            if not required
+        }
+        for item in checks:
+            if item.name in optional or item.state in (CheckState.PASS, CheckState.WARN):
+                continue
+            if (
+                item.state == CheckState.UNKNOWN
+                and item.name == "revocation"
+                and self.revocation == "soft-fail"
+            ):
+                continue
+            return False
+        return True
+
 
 DEFAULT_POLICY = VerifyPolicy()
 
@@ -505,9 +534,10 @@ def _algorithms(method: str | None, digest: str | None, policy: VerifyPolicy) ->
 
 
 def _accepted(checks: Sequence[Check], policy: VerifyPolicy) -> bool:
-    """The policy's verdict: every check it requires passed (or merely warned)."""
-    if policy.on_failure == "flag":
-        return True
+    """A package's verdict: without a signature, whether the policy lets that pass."""
+    if policy.on_failure != "flag" and checks[0].state != CheckState.PASS:  # "present"
+        return not policy.require_signature
+    return policy.accepts(checks)
     if checks[0].state != CheckState.PASS:  # "present"
         return not policy.require_signature
     optional = {
