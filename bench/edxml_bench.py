@@ -20,21 +20,21 @@ import io
 import json
 import os
 import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from measure import MIB, in_fresh_process, interleaved_medians, memory_figures, peak_rss  # noqa: E402
 
 import edxml  # noqa: E402
 
-MIB = 1024 * 1024
 REPEATS = 25
 
 
@@ -76,17 +76,6 @@ def _floor(data: bytes) -> None:
     hashlib.sha256(data).digest()
 
 
-def _interleaved(tasks: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds of each task, run in turn so noise hits all of them alike."""
-    samples: dict[str, list[float]] = {name: [] for name in tasks}
-    for _ in range(repeats):
-        for name, task in tasks.items():
-            start = time.perf_counter()
-            task()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
 def one_megabyte() -> list[tuple[str, float, str]]:
     data = pdf_like(MIB)
     package = package_with(data)
@@ -104,7 +93,7 @@ def one_megabyte() -> list[tuple[str, float, str]]:
 
     for task in (pipeline, separate):
         task()  # warm up (schemas compiled, caches filled)
-    medians = _interleaved(
+    medians = interleaved_medians(
         {
             "floor": lambda: _floor(data),
             "pipeline": pipeline,
@@ -131,18 +120,8 @@ def one_megabyte() -> list[tuple[str, float, str]]:
 # -- 50 MB, one fresh process per measurement --------------------------------------------
 
 
-def _peak_rss() -> int:
-    """High-water RSS of this address space. Not getrusage's ru_maxrss: Linux carries that
-    over from the parent across fork and exec, so a child would report the parent's peak."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
 def _child(step: str, path: str, size: int) -> dict[str, float]:
-    baseline = _peak_rss()
+    baseline = peak_rss()
     if step.startswith("build"):
         # One copy of the file in memory, as the model holds it.
         package = package_with(Path(path).with_suffix(".pdf").read_bytes())
@@ -169,17 +148,7 @@ def _child(step: str, path: str, size: int) -> dict[str, float]:
         data = package.attachments[0].data
         assert data is not None
         assert len(data) == size
-    return {"seconds": time.perf_counter() - start, "peak": _peak_rss(), "baseline": baseline}
-
-
-def _measure(step: str, path: str, size: int) -> dict[str, float]:
-    output = subprocess.run(
-        [sys.executable, __file__, "--child", step, path, str(size)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return {"seconds": time.perf_counter() - start, "peak": peak_rss(), "baseline": baseline}
 
 
 def fifty_megabytes() -> list[tuple[str, float, str]]:
@@ -190,19 +159,11 @@ def fifty_megabytes() -> list[tuple[str, float, str]]:
         with open(Path(path).with_suffix(".pdf"), "wb") as out:
             out.writelines(pdf_pieces(size))
         for step in ("build-stream", "build-bytes", "parse-stream", "check-stream", "parse-bytes"):
-            result = _measure(step, path, size)
-            name = step.replace("-", "_")
+            result = in_fresh_process(__file__, step, path, str(size))
+            name = f"edxml_50mb_{step.replace('-', '_')}"
             above = result["peak"] - result["baseline"]
-            figures += [
-                (f"edxml_50mb_{name}_seconds", round(result["seconds"], 3), "s"),
-                (f"edxml_50mb_{name}_peak_rss_mb", round(result["peak"] / MIB, 1), "MiB"),
-                (
-                    f"edxml_50mb_{name}_peak_rss_ratio",
-                    round(result["peak"] / size, 2),
-                    "x attachment",
-                ),
-                (f"edxml_50mb_{name}_above_baseline_ratio", round(above / size, 2), "x attachment"),
-            ]
+            figures += memory_figures(name, result, size)
+            figures.append((f"{name}_above_baseline_ratio", round(above / size, 2), "x attachment"))
         figures.append(
             ("edxml_50mb_process_baseline_rss_mb", round(result["baseline"] / MIB, 1), "MiB")
         )

@@ -14,19 +14,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from edxml_bench import MIB, package_with, pdf_pieces  # noqa: E402
+from edxml_bench import package_with, pdf_pieces  # noqa: E402
+from measure import MIB, in_fresh_process, interleaved_medians, memory_figures, peak_rss  # noqa: E402
 
 import edxml  # noqa: E402
 from edxml.devca import make_dev_pki  # noqa: E402
@@ -87,23 +85,11 @@ def signxml_baseline(data: bytes) -> None:
     )
 
 
-def _medians(tasks: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    samples: dict[str, list[float]] = {name: [] for name in tasks}
-    for task in tasks.values():
-        task()  # warm up
-    for _ in range(repeats):
-        for name, task in tasks.items():
-            start = time.perf_counter()
-            task()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
 def throughput() -> list[tuple[str, float, str]]:
     figures: list[tuple[str, float, str]] = []
     for label, attachment in (("10kb", os.urandom(5 * 1024)), ("1mb", b"".join(pdf_pieces(MIB)))):
         data = package_bytes(attachment)
-        medians = _medians(
+        medians = interleaved_medians(
             {"ours": lambda d=data: ours(d), "signxml": lambda d=data: signxml_baseline(d)}, REPEATS
         )
         figures += [
@@ -126,17 +112,9 @@ def throughput() -> list[tuple[str, float, str]]:
 # -- 50 MB, one fresh process per measurement --------------------------------------------
 
 
-def _peak_rss() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmHWM")
-
-
 def _child(step: str, folder: str) -> dict[str, float]:
     base = Path(folder)
-    baseline = _peak_rss()
+    baseline = peak_rss()
     start = time.perf_counter()
     if step == "sign":
         data = (base / "package.edxml").read_bytes()
@@ -149,7 +127,7 @@ def _child(step: str, folder: str) -> dict[str, float]:
         assert result.valid, result.checks
     else:
         signxml_baseline((base / "package.edxml").read_bytes())
-    return {"seconds": time.perf_counter() - start, "peak": _peak_rss(), "baseline": baseline}
+    return {"seconds": time.perf_counter() - start, "peak": peak_rss(), "baseline": baseline}
 
 
 def fifty_megabytes() -> list[tuple[str, float, str]]:
@@ -167,25 +145,8 @@ def fifty_megabytes() -> list[tuple[str, float, str]]:
             out.writelines(edxml.iter_build(package))
         del data, package
         for step in ("sign", "verify", "signxml"):
-            result = json.loads(
-                subprocess.run(
-                    [sys.executable, __file__, "--child", step, folder],
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                )
-                .stdout.strip()
-                .splitlines()[-1]
-            )
-            figures += [
-                (f"signatures_50mb_{step}_seconds", round(result["seconds"], 3), "s"),
-                (f"signatures_50mb_{step}_peak_rss_mb", round(result["peak"] / MIB, 1), "MiB"),
-                (
-                    f"signatures_50mb_{step}_peak_rss_ratio",
-                    round(result["peak"] / size, 2),
-                    "x attachment",
-                ),
-            ]
+            result = in_fresh_process(__file__, step, folder)
+            figures += memory_figures(f"signatures_50mb_{step}", result, size)
     return figures
 
 

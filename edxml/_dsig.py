@@ -538,29 +538,6 @@ def _accepted(checks: Sequence[Check], policy: VerifyPolicy) -> bool:
     if policy.on_failure != "flag" and checks[0].state != CheckState.PASS:  # "present"
         return not policy.require_signature
     return policy.accepts(checks)
-    if checks[0].state != CheckState.PASS:  # "present"
-        return not policy.require_signature
-    optional = {
-        name
-        for name, required in (
-            ("trusted-chain", policy.require_trusted_chain),
-            ("validity-period", policy.require_validity_period),
-            ("key-usage", policy.require_key_usage),
-            ("revocation", policy.revocation != "off"),
-        )
-        if not required
-    }
-    for item in checks:
-        if item.name in optional or item.state in (CheckState.PASS, CheckState.WARN):
-            continue
-        if (
-            item.state == CheckState.UNKNOWN
-            and item.name == "revocation"
-            and policy.revocation == "soft-fail"
-        ):
-            continue
-        return False
-    return True
 
 
 #: Below this size a package is digested by lxml in C (after the same hardened guard pass);

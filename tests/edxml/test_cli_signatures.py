@@ -13,6 +13,16 @@ from edxml._cli import main
 from tests.factories import EXAMPLES, PDF, sample
 
 
+def pem(keys: Path, who: str) -> tuple[str, ...]:
+    """``--key``/``--cert`` of a dev-ca identity such as ``agencies/000.00.01.H42``."""
+    return ("--key", str(keys / f"{who}.key.pem"), "--cert", str(keys / f"{who}.chain.pem"))
+
+
+def p12(keys: Path, who: str) -> tuple[str, ...]:
+    """``--key``/``--password-file`` of a dev-ca identity's PKCS#12 bundle."""
+    return ("--key", str(keys / f"{who}.p12"), "--password-file", str(keys / f"{who}.p12.password"))
+
+
 def run(*args: str) -> tuple[int, str]:
     out = io.StringIO()
     return main(list(args), out=out), out.getvalue()
@@ -61,10 +71,7 @@ def test_sign_then_verify_with_a_pem_key(keys: Path, package: Path, tmp_path: Pa
     code, out = run(
         "sign",
         str(package),
-        "--key",
-        str(keys / "agencies/000.00.01.H42.key.pem"),
-        "--cert",
-        str(keys / "agencies/000.00.01.H42.chain.pem"),
+        *pem(keys, "agencies/000.00.01.H42"),
         "-o",
         str(signed),
     )
@@ -149,10 +156,7 @@ def test_verify_rejects_revoked_tampered_and_dummy_signatures(
     run(
         "sign",
         str(package),
-        "--key",
-        str(keys / "revoked/revoked.key.pem"),
-        "--cert",
-        str(keys / "revoked/revoked.chain.pem"),
+        *pem(keys, "revoked/revoked"),
         "-o",
         str(revoked),
     )
@@ -171,10 +175,7 @@ def test_verify_rejects_revoked_tampered_and_dummy_signatures(
     run(
         "sign",
         str(package),
-        "--key",
-        str(keys / "agencies/000.00.01.H42.p12"),
-        "--password-file",
-        str(keys / "agencies/000.00.01.H42.p12.password"),
+        *p12(keys, "agencies/000.00.01.H42"),
         "-o",
         str(good),
     )
@@ -207,10 +208,7 @@ def test_pdf_sign_and_verify(keys: Path, tmp_path: Path) -> None:
     code, out = run(
         "pdf-sign",
         str(original),
-        "--key",
-        str(keys / "signers/nguyen-van-an.p12"),
-        "--password-file",
-        str(keys / "signers/nguyen-van-an.p12.password"),
+        *p12(keys, "signers/nguyen-van-an"),
         "--field",
         "SignerSignature",
         "-o",
@@ -225,10 +223,7 @@ def test_pdf_sign_and_verify(keys: Path, tmp_path: Path) -> None:
     code, out = run(
         "pdf-sign",
         str(person),
-        "--key",
-        str(keys / "agencies/000.00.01.H42.key.pem"),
-        "--cert",
-        str(keys / "agencies/000.00.01.H42.chain.pem"),
+        *pem(keys, "agencies/000.00.01.H42"),
         "--number",
         "05/UBND-VP",
         "-o",
@@ -263,10 +258,7 @@ def test_signature_is_kept_by_parse(keys: Path, package: Path, tmp_path: Path) -
     run(
         "sign",
         str(package),
-        "--key",
-        str(keys / "agencies/000.00.01.H42.key.pem"),
-        "--cert",
-        str(keys / "agencies/000.00.01.H42.chain.pem"),
+        *pem(keys, "agencies/000.00.01.H42"),
         "-o",
         str(signed),
     )
