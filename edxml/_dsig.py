@@ -617,8 +617,8 @@ def _attribute(reference: etree._Element, child: str) -> str | None:
 
 def verify(
     source: Source,
-    *,
     trust: TrustStore | None,
+    *,
     policy: VerifyPolicy = DEFAULT_POLICY,
     revocation: RevocationChecker | None = None,
     at: dt.datetime | None = None,

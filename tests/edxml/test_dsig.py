@@ -78,7 +78,7 @@ ALL_PASS = {
 def test_sign_then_verify(
     signed: bytes, trust: edxml.TrustStore, crls: edxml.StaticRevocation
 ) -> None:
-    result = edxml.verify(signed, trust=trust, revocation=crls)
+    result = edxml.verify(signed, trust, revocation=crls)  # the call the issue names
     assert states(result) == ALL_PASS
     assert result.accepted
     assert result.valid
