@@ -74,6 +74,7 @@ from ._model import (
 from ._parse import parse
 from ._problems import RULES, Problem, Rule
 from ._records import from_record, to_record
+from ._relay import append_trace_header
 from ._transfer import MAX_ATTACHMENT_BYTES
 from ._trust import (
     VIETNAM,
@@ -160,6 +161,7 @@ __all__ = [
     "VerifyResult",
     "__version__",
     "agency_id_form",
+    "append_trace_header",
     "assess_certificate",
     "build",
     "check",

@@ -9,6 +9,7 @@ from typing import Any
 
 import edxml
 
+ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = FIXTURES / "samples"
 ATTACKS = FIXTURES / "attacks"

@@ -1,0 +1,361 @@
+"""Client of the national axis (VDXP) HTTP+JSON API (spec 3.3), with the SDK's HMAC headers.
+
+Each operation is a POST (``downloadEdoc``: GET) to ``<base_url>/<operation>`` whose
+parameters travel as signed ``XroadVnpt-`` headers (../shared/vectors): ``sendEdoc`` posts
+the raw ``.edxml`` as ``application/octet-stream`` followed by CRLF, with ``hash-file``;
+list operations post an empty body; ``getEdoc`` and ``updateStatus`` post ``{}``.
+
+Answers come in the envelope ``{status, ErrorCode, ErrorDesc, ...}``; anything but
+``status == "OK"`` is a failure. Failures are classified for the dispatcher's retry loop
+(STYLE 9): network errors, timeouts, HTTP 5xx and 429 are ``AxisTransientError``; refused
+authentication, validation errors and other answers are ``AxisPermanentError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+
+from ..errors import AdapterError, TransportError
+from .auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields
+
+__all__ = [
+    "Agency",
+    "AxisClient",
+    "AxisConfig",
+    "AxisError",
+    "AxisPermanentError",
+    "AxisTransientError",
+    "ReceivedItem",
+    "SentItem",
+]
+
+MessageType = Literal["edoc", "status"]
+AckStatus = Literal["done", "fail", "processing"]
+_JSON = "application/json"
+_OCTETS = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AxisConfig:
+    """How to reach the axis. The secret comes from the environment, never a config file."""
+
+    base_url: str
+    system_id: str
+    secret: str = field(repr=False)
+    timeout_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    max_connections: int = 10  # the SDK allows at most 10 (spec 3.1)
+
+
+class AxisError(AdapterError):
+    """The axis refused or failed an operation. ``transient`` says whether retrying may help."""
+
+    transient = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        operation: str,
+        http_status: int | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        super().__init__(f"{operation}: {message}")
+        self.operation = operation
+        self.http_status = http_status
+        self.error_code = error_code
+
+
+class AxisTransientError(AxisError, TransportError):
+    """Network error, timeout, HTTP 5xx or 429: the dispatcher retries with backoff."""
+
+    transient = True
+
+
+class AxisPermanentError(AxisError):
+    """Authentication refused, the package rejected, or another answer retrying cannot change."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedItem:
+    doc_id: str
+    service_type: str
+    message_type: str
+    sender: str
+    receivers: str
+    status: str
+    created: str = ""
+    updated: str = ""
+    status_description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SentItem:
+    doc_id: str
+    receiver_doc_id: str
+    receiver: str
+    send_status: str
+    receive_status: str
+    title: str = ""
+    notation: str = ""
+    sent: str = ""
+    received: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    code: str
+    name: str
+    id: str = ""
+    parent: str = ""
+    mail: str = ""
+    code102: str = ""
+
+
+class _State(enum.Enum):
+    UNOPENED = "unopened"
+    OPENED = "opened"
+    CLOSED = "closed"
+
+
+def _text(item: dict[str, Any], *names: str) -> str:
+    for name in names:
+        value = item.get(name)
+        if value is not None:
+            return str(value)
+    return ""
+
+
+class AxisClient:
+    """``async with AxisClient(config) as axis: doc_id = await axis.send_edoc(...)``."""
+
+    retryable_errors = (AxisTransientError,)
+    fatal_errors = (AxisPermanentError,)
+
+    def __init__(self, config: AxisConfig, *, session: aiohttp.ClientSession | None = None) -> None:
+        self._config = config
+        self._base = config.base_url.rstrip("/")
+        self._session = session
+        self._owns_session = session is None
+        self._state = _State.UNOPENED
+
+    async def __aenter__(self) -> AxisClient:
+        if self._state is _State.CLOSED:
+            raise RuntimeError("this AxisClient is closed; make a new one")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(
+                    total=self._config.timeout_seconds, connect=self._config.connect_timeout_seconds
+                ),
+                connector=aiohttp.TCPConnector(limit=self._config.max_connections),
+            )
+        self._state = _State.OPENED
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._state = _State.CLOSED
+
+    def _fields(self, extra: Sequence[tuple[str, str]], content_type: str) -> list[tuple[str, str]]:
+        return [
+            ("systemid", self._config.system_id),
+            *extra,
+            ("timestamp", sdk_timestamp(dt.datetime.now())),
+            ("Content-Type", content_type),
+        ]
+
+    async def _call(
+        self,
+        operation: str,
+        fields: Sequence[tuple[str, str]] = (),
+        *,
+        body: bytes = b"",
+        content_type: str = _JSON,
+        method: str = "POST",
+        raw: bool = False,
+    ) -> Any:
+        if self._state is not _State.OPENED or self._session is None:
+            raise RuntimeError(
+                f"use the AxisClient inside 'async with' (it is {self._state.value})"
+            )
+        headers = sign_fields(self._fields(fields, content_type), secret=self._config.secret)
+        headers += [("Content-Type", content_type), *SDK_HEADERS]
+        try:
+            async with self._session.request(
+                method, f"{self._base}/{operation}", data=body, headers=headers
+            ) as response:
+                payload = await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise AxisTransientError(
+                f"the axis is unreachable ({type(exc).__name__}: {exc})", operation=operation
+            ) from exc
+        if status >= 500 or status == 429:
+            raise AxisTransientError(f"HTTP {status}", operation=operation, http_status=status)
+        if raw and status == 200:
+            return payload
+        try:
+            answer = json.loads(payload)
+        except ValueError:
+            error = AxisPermanentError if 400 <= status < 500 else AxisTransientError
+            raise error(
+                f"HTTP {status}, not a JSON answer", operation=operation, http_status=status
+            ) from None
+        if not isinstance(answer, dict) or answer.get("status") != "OK":
+            code = str(answer.get("ErrorCode", "")) if isinstance(answer, dict) else ""
+            description = str(answer.get("ErrorDesc", "")) if isinstance(answer, dict) else ""
+            raise AxisPermanentError(
+                f"refused: {description or answer!r} (ErrorCode {code or '?'}, HTTP {status})",
+                operation=operation,
+                http_status=status,
+                error_code=code or None,
+            )
+        return answer
+
+    # -- documents and status packages ---------------------------------------------------------
+
+    async def send_edoc(
+        self,
+        package: bytes,
+        *,
+        sender: str,
+        message_type: MessageType = "edoc",
+        to: str | None = None,
+    ) -> str:
+        """Send a package; returns the axis' document id (``DocId``, not the edXML DocumentId)."""
+        fields = [
+            ("servicetype", "eDoc"),
+            ("messagetype", message_type),
+            ("hash-file", hash_file(package)),
+            ("from", sender),
+        ]
+        if to is not None:
+            fields.append(("to", to))
+        answer = await self._call("sendEdoc", fields, body=package + b"\r\n", content_type=_OCTETS)
+        doc_id = _text(answer, "DocId", "docId")
+        if not doc_id:
+            raise AxisPermanentError("the answer carries no DocId", operation="sendEdoc")
+        return doc_id
+
+    async def received_list(self, message_type: MessageType = "edoc") -> list[ReceivedItem]:
+        answer = await self._call(
+            "getReceivedEdocList", [("servicetype", "eDoc"), ("messagetype", message_type)]
+        )
+        return [
+            ReceivedItem(
+                doc_id=_text(item, "docId"),
+                service_type=_text(item, "serviceType"),
+                message_type=_text(item, "messageType"),
+                sender=_text(item, "from"),
+                receivers=_text(item, "to"),
+                status=_text(item, "status"),
+                created=_text(item, "created_time"),
+                updated=_text(item, "updated_time"),
+                status_description=_text(item, "status_desc"),
+            )
+            for item in answer.get("data") or []
+        ]
+
+    async def get_edoc(self, doc_id: str) -> bytes:
+        answer = await self._call("getEdoc", [("docId", doc_id), ("filePath", "xml")], body=b"{}")
+        try:
+            return base64.b64decode(answer.get("data") or "", validate=True)
+        except (binascii.Error, TypeError):
+            raise AxisPermanentError("data is not base64", operation="getEdoc") from None
+
+    async def download_edoc(self, doc_id: str) -> bytes:
+        result = await self._call("downloadEdoc", [("docId", doc_id)], method="GET", raw=True)
+        if isinstance(result, bytes):
+            return result
+        raise AxisPermanentError("no file in the answer", operation="downloadEdoc")
+
+    async def update_status(self, doc_id: str, status: AckStatus) -> None:
+        """Acknowledge a received item (done / fail / processing) so it leaves the list."""
+        await self._call("updateStatus", [("docId", doc_id), ("status", status)], body=b"{}")
+
+    async def sent_list(
+        self, message_type: MessageType = "edoc", doc_id: str = ""
+    ) -> list[SentItem]:
+        answer = await self._call(
+            "getSentEdocList",
+            [("servicetype", "eDoc"), ("messagetype", message_type), ("docId", doc_id)],
+        )
+        return [
+            SentItem(
+                doc_id=_text(item, "senderDocId"),
+                receiver_doc_id=_text(item, "receiverDocId"),
+                receiver=_text(item, "toCode"),
+                send_status=_text(item, "sendStatus"),
+                receive_status=_text(item, "receiveStatus"),
+                title=_text(item, "title"),
+                notation=_text(item, "notation"),
+                sent=_text(item, "sentTime"),
+                received=_text(item, "receivedTime"),
+            )
+            for item in answer.get("data") or []
+        ]
+
+    async def count_received(self, message_type: MessageType = "edoc") -> int:
+        operation = "countReceiveEdoc" if message_type == "edoc" else "countReceiveStatus"
+        answer = await self._call(
+            operation, [("servicetype", "eDoc"), ("messagetype", message_type)]
+        )
+        data = answer.get("data")
+        count = data.get("count") if isinstance(data, dict) else data
+        try:
+            return int(str(count))
+        except (TypeError, ValueError):
+            raise AxisPermanentError(
+                f"no count in the answer ({data!r})", operation=operation
+            ) from None
+
+    # -- agencies --------------------------------------------------------------------------------
+
+    async def agencies(self, *, qd20: bool = False, level: int | None = None) -> list[Agency]:
+        fields = [] if level is None else [("level", str(level))]
+        answer = await self._call("getAgenciesListQD20" if qd20 else "getAgenciesList", fields)
+        return [
+            Agency(
+                code=_text(item, "code"),
+                name=_text(item, "name"),
+                id=_text(item, "id"),
+                parent=_text(item, "pid"),
+                mail=_text(item, "mail"),
+                code102=_text(item, "code102", "oldCode"),
+            )
+            for item in answer.get("data") or []
+        ]
+
+    async def synchronize_units(self) -> list[dict[str, Any]]:
+        answer = await self._call("getSynchronizeUnit")
+        return list(answer.get("data") or [])
+
+    async def register_agency(
+        self, *, code: str, name: str, parent: str, mail: str = "", mobile: str = "", fax: str = ""
+    ) -> None:
+        body = {
+            "id": code,
+            "pcode": parent,
+            "code": code,
+            "name": name,
+            "mail": mail,
+            "mobile": mobile,
+            "fax": fax,
+        }
+        await self._call("registerAgency", body=json.dumps(body, ensure_ascii=False).encode())
+
+    async def delete_agency(self, code: str) -> None:
+        await self._call("deleteAgency", [("AgencyCode", code)])

@@ -1,0 +1,183 @@
+"""The simulator as a real HTTP server: the axis API, the SOAP hub face, an admin endpoint.
+
+    async with AxisSimulator(config) as simulator:     # listens on 127.0.0.1:<free port>
+        client = AxisClient(AxisConfig(base_url=simulator.url, ...))
+        simulator.faults.set(FaultPlan(burst_5xx=3))   # or PUT /_admin/faults
+
+The admin endpoint (``/_admin/faults``, ``/_admin/state``) needs ``Authorization: Bearer
+<admin_token>`` and exists only when the config sets a token; its errors are problem+json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from ..server import AxisRefusal, install_axis_routes, refusal_response
+from .config import FaultPlan, SimulatorConfig
+from .faults import Fault, FaultInjector
+from .hub import AxisHub
+from .soap_face import install_soap_face
+
+__all__ = ["ADMIN_PREFIX", "AxisSimulator", "build_simulator_app"]
+
+ADMIN_PREFIX = "/_admin"
+_HUB: web.AppKey[AxisHub] = web.AppKey("hub", AxisHub)
+_FAULTS: web.AppKey[FaultInjector] = web.AppKey("faults", FaultInjector)
+_CLOSING: web.AppKey[asyncio.Event] = web.AppKey("closing", asyncio.Event)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _problem(status: int, title: str, detail: Any = None) -> web.Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    return web.json_response(body, status=status, content_type="application/problem+json")
+
+
+def _fault_middleware(faults: FaultInjector, closing: asyncio.Event) -> Any:
+    @web.middleware
+    async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX):
+            return await handler(request)
+        fault = faults.draw()
+        if faults.plan.latency_ms:
+            await asyncio.sleep(faults.plan.latency_ms / 1000)
+        if fault is None:
+            return await handler(request)
+        if fault is Fault.OUTAGE:
+            refusal = AxisRefusal(503, "503", "the axis is down for maintenance")
+            response = refusal_response(refusal)
+            response.headers["Retry-After"] = str(max(1, round(faults.outage_left)))
+            return response
+        if fault is Fault.BURST:
+            return refusal_response(AxisRefusal(503, "503", "service unavailable (injected burst)"))
+        if fault is Fault.ERROR:
+            return refusal_response(AxisRefusal(500, "500", "internal error (injected)"))
+        if fault is Fault.THROTTLE:
+            response = refusal_response(AxisRefusal(429, "429", "too many requests (injected)"))
+            response.headers["Retry-After"] = "1"
+            return response
+        if fault is Fault.TIMEOUT:
+            # Answer only after the client has given up, or when the server stops.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), faults.plan.hang_seconds)
+            return refusal_response(AxisRefusal(504, "504", "gateway timeout (injected)"))
+        # Fault.DROP: close the connection without a byte of answer.
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        raise asyncio.CancelledError
+
+    return inject
+
+
+def _authorized(request: web.Request, token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.encode(), token.encode())
+
+
+def _install_admin(app: web.Application, token: str) -> None:
+    def guarded(handler: Handler) -> Handler:
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            if not _authorized(request, token):
+                return _problem(401, "admin token required (Authorization: Bearer ...)")
+            return await handler(request)
+
+        return endpoint
+
+    async def get_faults(request: web.Request) -> web.StreamResponse:
+        return web.json_response(request.app[_FAULTS].snapshot())
+
+    async def put_faults(request: web.Request) -> web.StreamResponse:
+        try:
+            plan = FaultPlan.model_validate_json(await request.read())
+        except ValidationError as exc:
+            details = [
+                {"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()
+            ]
+            return _problem(400, "not a valid fault plan", details)
+        request.app[_FAULTS].set(plan)
+        return web.json_response(request.app[_FAULTS].snapshot())
+
+    async def get_state(request: web.Request) -> web.StreamResponse:
+        return web.json_response(request.app[_HUB].summary())
+
+    app.router.add_get(f"{ADMIN_PREFIX}/faults", guarded(get_faults))
+    app.router.add_put(f"{ADMIN_PREFIX}/faults", guarded(put_faults))
+    app.router.add_get(f"{ADMIN_PREFIX}/state", guarded(get_state))
+
+
+def build_simulator_app(config: SimulatorConfig) -> web.Application:
+    """The simulator's aiohttp application (for ``web.run_app`` or a test server)."""
+    faults = FaultInjector(config.faults)
+    closing = asyncio.Event()
+    hub = AxisHub(
+        config,
+        rng=random.Random(config.faults.seed),  # noqa: S311 (faults, not secrets)
+        duplicate_rate=faults.duplicate_rate,
+    )
+    app = web.Application(
+        client_max_size=96 * 1024 * 1024, middlewares=[_fault_middleware(faults, closing)]
+    )
+    app[_HUB], app[_FAULTS], app[_CLOSING] = hub, faults, closing
+    install_axis_routes(app, hub)
+    install_soap_face(app, hub)
+    if config.admin_token:
+        _install_admin(app, config.admin_token)
+
+    async def release_hung_requests(app: web.Application) -> None:
+        closing.set()
+
+    app.on_shutdown.append(release_hung_requests)
+    return app
+
+
+class AxisSimulator:
+    """Runs the simulator app on a real socket, for tests, benchmarks and the demo."""
+
+    def __init__(self, config: SimulatorConfig, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.config = config
+        self.app = build_simulator_app(config)
+        self._host, self._port = host, port
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @property
+    def hub(self) -> AxisHub:
+        return self.app[_HUB]
+
+    @property
+    def faults(self) -> FaultInjector:
+        return self.app[_FAULTS]
+
+    async def start(self) -> str:
+        self._runner = web.AppRunner(self.app, shutdown_timeout=2.0, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        sockets = self._runner.addresses
+        host, port = sockets[0][:2]
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> AxisSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()

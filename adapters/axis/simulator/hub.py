@@ -1,0 +1,405 @@
+"""The simulated axis as a hub, in memory: who may send what to whom, and who has taken it.
+
+What it models (spec 3.3, 1.7, pitfall 13), enough for the gateway to be tested as it will
+be used:
+
+* A package is sent once and delivered to each recipient agency: each delivery has its own
+  ``docId`` (the receiver's) and stays in the receiving system's ``getReceivedEdocList`` until
+  that system acknowledges it with ``updateStatus`` ``done`` or ``fail`` (``processing`` keeps
+  it listed).
+* Recipients come from the package's ``To`` (or the ``to`` field when a client sends one);
+  status packages go to ``ResponseFor/OrganId``, the other party of the exchange.
+* ``from`` and the package's sender must be agencies of the calling system (pitfall 9).
+* Relayed bytes get the hub's ``TraceHeader`` appended (spec 1.7).
+* The sender sees each delivery in ``getSentEdocList``: sent, then the receiver's
+  acknowledgement and the last status code reported for it.
+
+State is in memory (a restart forgets it): the simulator serves tests, benchmarks and demos.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import edxml
+
+from ..server import AxisRefusal, Caller
+from .config import AgencyConfig, SimulatorConfig
+
+__all__ = ["AxisHub", "Delivery", "Sent"]
+
+_STATUS_MEANING = {
+    "01": "Đã đến",
+    "02": "Từ chối tiếp nhận",
+    "03": "Đã tiếp nhận",
+    "04": "Phân công xử lý",
+    "05": "Đang xử lý",
+    "06": "Hoàn thành",
+    "13": "Lấy lại / thu hồi",
+    "15": "Đồng ý cập nhật / thu hồi",
+    "16": "Từ chối cập nhật / thu hồi",
+}
+_ACK_MEANING = {
+    "pending": "Chờ nhận",
+    "processing": "Đang nhận",
+    "done": "Đã nhận",
+    "fail": "Nhận lỗi",
+}
+
+
+def _clock_text(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@dataclass(slots=True)
+class Sent:
+    """One package as sent: the sender's ``docId`` and what the hub learnt from it."""
+
+    doc_id: str
+    message_type: str
+    system_id: str
+    sender: str  # the ``from`` field
+    origin: str  # the package's From/OrganId
+    package: bytes  # as relayed, with the hub's TraceHeader
+    document_id: str
+    title: str
+    notation: str
+    created: dt.datetime
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One recipient's copy: listed to the recipient's system until it acknowledges it."""
+
+    doc_id: str  # the receiver's docId
+    sent: Sent
+    to: str
+    system_id: str
+    created: dt.datetime
+    updated: dt.datetime
+    ack: str = "pending"  # pending | processing | done | fail
+    status_code: str = ""  # the last edXML status the recipient reported for it
+    redeliveries_left: int = 0
+
+    @property
+    def listed(self) -> bool:
+        return self.ack in ("pending", "processing")
+
+
+@dataclass(slots=True)
+class _System:
+    system_id: str
+    secret: str
+    name: str
+    agencies: set[str] = field(default_factory=set)
+
+
+class AxisHub:
+    """The ``AxisBackend`` of the simulator. ``faults_duplicate_rate`` is read on each ack."""
+
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        *,
+        now: Callable[[], dt.datetime] = dt.datetime.now,
+        rng: random.Random | None = None,
+        duplicate_rate: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        self._config = config
+        self._now = now
+        self._rng = rng or random.Random()  # noqa: S311 (faults, not secrets)
+        self._duplicate_rate = duplicate_rate
+        self._systems: dict[str, _System] = {}
+        self._agencies: dict[str, tuple[AgencyConfig, str]] = {}  # code -> (agency, system id)
+        self._sent: dict[str, Sent] = {}
+        self._deliveries: dict[str, Delivery] = {}
+        self._counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+        self._process = os.urandom(5).hex()
+        for system in config.systems:
+            state = _System(system.system_id, system.resolved_secret(), system.name)
+            self._systems[system.system_id] = state
+            for agency in system.agencies:
+                self._agencies[agency.code] = (agency, system.system_id)
+                state.agencies.add(agency.code)
+
+    # -- identifiers -------------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        """A 24-hex id like the axis' (an ObjectId: seconds, process, counter; spec 4.2)."""
+        return f"{int(time.time()):08x}{self._process}{next(self._counter) % 0xFFFFFF:06x}"
+
+    def secret_for(self, system_id: str) -> str | None:
+        system = self._systems.get(system_id)
+        return None if system is None else system.secret
+
+    def _owns(self, caller: Caller, code: str) -> bool:
+        system = self._systems[caller.system_id]
+        return code == caller.system_id or code in system.agencies
+
+    def system_of(self, code: str) -> str | None:
+        entry = self._agencies.get(code)
+        return None if entry is None else entry[1]
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _read(self, package: bytes) -> edxml.Package:
+        try:
+            parsed = edxml.parse(package)
+        except edxml.EdxmlError as exc:
+            raise AxisRefusal(400, "422", f"the package is not valid edXML: {exc}") from None
+        if self._config.strict_validation:
+            errors = edxml.validate(package)
+            if errors:
+                listed = "; ".join(f"{p.rule}: {p.message}" for p in errors[:5])
+                raise AxisRefusal(400, "422", f"the package breaks the edXML rules: {listed}")
+        return parsed
+
+    async def send(
+        self,
+        caller: Caller,
+        package: bytes,
+        *,
+        message_type: str,
+        sender: str,
+        to: list[str] | None,
+    ) -> str:
+        if not self._owns(caller, sender):
+            raise AxisRefusal(
+                403, "403", f"from={sender} is not an agency of system {caller.system_id}"
+            )
+        parsed = self._read(package)
+        if message_type == "edoc" and not isinstance(parsed, edxml.DocumentPackage):
+            raise AxisRefusal(400, "400", "messagetype=edoc but the package is a status package")
+        if message_type == "status" and not isinstance(parsed, edxml.StatusPackage):
+            raise AxisRefusal(
+                400, "400", "messagetype=status but the package is a document package"
+            )
+        if not self._owns(caller, parsed.sender.organ_id):
+            raise AxisRefusal(
+                403,
+                "403",
+                f"the package's From {parsed.sender.organ_id} is not an agency of "
+                f"{caller.system_id}",
+            )
+        if isinstance(parsed, edxml.DocumentPackage):
+            recipients = to or [organization.organ_id for organization in parsed.recipients]
+            document_id = parsed.document_id or edxml.document_id_of(parsed)
+            title, notation = parsed.subject, str(parsed.code)
+        else:
+            recipients = to or [parsed.response_for.organ_id]
+            document_id = parsed.response_for.document_id or ""
+            title, notation = parsed.description or "", parsed.response_for.code or ""
+        unknown = [code for code in recipients if code not in self._agencies]
+        if unknown:
+            raise AxisRefusal(400, "404", f"unknown recipient agencies: {', '.join(unknown)}")
+        now = self._now()
+        relayed = (
+            edxml.append_trace_header(package, self._config.trace_organ_id, now)
+            if self._config.append_trace
+            else package
+        )
+        sent = Sent(
+            self._new_id(),
+            message_type,
+            caller.system_id,
+            sender,
+            parsed.sender.organ_id,
+            relayed,
+            document_id,
+            title,
+            notation,
+            now,
+        )
+        self._sent[sent.doc_id] = sent
+        for code in dict.fromkeys(recipients):
+            delivery = Delivery(self._new_id(), sent, code, self._agencies[code][1], now, now)
+            self._deliveries[delivery.doc_id] = delivery
+        if isinstance(parsed, edxml.StatusPackage):
+            self._note_status(parsed)
+        return sent.doc_id
+
+    def _note_status(self, status: edxml.StatusPackage) -> None:
+        """Record a reported status on the original deliveries it answers (for getSentEdocList)."""
+        reporter, original_sender = status.sender.organ_id, status.response_for.organ_id
+        for delivery in self._deliveries.values():
+            sent = delivery.sent
+            if (
+                sent.message_type == "edoc"
+                and delivery.to == reporter
+                and original_sender in (sent.origin, sent.sender)
+                and sent.document_id == status.response_for.document_id
+            ):
+                delivery.status_code = status.status_code
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def _delivery_for(self, caller: Caller, doc_id: str) -> Delivery:
+        delivery = self._deliveries.get(doc_id)
+        if delivery is None or delivery.system_id != caller.system_id:
+            raise AxisRefusal(404, "404", f"no document {doc_id} for system {caller.system_id}")
+        return delivery
+
+    async def received(self, caller: Caller, message_type: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "docId": delivery.doc_id,
+                "serviceType": "eDoc",
+                "messageType": delivery.sent.message_type,
+                "created_time": _clock_text(delivery.created),
+                "updated_time": _clock_text(delivery.updated),
+                "from": delivery.sent.sender,
+                "to": delivery.to,
+                "status": delivery.ack,
+                "status_desc": _ACK_MEANING[delivery.ack],
+            }
+            for delivery in self._deliveries.values()
+            if delivery.system_id == caller.system_id
+            and delivery.sent.message_type == message_type
+            and delivery.listed
+        ]
+
+    async def get(self, caller: Caller, doc_id: str) -> bytes:
+        return self._delivery_for(caller, doc_id).sent.package
+
+    async def update_status(self, caller: Caller, doc_id: str, status: str) -> None:
+        delivery = self._delivery_for(caller, doc_id)
+        delivery.ack, delivery.updated = status, self._now()
+        if (
+            status == "done"
+            and delivery.redeliveries_left == 0
+            and self._rng.random() < self._duplicate_rate()
+        ):
+            delivery.redeliveries_left = 1
+        if status == "done" and delivery.redeliveries_left > 0:
+            # The axis delivers the same docId again (spec pitfall 13): receivers must dedupe.
+            delivery.redeliveries_left -= 1
+            delivery.ack = "pending"
+
+    async def count(self, caller: Caller, message_type: str) -> int:
+        return len(await self.received(caller, message_type))
+
+    async def sent(self, caller: Caller, message_type: str, doc_id: str) -> list[dict[str, Any]]:
+        rows = []
+        for delivery in self._deliveries.values():
+            sent = delivery.sent
+            if sent.system_id != caller.system_id or sent.message_type != message_type:
+                continue
+            if doc_id and doc_id not in (sent.doc_id, delivery.doc_id):
+                continue
+            code_meaning = _STATUS_MEANING.get(delivery.status_code, "")
+            rows.append(
+                {
+                    "serviceType": "eDoc",
+                    "messageType": sent.message_type,
+                    "senderDocId": sent.doc_id,
+                    "receiverDocId": delivery.doc_id,
+                    "fromCode": sent.sender,
+                    "toCode": delivery.to,
+                    "title": sent.title,
+                    "notation": sent.notation,
+                    "sentTime": _clock_text(sent.created),
+                    "receivedTime": "" if delivery.listed else _clock_text(delivery.updated),
+                    "sendStatus": "sent",
+                    "sendStatusDesc": "Đã gửi",
+                    "receiveStatus": delivery.ack,
+                    "receiveStatusDesc": _ACK_MEANING[delivery.ack],
+                    "statusCode": delivery.status_code,
+                    "statusCodeDesc": code_meaning,
+                }
+            )
+        return rows
+
+    # -- agencies ----------------------------------------------------------------------------
+
+    def _agency_row(self, agency: AgencyConfig, system_id: str) -> dict[str, Any]:
+        return {
+            "id": agency.code,
+            "pid": agency.parent or system_id,
+            "code": agency.code,
+            "name": agency.name,
+            "mail": agency.mail,
+            "code102": agency.code102 or agency.code,
+        }
+
+    async def agencies(
+        self, caller: Caller, *, qd20: bool, level: int | None
+    ) -> list[dict[str, Any]]:
+        return [
+            self._agency_row(agency, system_id)
+            for agency, system_id in self._agencies.values()
+            if level is None or agency.level == level
+        ]
+
+    async def synchronize_units(self, caller: Caller) -> list[dict[str, Any]]:
+        return [
+            {
+                **self._agency_row(agency, system_id),
+                "centerCode": system_id,
+                "version": 1,
+                "deleted": False,
+                "modifyDate": "",
+                "isAgency": True,
+            }
+            for agency, system_id in self._agencies.values()
+        ]
+
+    async def register_agency(self, caller: Caller, record: dict[str, Any]) -> None:
+        code, parent = str(record["code"]), str(record.get("pcode") or caller.system_id)
+        if not edxml.is_agency_id(code):
+            raise AxisRefusal(400, "400", f"{code} is not an agency identifier (spec 4.1)")
+        if not self._owns(caller, parent):
+            raise AxisRefusal(
+                403, "403", f"pcode {parent} is not {caller.system_id} or one of its agencies"
+            )
+        owner = self.system_of(code)
+        if owner is not None and owner != caller.system_id:
+            raise AxisRefusal(409, "409", f"{code} is registered by another system")
+        agency = AgencyConfig(
+            code=code, name=str(record["name"]), parent=parent, mail=str(record.get("mail") or "")
+        )
+        self._agencies[code] = (agency, caller.system_id)
+        self._systems[caller.system_id].agencies.add(code)
+
+    async def delete_agency(self, caller: Caller, code: str) -> None:
+        if self.system_of(code) != caller.system_id:
+            raise AxisRefusal(404, "404", f"{code} is not an agency of {caller.system_id}")
+        del self._agencies[code]
+        self._systems[caller.system_id].agencies.discard(code)
+
+    # -- for tests and the admin endpoint --------------------------------------------------------
+
+    def deposit(
+        self,
+        package: bytes,
+        *,
+        to: str,
+        sender: str,
+        message_type: str = "edoc",
+        doc_id: str | None = None,
+    ) -> str:
+        """Put a package in ``to``'s received list as if someone outside had sent it."""
+        system_id = self.system_of(to)
+        if system_id is None:
+            raise KeyError(f"unknown agency {to}")
+        now = self._now()
+        sent = Sent(self._new_id(), message_type, "", sender, sender, package, "", "", "", now)
+        delivery = Delivery(doc_id or self._new_id(), sent, to, system_id, now, now)
+        self._deliveries[delivery.doc_id] = delivery
+        return delivery.doc_id
+
+    def summary(self) -> dict[str, Any]:
+        listed = sum(1 for delivery in self._deliveries.values() if delivery.listed)
+        return {
+            "systems": sorted(self._systems),
+            "agencies": len(self._agencies),
+            "sent": len(self._sent),
+            "deliveries": len(self._deliveries),
+            "pending": listed,
+        }
