@@ -1,17 +1,25 @@
 """``edxml-gateway``: the service's command line.
 
-For now it knows its version; the service commands arrive with the issues that build them.
+Commands so far: ``version`` and ``simulate-axis`` (the axis simulator on its own, for a
+local QLVB team to test against). The service commands arrive with the issues that build them.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import edxml
+from adapters.errors import ConfigurationError
 
 __all__ = ["main"]
+
+DEFAULT_SIMULATOR_CONFIG = Path("config/axis-simulator.json")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,7 +30,44 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("version", help="print the gateway version")
+    simulate = commands.add_parser(
+        "simulate-axis",
+        help="run the national-axis simulator (REST + SOAP) until interrupted",
+        description="Serve the axis API (spec 3.3) and the legacy SOAP hub face from memory, "
+        "checking the SDK's HMAC headers with the secrets of the config file.",
+    )
+    simulate.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_SIMULATOR_CONFIG,
+        help=f"simulator config (JSON; default {DEFAULT_SIMULATOR_CONFIG})",
+    )
+    simulate.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    simulate.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     return parser
+
+
+async def _simulate(config_path: Path, host: str, port: int) -> None:
+    # Imported here: the rest of the CLI must not pay for the simulator's imports.
+    from adapters.axis.simulator import AxisSimulator, load_simulator_config  # noqa: PLC0415
+
+    config = load_simulator_config(config_path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    async with AxisSimulator(config, host=host, port=port) as simulator:
+        print(f"axis simulator listening on {simulator.url}", flush=True)
+        print(f"  REST (VDXP): {simulator.url}/sendEdoc, /getReceivedEdocList, ...")
+        print(f"  SOAP hub:    {simulator.url}/soap/edoc (WSDL: {simulator.url}/soap/edoc?wsdl)")
+        for system in config.systems:
+            codes = ", ".join(agency.code for agency in system.agencies)
+            print(f"  system {system.system_id} ({system.name or '-'}): {codes}")
+        if config.admin_token:
+            print(f"  faults: PUT {simulator.url}/_admin/faults (Authorization: Bearer ...)")
+        print("Ctrl-C stops it.", flush=True)
+        await stop.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,6 +75,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if arguments.command == "version":
         print(f"edxml-gateway {edxml.__version__}")
+        return 0
+    if arguments.command == "simulate-axis":
+        try:
+            asyncio.run(_simulate(arguments.config, arguments.host, arguments.port))
+        except ConfigurationError as exc:
+            print(f"edxml-gateway simulate-axis: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # the port is taken, the address is not ours
+            print(f"edxml-gateway simulate-axis: cannot listen: {exc}", file=sys.stderr)
+            return 2
         return 0
     parser.print_help()
     return 0

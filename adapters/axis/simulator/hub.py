@@ -86,7 +86,7 @@ class Delivery:
     updated: dt.datetime
     ack: str = "pending"  # pending | processing | done | fail
     status_code: str = ""  # the last edXML status the recipient reported for it
-    redeliveries_left: int = 0
+    duplicated: bool = False  # the duplicate_rate fault hit it already (once per delivery)
 
     @property
     def listed(self) -> bool:
@@ -273,14 +273,11 @@ class AxisHub:
         delivery.ack, delivery.updated = status, self._now()
         if (
             status == "done"
-            and delivery.redeliveries_left == 0
+            and not delivery.duplicated
             and self._rng.random() < self._duplicate_rate()
         ):
-            delivery.redeliveries_left = 1
-        if status == "done" and delivery.redeliveries_left > 0:
             # The axis delivers the same docId again (spec pitfall 13): receivers must dedupe.
-            delivery.redeliveries_left -= 1
-            delivery.ack = "pending"
+            delivery.duplicated, delivery.ack = True, "pending"
 
     async def count(self, caller: Caller, message_type: str) -> int:
         return len(await self.received(caller, message_type))
