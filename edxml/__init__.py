@@ -25,6 +25,7 @@ from ._dsig import (
     sign,
     verify,
 )
+from ._edoc import EDOC_NS, EdocMessage, from_edoc, to_edoc
 from ._errors import (
     AttachmentError,
     AttachmentTooLargeError,
@@ -91,12 +92,13 @@ from ._trust import (
     describe_certificate,
 )
 from ._validate import CheckResult, check, is_valid, validate
-from ._xml import EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits
+from ._xml import EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits, parse_untrusted_xml
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALLOWED_EXTENSIONS",
+    "EDOC_NS",
     "EDXML_NS",
     "LEGACY_NS",
     "MAX_ATTACHMENT_BYTES",
@@ -123,6 +125,7 @@ __all__ = [
     "DocumentIdParts",
     "DocumentPackage",
     "DocumentType",
+    "EdocMessage",
     "EdxmlError",
     "FieldValueError",
     "MalformedXmlError",
@@ -167,6 +170,7 @@ __all__ = [
     "check",
     "describe_certificate",
     "document_id_of",
+    "from_edoc",
     "from_record",
     "is_agency_id",
     "is_valid",
@@ -174,9 +178,11 @@ __all__ = [
     "iter_sign",
     "make_document_id",
     "parse",
+    "parse_untrusted_xml",
     "safe_filename",
     "sign",
     "split_document_id",
+    "to_edoc",
     "to_record",
     "validate",
     "verify",

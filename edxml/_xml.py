@@ -448,3 +448,12 @@ def _skip(
 def parse_fragment(data: bytes) -> etree._Element:
     """Parse a small trusted-shape fragment (e.g. a stored ``Signature``) the same safe way."""
     return parse_xml(io.BytesIO(data)).root
+
+
+def parse_untrusted_xml(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> etree._Element:
+    """Any XML from outside (a SOAP envelope, a manifest) through the same hardened parser.
+
+    No DOCTYPE, no entity, no network, bounded depth and size; leading junk and a BOM are
+    skipped as for packages. Raises ``MalformedXmlError`` or ``UnsafeXmlError``.
+    """
+    return parse_xml(source, limits=limits, decode_payloads=False).root

@@ -53,6 +53,8 @@ def _fault_middleware(faults: FaultInjector, closing: asyncio.Event) -> Any:
             await asyncio.sleep(faults.plan.latency_ms / 1000)
         if fault is None:
             return await handler(request)
+        if fault is not Fault.DROP:
+            await request.read()  # the request arrived whole; only the answer is the fault
         if fault is Fault.OUTAGE:
             refusal = AxisRefusal(503, "503", "the axis is down for maintenance")
             response = refusal_response(refusal)

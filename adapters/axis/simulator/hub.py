@@ -30,6 +30,7 @@ from typing import Any
 
 import edxml
 
+from ..auth import SignedFields
 from ..server import AxisRefusal, Caller
 from .config import AgencyConfig, SimulatorConfig
 
@@ -369,6 +370,94 @@ class AxisHub:
             raise AxisRefusal(404, "404", f"{code} is not an agency of {caller.system_id}")
         del self._agencies[code]
         self._systems[caller.system_id].agencies.discard(code)
+
+    # -- the SOAP face's per-agency view (spec 3.4) ---------------------------------------------
+
+    def as_system(self, system_id: str) -> Caller:
+        """A caller for ``system_id``, for faces that authenticate another way (SOAP tokens)."""
+        return Caller(system_id, SignedFields({"systemid": system_id}))
+
+    def pending_for(self, organ_id: str, message_type: str = "edoc") -> list[Delivery]:
+        return [
+            delivery
+            for delivery in self._deliveries.values()
+            if delivery.to == organ_id
+            and delivery.sent.message_type == message_type
+            and delivery.listed
+        ]
+
+    def delivery_to(self, organ_id: str, doc_id: str) -> Delivery:
+        delivery = self._deliveries.get(doc_id)
+        if delivery is None or delivery.to != organ_id:
+            raise AxisRefusal(404, "M.DocumentId", f"no document {doc_id} for {organ_id}")
+        return delivery
+
+    def agency_name(self, code: str) -> str | None:
+        entry = self._agencies.get(code)
+        return None if entry is None else entry[0].name
+
+    def directory(self) -> list[AgencyConfig]:
+        return [agency for agency, _ in self._agencies.values()]
+
+    async def report_status(
+        self,
+        reporter: str,
+        document_id: str,
+        status_code: str,
+        *,
+        description: str | None = None,
+        timestamp: dt.datetime | None = None,
+        staff: edxml.StaffInfo | None = None,
+    ) -> str:
+        """Turn a trace of the SOAP flavour into a status package to the document's sender."""
+        original = next(
+            (
+                delivery
+                for delivery in self._deliveries.values()
+                if delivery.to == reporter
+                and delivery.sent.message_type == "edoc"
+                and delivery.sent.document_id == document_id
+            ),
+            None,
+        )
+        if original is None:
+            raise AxisRefusal(404, "M.DocumentId", f"{reporter} received no document {document_id}")
+        sent = original.sent
+        document = edxml.parse(sent.package)
+        status = edxml.StatusPackage(
+            sender=edxml.Organization(organ_id=reporter, organ_name=self.agency_name(reporter)),
+            response_for=edxml.ResponseFor(
+                organ_id=sent.origin,
+                code=sent.notation,
+                promulgation_date=getattr(getattr(document, "promulgation", None), "date", None),
+                document_id=document_id,
+            ),
+            status_code=status_code,
+            description=description,
+            staff=staff,
+            timestamp=timestamp or self._now().replace(microsecond=0),
+        )
+        system_id = self.system_of(reporter)
+        assert system_id is not None  # it received the document, so it is registered
+        return await self.send(
+            self.as_system(system_id),
+            edxml.build(status),
+            message_type="status",
+            sender=reporter,
+            to=None,
+        )
+
+    def statuses_for(self, organ_id: str, since: dt.datetime | None) -> list[edxml.StatusPackage]:
+        found = []
+        for delivery in self._deliveries.values():
+            if delivery.to != organ_id or delivery.sent.message_type != "status":
+                continue
+            if since is not None and delivery.created < since:
+                continue
+            package = edxml.parse(delivery.sent.package)
+            if isinstance(package, edxml.StatusPackage):
+                found.append(package)
+        return found
 
     # -- for tests and the admin endpoint --------------------------------------------------------
 

@@ -11,9 +11,8 @@ import edxml
 from adapters.axis.client import AxisClient, AxisConfig, AxisPermanentError, AxisTransientError
 from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.errors import TransportError
+from tests.adapters.conftest import client_for
 from tests.factories import document, organization, status
-
-from .conftest import client_for
 
 NINH_BINH, VPCP = "00.42.W00", "000.00.00.G22"
 OFFICE = "000.00.01.H42"  # Văn phòng UBND tỉnh Ninh Bình, the sender in tests.factories

@@ -14,9 +14,8 @@ from adapters.axis.poller import (
     poll_once,
 )
 from adapters.axis.simulator import AxisSimulator, FaultPlan
+from tests.adapters.conftest import client_for
 from tests.factories import document, status
-
-from .conftest import client_for
 
 NINH_BINH, VPCP, OFFICE = "00.42.W00", "000.00.00.G22", "000.00.01.H42"
 

@@ -16,9 +16,8 @@ import edxml
 from adapters.axis.auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields
 from adapters.axis.simulator import AxisSimulator, load_simulator_config
 from adapters.errors import ConfigurationError
+from tests.adapters.conftest import ADMIN_TOKEN, VECTOR_SECRET, simulator_config
 from tests.factories import FIXTURES, sample
-
-from .conftest import ADMIN_TOKEN, VECTOR_SECRET, simulator_config
 
 VECTORS = FIXTURES / "vectors"
 CAPTURED_DOC_ID = "5f1e2d3c4b5a69788796a5b4"  # the docId the SDK asked for in the capture
@@ -261,7 +260,12 @@ async def test_the_admin_endpoint_needs_its_token_and_checks_the_plan(
         async with session.put(url, json={"burst_5xx": 2}, headers=auth) as response:
             assert (await response.json())["burst_left"] == 2
         async with session.get(f"{simulator.url}/_admin/state", headers=auth) as response:
-            assert (await response.json())["systems"] == ["00.17.W00", "00.42.W00", "000.00.00.G22"]
+            assert (await response.json())["systems"] == [
+                "00.17.W00",
+                "00.42.W00",
+                "00.53.W00",
+                "000.00.00.G22",
+            ]
     assert simulator.faults.plan.burst_5xx == 2
 
 

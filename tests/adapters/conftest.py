@@ -32,6 +32,12 @@ SYSTEMS = (
         agencies=(AgencyConfig(code="000.00.00.G22", name="Văn phòng Chính phủ"),),
     ),
     SystemConfig(
+        system_id="00.53.W00",
+        secret="secret-of-tay-ninh",
+        name="Tây Ninh (example): its old hub speaks SOAP",
+        agencies=(AgencyConfig(code="000.00.11.H53", name="Sở Tài chính tỉnh Tây Ninh"),),
+    ),
+    SystemConfig(
         system_id="00.17.W00",
         secret="secret-of-h17",
         agencies=(AgencyConfig(code="28.22.H17", name="Sample recipient (edoc_new.edxml)"),),
