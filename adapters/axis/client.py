@@ -18,7 +18,7 @@ import binascii
 import datetime as dt
 import enum
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -166,12 +166,19 @@ class AxisClient:
     retryable_errors = (AxisTransientError,)
     fatal_errors = (AxisPermanentError,)
 
-    def __init__(self, config: AxisConfig, *, session: aiohttp.ClientSession | None = None) -> None:
+    def __init__(
+        self,
+        config: AxisConfig,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        clock: Callable[[], dt.datetime] = dt.datetime.now,
+    ) -> None:
         self._config = config
         self._base = config.base_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
         self._state = _State.UNOPENED
+        self._clock = clock  # local time, as the SDK's new Date() formats it
 
     async def __aenter__(self) -> AxisClient:
         if self._state is _State.CLOSED:
@@ -198,7 +205,7 @@ class AxisClient:
         return [
             ("systemid", self._config.system_id),
             *extra,
-            ("timestamp", sdk_timestamp(dt.datetime.now())),
+            ("timestamp", sdk_timestamp(self._clock())),
             ("Content-Type", content_type),
         ]
 

@@ -121,6 +121,10 @@ class AxisHub:
         self._agencies: dict[str, tuple[AgencyConfig, str]] = {}  # code -> (agency, system id)
         self._sent: dict[str, Sent] = {}
         self._deliveries: dict[str, Delivery] = {}
+        # Indexes, so polling and status routing stay cheap with many documents in the hub.
+        self._listed: dict[str, dict[str, Delivery]] = {}  # receiving system -> listed items
+        self._from_system: dict[str, list[Delivery]] = {}  # sending system -> its deliveries
+        self._to_agency: dict[str, list[Delivery]] = {}  # receiving agency -> its deliveries
         self._counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
         self._process = os.urandom(5).hex()
         for system in config.systems:
@@ -220,16 +224,21 @@ class AxisHub:
         )
         self._sent[sent.doc_id] = sent
         for code in dict.fromkeys(recipients):
-            delivery = Delivery(self._new_id(), sent, code, self._agencies[code][1], now, now)
-            self._deliveries[delivery.doc_id] = delivery
+            self._add(Delivery(self._new_id(), sent, code, self._agencies[code][1], now, now))
         if isinstance(parsed, edxml.StatusPackage):
             self._note_status(parsed)
         return sent.doc_id
 
+    def _add(self, delivery: Delivery) -> None:
+        self._deliveries[delivery.doc_id] = delivery
+        self._listed.setdefault(delivery.system_id, {})[delivery.doc_id] = delivery
+        self._from_system.setdefault(delivery.sent.system_id, []).append(delivery)
+        self._to_agency.setdefault(delivery.to, []).append(delivery)
+
     def _note_status(self, status: edxml.StatusPackage) -> None:
         """Record a reported status on the original deliveries it answers (for getSentEdocList)."""
         reporter, original_sender = status.sender.organ_id, status.response_for.organ_id
-        for delivery in self._deliveries.values():
+        for delivery in self._to_agency.get(reporter, ()):
             sent = delivery.sent
             if (
                 sent.message_type == "edoc"
@@ -260,10 +269,8 @@ class AxisHub:
                 "status": delivery.ack,
                 "status_desc": _ACK_MEANING[delivery.ack],
             }
-            for delivery in self._deliveries.values()
-            if delivery.system_id == caller.system_id
-            and delivery.sent.message_type == message_type
-            and delivery.listed
+            for delivery in self._listed.get(caller.system_id, {}).values()
+            if delivery.sent.message_type == message_type
         ]
 
     async def get(self, caller: Caller, doc_id: str) -> bytes:
@@ -279,15 +286,20 @@ class AxisHub:
         ):
             # The axis delivers the same docId again (spec pitfall 13): receivers must dedupe.
             delivery.duplicated, delivery.ack = True, "pending"
+        listed = self._listed.setdefault(delivery.system_id, {})
+        if delivery.listed:
+            listed[delivery.doc_id] = delivery
+        else:
+            listed.pop(delivery.doc_id, None)
 
     async def count(self, caller: Caller, message_type: str) -> int:
         return len(await self.received(caller, message_type))
 
     async def sent(self, caller: Caller, message_type: str, doc_id: str) -> list[dict[str, Any]]:
         rows = []
-        for delivery in self._deliveries.values():
+        for delivery in self._from_system.get(caller.system_id, ()):
             sent = delivery.sent
-            if sent.system_id != caller.system_id or sent.message_type != message_type:
+            if sent.message_type != message_type:
                 continue
             if doc_id and doc_id not in (sent.doc_id, delivery.doc_id):
                 continue
@@ -380,10 +392,8 @@ class AxisHub:
     def pending_for(self, organ_id: str, message_type: str = "edoc") -> list[Delivery]:
         return [
             delivery
-            for delivery in self._deliveries.values()
-            if delivery.to == organ_id
-            and delivery.sent.message_type == message_type
-            and delivery.listed
+            for delivery in self._to_agency.get(organ_id, ())
+            if delivery.sent.message_type == message_type and delivery.listed
         ]
 
     def delivery_to(self, organ_id: str, doc_id: str) -> Delivery:
@@ -413,10 +423,8 @@ class AxisHub:
         original = next(
             (
                 delivery
-                for delivery in self._deliveries.values()
-                if delivery.to == reporter
-                and delivery.sent.message_type == "edoc"
-                and delivery.sent.document_id == document_id
+                for delivery in self._to_agency.get(reporter, ())
+                if delivery.sent.message_type == "edoc" and delivery.sent.document_id == document_id
             ),
             None,
         )
@@ -449,8 +457,8 @@ class AxisHub:
 
     def statuses_for(self, organ_id: str, since: dt.datetime | None) -> list[edxml.StatusPackage]:
         found = []
-        for delivery in self._deliveries.values():
-            if delivery.to != organ_id or delivery.sent.message_type != "status":
+        for delivery in self._to_agency.get(organ_id, ()):
+            if delivery.sent.message_type != "status":
                 continue
             if since is not None and delivery.created < since:
                 continue
@@ -477,11 +485,11 @@ class AxisHub:
         now = self._now()
         sent = Sent(self._new_id(), message_type, "", sender, sender, package, "", "", "", now)
         delivery = Delivery(doc_id or self._new_id(), sent, to, system_id, now, now)
-        self._deliveries[delivery.doc_id] = delivery
+        self._add(delivery)
         return delivery.doc_id
 
     def summary(self) -> dict[str, Any]:
-        listed = sum(1 for delivery in self._deliveries.values() if delivery.listed)
+        listed = sum(len(items) for items in self._listed.values())
         return {
             "systems": sorted(self._systems),
             "agencies": len(self._agencies),
