@@ -11,7 +11,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck bench clean system-packages
+.PHONY: run test lint typecheck bench clean system-packages simulate-axis
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -49,6 +49,11 @@ run: $(STAMP) system-packages
 	$(BIN)/python -m edxml pdf-sign config/examples/files/05_UBND-VP_trien_khai_lien_thong.pdf --number 05/UBND-VP \
 		--key $(AGENCY).key.pem --cert $(AGENCY).chain.pem -o build/05_UBND-VP.signed.pdf
 	$(BIN)/python -m edxml pdf-verify build/05_UBND-VP.signed.pdf --trust $(KEYS)/trust $(CRLS)
+
+# The national-axis simulator alone (REST + SOAP), for a local QLVB team to test against.
+SIM_PORT ?= 8765
+simulate-axis: $(STAMP)
+	$(BIN)/edxml-gateway simulate-axis --config config/axis-simulator.json --port $(SIM_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,7 +18,7 @@ import binascii
 import datetime as dt
 import enum
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ import aiohttp
 import aiohttp.payload
 from aiohttp.abc import AbstractStreamWriter
 
-from ..errors import AdapterError, TransportError
+from ..errors import AdapterError, ConfigurationError, TransportError
 from .auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields
 
 __all__ = [
@@ -56,6 +56,35 @@ class AxisConfig:
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 10.0
     max_connections: int = 10  # the SDK allows at most 10 (spec 3.1)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], prefix: str = "EDXML_AXIS_") -> AxisConfig:
+        """``EDXML_AXIS_URL``, ``_SYSTEM_ID``, ``_SECRET`` (required) and ``_TIMEOUT``,
+        ``_MAX_CONNECTIONS`` (optional). A missing or malformed one is a ConfigurationError
+        that names the variable, never its value."""
+        missing = [
+            f"{prefix}{key}"
+            for key in ("URL", "SYSTEM_ID", "SECRET")
+            if not environ.get(f"{prefix}{key}")
+        ]
+        if missing:
+            raise ConfigurationError(f"set {', '.join(missing)} to reach the axis")
+        try:
+            timeout = float(environ.get(f"{prefix}TIMEOUT", "60"))
+            connections = int(environ.get(f"{prefix}MAX_CONNECTIONS", "10"))
+        except ValueError:
+            raise ConfigurationError(
+                f"{prefix}TIMEOUT and {prefix}MAX_CONNECTIONS must be numbers"
+            ) from None
+        if not 1 <= connections <= 10:
+            raise ConfigurationError(f"{prefix}MAX_CONNECTIONS must be 1..10 (the axis allows 10)")
+        return cls(
+            base_url=environ[f"{prefix}URL"],
+            system_id=environ[f"{prefix}SYSTEM_ID"],
+            secret=environ[f"{prefix}SECRET"],
+            timeout_seconds=timeout,
+            max_connections=connections,
+        )
 
 
 class AxisError(AdapterError):

@@ -15,7 +15,7 @@ token, unknown document, invalid package) and unreadable answers are ``SoapHubPe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from zeep.transports import AsyncTransport
 
 import edxml
 
-from ..errors import AdapterError, TransportError
+from ..errors import AdapterError, ConfigurationError, TransportError
 from .envelope import (
     SERVICE_NS,
     SOAP_NS,
@@ -64,6 +64,27 @@ class SoapHubConfig:
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 10.0
     max_connections: int = 10
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], prefix: str = "EDXML_SOAP_HUB_") -> SoapHubConfig:
+        """``EDXML_SOAP_HUB_URL``, ``_ORGAN_ID``, ``_TOKEN`` (required), ``_TIMEOUT``."""
+        missing = [
+            f"{prefix}{key}"
+            for key in ("URL", "ORGAN_ID", "TOKEN")
+            if not environ.get(f"{prefix}{key}")
+        ]
+        if missing:
+            raise ConfigurationError(f"set {', '.join(missing)} to reach the SOAP hub")
+        try:
+            timeout = float(environ.get(f"{prefix}TIMEOUT", "60"))
+        except ValueError:
+            raise ConfigurationError(f"{prefix}TIMEOUT must be a number of seconds") from None
+        return cls(
+            endpoint=environ[f"{prefix}URL"],
+            organ_id=environ[f"{prefix}ORGAN_ID"],
+            token=environ[f"{prefix}TOKEN"],
+            timeout_seconds=timeout,
+        )
 
 
 class SoapHubError(AdapterError):
