@@ -26,7 +26,7 @@ import aiohttp
 import aiohttp.payload
 from aiohttp.abc import AbstractStreamWriter
 
-from ..errors import AdapterError, ConfigurationError, TransportError
+from ..errors import ConfigurationError, RemoteServiceError, TransportError
 from .auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields
 
 __all__ = [
@@ -87,23 +87,8 @@ class AxisConfig:
         )
 
 
-class AxisError(AdapterError):
-    """The axis refused or failed an operation. ``transient`` says whether retrying may help."""
-
-    transient = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        operation: str,
-        http_status: int | None = None,
-        error_code: str | None = None,
-    ) -> None:
-        super().__init__(f"{operation}: {message}")
-        self.operation = operation
-        self.http_status = http_status
-        self.error_code = error_code
+class AxisError(RemoteServiceError):
+    """The axis refused or failed an operation; ``code`` is its ``ErrorCode``."""
 
 
 class AxisTransientError(AxisError, TransportError):
@@ -282,7 +267,7 @@ class AxisClient:
                 f"refused: {description or answer!r} (ErrorCode {code or '?'}, HTTP {status})",
                 operation=operation,
                 http_status=status,
-                error_code=code or None,
+                code=code or None,
             )
         return answer
 

@@ -28,7 +28,7 @@ from zeep.transports import AsyncTransport
 
 import edxml
 
-from ..errors import AdapterError, ConfigurationError, TransportError
+from ..errors import ConfigurationError, RemoteServiceError, TransportError
 from .envelope import (
     SERVICE_NS,
     SOAP_NS,
@@ -87,13 +87,8 @@ class SoapHubConfig:
         )
 
 
-class SoapHubError(AdapterError):
-    transient = False
-
-    def __init__(self, message: str, *, operation: str, code: str | None = None) -> None:
-        super().__init__(f"{operation}: {message}")
-        self.operation = operation
-        self.code = code
+class SoapHubError(RemoteServiceError):
+    """The hub refused or failed an operation; ``code`` is its ``Error/Code`` (``M.Token``)."""
 
 
 class SoapHubTransientError(SoapHubError, TransportError):
@@ -204,7 +199,9 @@ class SoapHubClient:
             raise error(str(fault.message), operation=operation, code=code) from None
         except zeep.exceptions.TransportError as exc:
             error = SoapHubTransientError if exc.status_code >= 500 else SoapHubPermanentError
-            raise error(f"HTTP {exc.status_code}", operation=operation) from None
+            raise error(
+                f"HTTP {exc.status_code}", operation=operation, http_status=exc.status_code
+            ) from None
         except (httpx.TransportError, OSError) as exc:
             raise SoapHubTransientError(
                 f"the hub is unreachable ({type(exc).__name__}: {exc})", operation=operation
@@ -244,7 +241,9 @@ class SoapHubClient:
         except (SwaError, edxml.EdxmlError) as exc:
             error = SoapHubTransientError if response.status_code >= 500 else SoapHubPermanentError
             raise error(
-                f"HTTP {response.status_code}, not a SOAP answer: {exc}", operation=operation
+                f"HTTP {response.status_code}, not a SOAP answer: {exc}",
+                operation=operation,
+                http_status=response.status_code,
             ) from None
         body = body_of(envelope)
         fault = body.find(q("Fault", SOAP_NS)) if body is not None else None
@@ -255,10 +254,15 @@ class SoapHubClient:
             raise error(
                 fault.findtext("faultstring") or "SOAP Fault",
                 operation=operation,
+                http_status=response.status_code,
                 code=code_element.text if code_element is not None else None,
             )
         if response.status_code >= 500:
-            raise SoapHubTransientError(f"HTTP {response.status_code}", operation=operation)
+            raise SoapHubTransientError(
+                f"HTTP {response.status_code}",
+                operation=operation,
+                http_status=response.status_code,
+            )
         return envelope, message.parts
 
     # -- operations -----------------------------------------------------------------------------

@@ -188,7 +188,7 @@ async def test_refusals_are_permanent(simulator: AxisSimulator, case: str) -> No
         with pytest.raises(AxisPermanentError) as refused:
             await calls[case]()
     assert not refused.value.transient
-    assert refused.value.error_code is not None
+    assert refused.value.code is not None
     assert refused.value.http_status in (400, 401, 404)
 
 
