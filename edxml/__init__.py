@@ -75,7 +75,7 @@ from ._model import (
 from ._parse import parse
 from ._problems import RULES, Problem, Rule
 from ._records import from_record, to_record
-from ._relay import append_trace_header
+from ._relay import append_trace_header, remove_trace_header
 from ._transfer import MAX_ATTACHMENT_BYTES
 from ._trust import (
     VIETNAM,
@@ -179,6 +179,7 @@ __all__ = [
     "make_document_id",
     "parse",
     "parse_untrusted_xml",
+    "remove_trace_header",
     "safe_filename",
     "sign",
     "split_document_id",

@@ -6,8 +6,9 @@ re-serialising a parsed tree: the rest of the package (a 50 MB attachment, the s
 formatting) passes through untouched, and the cost does not grow with the attachment.
 
 Appending changes the document, so an enveloped ``URI=""`` signature over it no longer
-matches, exactly as on the real axis (spec pitfall 6): receivers must not make delivery
-depend on that signature (``verify`` reports it; the policy decides).
+matches, exactly as on the real axis (spec pitfall 6). ``remove_trace_header`` is the exact
+inverse for a hub that appends as we do (no whitespace around the element): a receiver that
+knows the relaying hub's OrganId gets back the bytes the sender signed, and can verify them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from xml.sax.saxutils import escape
 from ._errors import StructureError
 from ._values import format_timestamp
 
-__all__ = ["append_trace_header"]
+__all__ = ["append_trace_header", "remove_trace_header"]
 
 _NAME = rb"(?:([A-Za-z_][\w.-]*):)?"
 _HEADER_END = re.compile(rb"</" + _NAME + rb"edXMLHeader\s*>")
@@ -71,3 +72,32 @@ def append_trace_header(data: bytes, organ_id: str, timestamp: dt.datetime) -> b
     else:
         raise StructureError("the package has no MessageHeader to append a TraceHeader after")
     return data[:at] + insert + data[at:]
+
+
+_LAST_TRACE = re.compile(
+    rb"<(?P<p>(?:[A-Za-z_][\w.-]*:)?)TraceHeader>\s*<(?P=p)OrganId>(?P<id>[^<]*)</(?P=p)OrganId>"
+    rb"\s*<(?P=p)Timestamp>[^<]*</(?P=p)Timestamp>\s*</(?P=p)TraceHeader>"
+)
+
+
+def remove_trace_header(data: bytes, organ_id: str) -> bytes | None:
+    """``data`` without the last ``TraceHeader`` if ``organ_id`` (a relaying hub) wrote it.
+
+    Returns ``None`` when the last TraceHeader of the header is someone else's, or there is
+    none. A ``TraceHeaderList`` that held only that element is removed with it, as
+    ``append_trace_header`` had created it.
+    """
+    header_end = _HEADER_END.search(data)
+    if header_end is None:
+        return None
+    last = None
+    for match in _LAST_TRACE.finditer(data, 0, header_end.start()):
+        last = match
+    if last is None or last.group("id").decode("utf-8", "replace").strip() != organ_id:
+        return None
+    prefix = last.group("p")
+    before, after = data[: last.start()], data[last.end() :]
+    opening, closing = b"<" + prefix + b"TraceHeaderList>", b"</" + prefix + b"TraceHeaderList>"
+    if before.endswith(opening) and after.startswith(closing):
+        return before[: -len(opening)] + after[len(closing) :]
+    return before + after

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -61,3 +62,26 @@ def test_not_a_package() -> None:
         edxml.append_trace_header(b"<edXML/>", "000.00.00.G22", WHEN)
     with pytest.raises(edxml.StructureError, match="MessageHeader"):
         edxml.append_trace_header(b"<a><edXMLHeader></edXMLHeader></a>", "000.00.00.G22", WHEN)
+
+
+@pytest.mark.parametrize(
+    "original",
+    [sample("edoc_new.edxml"), sample("status_inbox_01.edxml"), edxml.build(document())],
+    ids=["sample", "status without a trace list", "built"],
+)
+def test_remove_is_the_exact_inverse_of_append(original: bytes) -> None:
+    relayed = edxml.append_trace_header(original, "000.00.00.G22", WHEN)
+    assert edxml.remove_trace_header(relayed, "000.00.00.G22") == original
+    assert edxml.remove_trace_header(relayed, "000.00.00.G10") is None  # someone else's
+    assert edxml.remove_trace_header(b"<x/>", "000.00.00.G22") is None
+
+
+def test_a_signature_verifies_again_once_the_hubs_trace_is_removed(pki: Any) -> None:
+    agency = pki.agencies["000.00.01.H42"]
+    signed = edxml.sign(edxml.build(document()), agency.key, pki.chain(agency))
+    relayed = edxml.append_trace_header(signed, "000.00.00.G22", WHEN)
+    trust = edxml.TrustStore(roots=(pki.root.certificate,))
+    assert not edxml.verify(relayed, trust).valid  # the enveloped signature covers the trace list
+    restored = edxml.remove_trace_header(relayed, "000.00.00.G22")
+    assert restored == signed
+    assert edxml.verify(restored, trust).valid

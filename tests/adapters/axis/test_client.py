@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Any
 
 import pytest
 
@@ -210,3 +211,16 @@ async def test_the_client_must_be_opened_and_cannot_be_reused(simulator: AxisSim
     with pytest.raises(RuntimeError, match="closed"):
         async with client:
             pass
+
+
+async def test_a_signed_package_crosses_the_hub_and_verifies_without_its_trace(
+    simulator: AxisSimulator, pki: Any
+) -> None:
+    agency = pki.agencies[OFFICE]
+    signed = edxml.sign(edxml.build(document()), agency.key, pki.chain(agency))
+    async with client_for(simulator, NINH_BINH) as ninh_binh, client_for(simulator, VPCP) as vpcp:
+        await ninh_binh.send_edoc(signed, sender=OFFICE)
+        (item,) = await vpcp.received_list()
+        relayed = await vpcp.get_edoc(item.doc_id)
+    assert relayed != signed
+    assert edxml.remove_trace_header(relayed, simulator.config.trace_organ_id) == signed
