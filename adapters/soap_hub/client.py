@@ -15,7 +15,7 @@ token, unknown document, invalid package) and unreadable answers are ``SoapHubPe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,11 +217,15 @@ class SoapHubClient:
         body = etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
         content_type, chunks = swa_message(body, parts)
 
-        async def stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        async def stream(chunks: list[bytes]) -> AsyncIterator[bytes]:
             for chunk in chunks:
                 yield chunk
 
-        headers = {"Content-Type": content_type, "SOAPAction": f'"{operation}"'}
+        headers = {
+            "Content-Type": content_type,
+            "Content-Length": str(sum(len(chunk) for chunk in chunks)),
+            "SOAPAction": f'"{operation}"',
+        }
         try:
             response = await http.post(
                 self._config.endpoint, content=stream(chunks), headers=headers

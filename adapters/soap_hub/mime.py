@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import email.policy
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -48,22 +48,26 @@ def _part_head(boundary: str, content_type: str, content_id: str, filename: str 
     return f"--{boundary}\r\n{lines}\r\n".encode()
 
 
-def swa_message(envelope: bytes, parts: Sequence[MimePart]) -> tuple[str, Iterator[bytes]]:
-    """``(Content-Type, chunks)`` of the SwA message; without parts, plain ``text/xml``."""
+def swa_message(envelope: bytes, parts: Sequence[MimePart]) -> tuple[str, list[bytes]]:
+    """``(Content-Type, chunks)`` of the SwA message; without parts, plain ``text/xml``.
+
+    The chunks refer to the envelope's and the files' own bytes (nothing is copied), so the
+    caller can send them one by one and still know the ``Content-Length`` beforehand: old
+    hubs may not take a chunked request.
+    """
     if not parts:
-        return "text/xml; charset=utf-8", iter((envelope,))
+        return "text/xml; charset=utf-8", [envelope]
     boundary = f"=_edxml_{uuid.uuid4().hex}"
     content_type = f'multipart/related; type="text/xml"; start="<{ROOT_ID}>"; boundary="{boundary}"'
 
-    def chunks() -> Iterator[bytes]:
-        yield _part_head(boundary, "text/xml; charset=utf-8", ROOT_ID, None)
-        yield envelope
-        for part in parts:
-            yield b"\r\n" + _part_head(boundary, part.content_type, part.content_id, part.filename)
-            yield part.data
-        yield f"\r\n--{boundary}--\r\n".encode()
-
-    return content_type, chunks()
+    chunks = [_part_head(boundary, "text/xml; charset=utf-8", ROOT_ID, None), envelope]
+    for part in parts:
+        chunks.append(
+            b"\r\n" + _part_head(boundary, part.content_type, part.content_id, part.filename)
+        )
+        chunks.append(part.data)
+    chunks.append(f"\r\n--{boundary}--\r\n".encode())
+    return content_type, chunks
 
 
 class SwaError(ValueError):
