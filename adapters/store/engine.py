@@ -1,0 +1,97 @@
+"""Opening the database: one code path, SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+``sqlite+aiosqlite:///data/gateway.db`` is the embedded default: WAL journal (readers never
+wait for the writer), ``synchronous=NORMAL`` (durable at each checkpoint of the WAL, safe
+against a process crash), foreign keys on, a busy timeout so concurrent writers queue instead
+of failing. ``postgresql+asyncpg://...`` is production; ``schema`` puts every table (and
+Alembic's version table) in one PostgreSQL schema, which is how tests keep runs apart.
+
+``migrate`` applies the Alembic migrations (``upgrade head``) on the same engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ..errors import ConfigurationError
+
+__all__ = ["create_engine", "is_sqlite", "migrate"]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def is_sqlite(url: str) -> bool:
+    return sa.make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA busy_timeout=10000",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:
+    """An async engine for ``url``; raises ``ConfigurationError`` for an unsupported one."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigurationError(f"database URL is not valid: {exc}") from None
+    backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    if backend == "sqlite":
+        if driver != "aiosqlite":
+            raise ConfigurationError("use sqlite+aiosqlite:///PATH for the embedded store")
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed)
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    if backend == "postgresql":
+        if driver != "asyncpg":
+            raise ConfigurationError("use postgresql+asyncpg://... for PostgreSQL")
+        connect_args: dict[str, Any] = {}
+        if schema:
+            connect_args["server_settings"] = {"search_path": schema}
+        return create_async_engine(
+            parsed, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args
+        )
+    raise ConfigurationError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (idempotent: nothing to do when already there)."""
+
+    def upgrade(connection: Connection) -> None:
+        command.upgrade(_alembic_config(connection), revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(upgrade)
+
+
+async def new_revision(engine: AsyncEngine, message: str) -> None:  # pragma: no cover - dev tool
+    """Autogenerate a migration from ``schema.py`` against an up-to-date database."""
+
+    def revise(connection: Connection) -> None:
+        command.revision(_alembic_config(connection), message=message, autogenerate=True)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(revise)

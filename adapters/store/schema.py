@@ -1,0 +1,161 @@
+"""The store of record: tables of messages, deliveries and their events (DESIGN.md).
+
+SQLAlchemy Core tables, one definition for SQLite (embedded) and PostgreSQL (production);
+Alembic migrations (``migrations/``) create them. Package and attachment bytes live in the
+blob store; rows hold their sha256 references. Times are UTC, timezone-aware.
+
+Indexes serve the dashboard's and the workers' queries from day one: deliveries by state and
+due time (the embedded queue's claim), by recipient, messages by creation date, events by
+delivery, inbound items by axis docId (idempotent receive, spec pitfall 13).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+__all__ = [
+    "agencies",
+    "deliveries",
+    "delivery_events",
+    "idempotency_keys",
+    "inbound_items",
+    "messages",
+    "metadata",
+    "outbox",
+]
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+_TIME = sa.DateTime(timezone=True)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("direction", sa.String(8), nullable=False),  # out | in
+    sa.Column("document_id", sa.String(200), nullable=False),  # the edXML DocumentId
+    sa.Column("sender", sa.String(40), nullable=False),
+    sa.Column("code", sa.String(120), nullable=False, server_default=""),  # number/notation
+    sa.Column("subject", sa.Text, nullable=False, server_default=""),
+    sa.Column("business_type", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("message_type", sa.String(8), nullable=False, server_default="edoc"),
+    sa.Column("status_code", sa.String(4), nullable=True),  # for status packages
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("due_date", sa.Date, nullable=True),
+    sa.Column("package_ref", sa.String(64), nullable=False),  # sha256 in the blob store
+    sa.Column("package_size", sa.BigInteger, nullable=False),
+    sa.Column("client_id", sa.String(80), nullable=True),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Index(None, "created_at"),
+    sa.Index(None, "document_id", "sender"),
+    sa.Index(None, "direction", "created_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "message_id",
+        sa.String(36),
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("recipient", sa.String(40), nullable=False),
+    sa.Column("route", sa.String(40), nullable=False),  # the destination's name in the config
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("status_code", sa.String(4), nullable=True),  # last edXML status received
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", _TIME, nullable=True),
+    sa.Column("lease_until", _TIME, nullable=True),  # a worker holds it until then
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("remote_id", sa.String(80), nullable=True),  # the axis docId, the hub's id
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("updated_at", _TIME, nullable=False),
+    sa.UniqueConstraint("message_id", "recipient"),
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "recipient", "state"),
+    sa.Index(None, "updated_at"),
+)
+
+delivery_events = sa.Table(
+    "delivery_events",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column(
+        "delivery_id",
+        sa.String(36),
+        sa.ForeignKey("deliveries.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("from_state", sa.String(16), nullable=True),
+    sa.Column("to_state", sa.String(16), nullable=False),
+    sa.Column("at", _TIME, nullable=False),
+    sa.Column("source", sa.String(40), nullable=False),  # api | dispatcher | status:01 | operator
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Index(None, "delivery_id", "id"),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("delivery_id", sa.String(36), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("published_at", _TIME, nullable=True),
+    sa.Index(None, "published_at", "id"),
+)
+
+inbound_items = sa.Table(
+    "inbound_items",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("source", sa.String(40), nullable=False),  # axis | soap:<name> | push
+    sa.Column("remote_id", sa.String(80), nullable=False),  # the axis docId
+    sa.Column("message_type", sa.String(8), nullable=False),
+    sa.Column("message_id", sa.String(36), nullable=True),  # the stored message, once read
+    sa.Column("outcome", sa.String(16), nullable=False),  # stored | rejected | duplicate
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Column("received_at", _TIME, nullable=False),
+    sa.UniqueConstraint("source", "remote_id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("client_id", sa.String(80), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Column("created_at", _TIME, nullable=False),
+)
+
+agencies = sa.Table(
+    "agencies",
+    metadata,
+    sa.Column("code", sa.String(40), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("parent", sa.String(40), nullable=True),
+    sa.Column("source", sa.String(16), nullable=False),  # config | axis
+    sa.Column("updated_at", _TIME, nullable=False),
+)

@@ -1,0 +1,580 @@
+"""The store of record's operations: what the API, the workers and the dashboard do to it.
+
+Every change of a delivery's state is one conditional UPDATE (``WHERE state = <expected>``)
+plus one appended event, in one transaction: two workers, a late status and an operator can
+race, and exactly one of them wins each move, which the state machine allowed
+(``gateway.dispatch.states`` is consulted by the callers; the store enforces the expected
+current state). Claims and results carry the attempt number as a fencing token: a worker
+whose lease expired cannot record the outcome of an attempt another worker has taken over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .schema import deliveries, delivery_events, inbound_items, messages, outbox
+
+__all__ = [
+    "DeliveryJob",
+    "DeliveryView",
+    "EventView",
+    "MessageView",
+    "NewDelivery",
+    "NewMessage",
+    "Store",
+    "utc_now",
+]
+
+QUEUED, SENDING, RETRY_WAIT, FAILED, SENT = "queued", "sending", "retry_wait", "failed", "sent"
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives naive datetimes back; every time in the store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewMessage:
+    direction: str  # out | in
+    document_id: str
+    sender: str
+    package_ref: str
+    package_size: int
+    code: str = ""
+    subject: str = ""
+    business_type: int = 0
+    message_type: str = "edoc"
+    status_code: str | None = None
+    priority: int = 0
+    due_date: dt.date | None = None
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    recipient: str
+    route: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryJob:
+    """One claimed attempt: everything a worker needs, and the attempt as fencing token."""
+
+    delivery_id: str
+    message_id: str
+    recipient: str
+    route: str
+    attempt: int
+    package_ref: str
+    message_type: str
+    sender: str
+    document_id: str
+    message_created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventView:
+    from_state: str | None
+    to_state: str
+    at: dt.datetime
+    source: str
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryView:
+    id: str
+    recipient: str
+    route: str
+    state: str
+    status_code: str | None
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    last_error: str | None
+    remote_id: str | None
+    updated_at: dt.datetime
+    events: tuple[EventView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageView:
+    id: str
+    direction: str
+    document_id: str
+    sender: str
+    code: str
+    subject: str
+    message_type: str
+    status_code: str | None
+    package_ref: str
+    created_at: dt.datetime
+    deliveries: tuple[DeliveryView, ...] = field(default=())
+
+
+class Store:
+    """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._postgres = engine.dialect.name == "postgresql"
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    async def _event(
+        self,
+        connection: AsyncConnection,
+        delivery_id: str,
+        *,
+        from_state: str | None,
+        to_state: str,
+        source: str,
+        detail: str | None,
+        at: dt.datetime,
+    ) -> None:
+        await connection.execute(
+            delivery_events.insert().values(
+                delivery_id=delivery_id,
+                from_state=from_state,
+                to_state=to_state,
+                at=at,
+                source=source,
+                detail=detail,
+            )
+        )
+
+    async def accept(
+        self,
+        message: NewMessage,
+        recipients: Sequence[NewDelivery],
+        *,
+        source: str = "api",
+        deliver: bool = True,
+    ) -> tuple[str, list[str]]:
+        """Store a message and one queued delivery per recipient, in one transaction.
+
+        With ``deliver`` the deliveries are due now and an outbox row is written for each, so
+        the broker relay publishes them; without it (inbound messages) no work is queued.
+        """
+        now = self._clock()
+        message_id = str(uuid.uuid4())
+        delivery_ids = [str(uuid.uuid4()) for _ in recipients]
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                messages.insert().values(
+                    id=message_id,
+                    direction=message.direction,
+                    document_id=message.document_id,
+                    sender=message.sender,
+                    code=message.code,
+                    subject=message.subject,
+                    business_type=message.business_type,
+                    message_type=message.message_type,
+                    status_code=message.status_code,
+                    priority=message.priority,
+                    due_date=message.due_date,
+                    package_ref=message.package_ref,
+                    package_size=message.package_size,
+                    client_id=message.client_id,
+                    created_at=now,
+                )
+            )
+            if recipients:
+                await connection.execute(
+                    deliveries.insert(),
+                    [
+                        {
+                            "id": delivery_id,
+                            "message_id": message_id,
+                            "recipient": recipient.recipient,
+                            "route": recipient.route,
+                            "state": QUEUED,
+                            "attempts": 0,
+                            "next_attempt_at": now if deliver else None,
+                            "priority": message.priority,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for delivery_id, recipient in zip(delivery_ids, recipients, strict=True)
+                    ],
+                )
+                await connection.execute(
+                    delivery_events.insert(),
+                    [
+                        {
+                            "delivery_id": delivery_id,
+                            "from_state": None,
+                            "to_state": QUEUED,
+                            "at": now,
+                            "source": source,
+                            "detail": None,
+                        }
+                        for delivery_id in delivery_ids
+                    ],
+                )
+                if deliver:
+                    await connection.execute(
+                        outbox.insert(),
+                        [
+                            {"delivery_id": delivery_id, "attempt": 1, "created_at": now}
+                            for delivery_id in delivery_ids
+                        ],
+                    )
+        return message_id, delivery_ids
+
+    async def claim_due(self, limit: int, *, lease_seconds: float) -> list[DeliveryJob]:
+        """Take up to ``limit`` due deliveries (queued or retry-wait and due, or a ``sending``
+        whose lease expired: its worker died), most urgent first; each gets attempt + 1."""
+        now = self._clock()
+        lease_until = now + dt.timedelta(seconds=lease_seconds)
+        due = sa.or_(
+            sa.and_(
+                deliveries.c.state.in_((QUEUED, RETRY_WAIT)), deliveries.c.next_attempt_at <= now
+            ),
+            sa.and_(deliveries.c.state == SENDING, deliveries.c.lease_until < now),
+        )
+        query = (
+            sa.select(deliveries.c.id, deliveries.c.state, deliveries.c.attempts)
+            .where(due)
+            .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        jobs: list[DeliveryJob] = []
+        claimed: list[str] = []
+        async with self.engine.begin() as connection:
+            candidates = (await connection.execute(query)).all()
+            for delivery_id, state, attempts in candidates:
+                moved = await connection.execute(
+                    deliveries.update()
+                    .where(
+                        deliveries.c.id == delivery_id,
+                        deliveries.c.state == state,
+                        deliveries.c.attempts == attempts,
+                    )
+                    .values(
+                        state=SENDING,
+                        attempts=attempts + 1,
+                        lease_until=lease_until,
+                        updated_at=now,
+                    )
+                )
+                if moved.rowcount != 1:
+                    continue  # another worker was faster
+                claimed.append(delivery_id)
+                detail = f"attempt {attempts + 1}" + (
+                    " (the previous worker's lease expired)" if state == SENDING else ""
+                )
+                await self._event(
+                    connection,
+                    delivery_id,
+                    from_state=state,
+                    to_state=SENDING,
+                    source="dispatcher",
+                    detail=detail,
+                    at=now,
+                )
+            if claimed:
+                rows = await connection.execute(
+                    sa.select(
+                        deliveries.c.id,
+                        deliveries.c.message_id,
+                        deliveries.c.recipient,
+                        deliveries.c.route,
+                        deliveries.c.attempts,
+                        messages.c.package_ref,
+                        messages.c.message_type,
+                        messages.c.sender,
+                        messages.c.document_id,
+                        messages.c.created_at,
+                    )
+                    .join(messages, messages.c.id == deliveries.c.message_id)
+                    .where(deliveries.c.id.in_(claimed))
+                )
+                for row in rows:
+                    jobs.append(
+                        DeliveryJob(
+                            delivery_id=row.id,
+                            message_id=row.message_id,
+                            recipient=row.recipient,
+                            route=row.route,
+                            attempt=row.attempts,
+                            package_ref=row.package_ref,
+                            message_type=row.message_type,
+                            sender=row.sender,
+                            document_id=row.document_id,
+                            message_created_at=_aware(row.created_at) or now,
+                        )
+                    )
+        return jobs
+
+    async def _finish_attempt(
+        self, job_id: str, attempt: int, to_state: str, detail: str | None, **values: Any
+    ) -> bool:
+        now = self._clock()
+        async with self.engine.begin() as connection:
+            moved = await connection.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.id == job_id,
+                    deliveries.c.state == SENDING,
+                    deliveries.c.attempts == attempt,
+                )
+                .values(state=to_state, lease_until=None, updated_at=now, **values)
+            )
+            if moved.rowcount != 1:
+                return False
+            await self._event(
+                connection,
+                job_id,
+                from_state=SENDING,
+                to_state=to_state,
+                source="dispatcher",
+                detail=detail,
+                at=now,
+            )
+        return True
+
+    async def mark_sent(self, delivery_id: str, attempt: int, remote_id: str | None) -> bool:
+        """The destination took attempt ``attempt``; False if that attempt is no longer ours."""
+        detail = f"attempt {attempt}" + (f", remote id {remote_id}" if remote_id else "")
+        return await self._finish_attempt(
+            delivery_id, attempt, SENT, detail, remote_id=remote_id, last_error=None,
+            next_attempt_at=None,
+        )  # fmt: skip
+
+    async def mark_retry(
+        self, delivery_id: str, attempt: int, error: str, next_attempt_at: dt.datetime
+    ) -> bool:
+        detail = f"attempt {attempt} failed: {error}; next at {next_attempt_at.isoformat()}"
+        return await self._finish_attempt(
+            delivery_id, attempt, RETRY_WAIT, detail, last_error=error,
+            next_attempt_at=next_attempt_at,
+        )  # fmt: skip
+
+    async def mark_failed(self, delivery_id: str, attempt: int, error: str) -> bool:
+        return await self._finish_attempt(
+            delivery_id, attempt, FAILED, f"attempt {attempt}: {error}", last_error=error,
+            next_attempt_at=None,
+        )  # fmt: skip
+
+    async def move(
+        self,
+        delivery_id: str,
+        expected: str,
+        target: str,
+        *,
+        source: str,
+        detail: str | None = None,
+        **values: Any,
+    ) -> bool:
+        """Move one delivery from ``expected`` to ``target`` (status updates, requeue)."""
+        now = self._clock()
+        async with self.engine.begin() as connection:
+            moved = await connection.execute(
+                deliveries.update()
+                .where(deliveries.c.id == delivery_id, deliveries.c.state == expected)
+                .values(state=target, updated_at=now, **values)
+            )
+            if moved.rowcount != 1:
+                return False
+            await self._event(
+                connection,
+                delivery_id,
+                from_state=expected,
+                to_state=target,
+                source=source,
+                detail=detail,
+                at=now,
+            )
+        return True
+
+    async def requeue(self, delivery_id: str, *, source: str = "operator") -> bool:
+        """Put a failed delivery back in the queue, due now (its attempts count on)."""
+        now = self._clock()
+        async with self.engine.begin() as connection:
+            moved = await connection.execute(
+                deliveries.update()
+                .where(deliveries.c.id == delivery_id, deliveries.c.state == FAILED)
+                .values(state=QUEUED, next_attempt_at=now, updated_at=now)
+            )
+            if moved.rowcount != 1:
+                return False
+            await self._event(
+                connection,
+                delivery_id,
+                from_state=FAILED,
+                to_state=QUEUED,
+                source=source,
+                detail="requeued",
+                at=now,
+            )
+            attempts = await connection.scalar(
+                sa.select(deliveries.c.attempts).where(deliveries.c.id == delivery_id)
+            )
+            await connection.execute(
+                outbox.insert().values(
+                    delivery_id=delivery_id, attempt=int(attempts or 0) + 1, created_at=now
+                )
+            )
+        return True
+
+    # -- outbox (the broker relay) -----------------------------------------------------------
+
+    async def unpublished(self, limit: int) -> list[tuple[int, str, int]]:
+        rows = await self._rows(
+            sa.select(outbox.c.id, outbox.c.delivery_id, outbox.c.attempt)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        return [(row.id, row.delivery_id, row.attempt) for row in rows]
+
+    async def mark_published(self, ids: Iterable[int]) -> None:
+        listed = list(ids)
+        if not listed:
+            return
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                outbox.update().where(outbox.c.id.in_(listed)).values(published_at=self._clock())
+            )
+
+    # -- inbound (idempotent receive) --------------------------------------------------------
+
+    async def inbound_seen(self, source: str, remote_id: str) -> bool:
+        found = await self._rows(
+            sa.select(inbound_items.c.id).where(
+                inbound_items.c.source == source, inbound_items.c.remote_id == remote_id
+            )
+        )
+        return bool(found)
+
+    async def record_inbound(
+        self,
+        source: str,
+        remote_id: str,
+        *,
+        message_type: str,
+        outcome: str,
+        message_id: str | None = None,
+        detail: str | None = None,
+    ) -> bool:
+        """Remember an inbound item; False if it was already recorded (a redelivery)."""
+        try:
+            async with self.engine.begin() as connection:
+                await connection.execute(
+                    inbound_items.insert().values(
+                        id=str(uuid.uuid4()),
+                        source=source,
+                        remote_id=remote_id,
+                        message_type=message_type,
+                        message_id=message_id,
+                        outcome=outcome,
+                        detail=detail,
+                        received_at=self._clock(),
+                    )
+                )
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def _rows(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
+        async with self.engine.connect() as connection:
+            return list((await connection.execute(query)).all())
+
+    async def deliveries_for_status(self, document_id: str, reporter: str) -> list[tuple[str, str]]:
+        """(delivery id, state) of our outgoing deliveries of ``document_id`` to ``reporter``."""
+        rows = await self._rows(
+            sa.select(deliveries.c.id, deliveries.c.state)
+            .join(messages, messages.c.id == deliveries.c.message_id)
+            .where(
+                messages.c.direction == "out",
+                messages.c.document_id == document_id,
+                deliveries.c.recipient == reporter,
+            )
+        )
+        return [(row.id, row.state) for row in rows]
+
+    async def message(self, message_id: str, *, events: bool = True) -> MessageView | None:
+        found = await self._rows(sa.select(messages).where(messages.c.id == message_id))
+        if not found:
+            return None
+        row = found[0]
+        delivery_rows = await self._rows(
+            sa.select(deliveries)
+            .where(deliveries.c.message_id == message_id)
+            .order_by(deliveries.c.recipient)
+        )
+        by_delivery: dict[str, list[EventView]] = {}
+        if events and delivery_rows:
+            for event in await self._rows(
+                sa.select(delivery_events)
+                .where(delivery_events.c.delivery_id.in_([d.id for d in delivery_rows]))
+                .order_by(delivery_events.c.id)
+            ):
+                by_delivery.setdefault(event.delivery_id, []).append(
+                    EventView(
+                        from_state=event.from_state,
+                        to_state=event.to_state,
+                        at=_aware(event.at) or event.at,
+                        source=event.source,
+                        detail=event.detail,
+                    )
+                )
+        return MessageView(
+            id=row.id,
+            direction=row.direction,
+            document_id=row.document_id,
+            sender=row.sender,
+            code=row.code,
+            subject=row.subject,
+            message_type=row.message_type,
+            status_code=row.status_code,
+            package_ref=row.package_ref,
+            created_at=_aware(row.created_at) or row.created_at,
+            deliveries=tuple(
+                DeliveryView(
+                    id=d.id,
+                    recipient=d.recipient,
+                    route=d.route,
+                    state=d.state,
+                    status_code=d.status_code,
+                    attempts=d.attempts,
+                    next_attempt_at=_aware(d.next_attempt_at),
+                    last_error=d.last_error,
+                    remote_id=d.remote_id,
+                    updated_at=_aware(d.updated_at) or d.updated_at,
+                    events=tuple(by_delivery.get(d.id, ())),
+                )
+                for d in delivery_rows
+            ),
+        )
+
+    async def counts_by_state(self) -> dict[str, int]:
+        rows = await self._rows(
+            sa.select(deliveries.c.state, sa.func.count().label("n")).group_by(deliveries.c.state)
+        )
+        return {str(row.state): int(row.n) for row in rows}
+
+    async def state_of(self, delivery_id: str) -> str | None:
+        rows = await self._rows(sa.select(deliveries.c.state).where(deliveries.c.id == delivery_id))
+        return str(rows[0][0]) if rows else None
