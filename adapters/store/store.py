@@ -166,11 +166,14 @@ class Store:
         *,
         source: str = "api",
         deliver: bool = True,
+        inbound: tuple[str, str] | None = None,
     ) -> tuple[str, list[str]]:
         """Store a message and one queued delivery per recipient, in one transaction.
 
         With ``deliver`` the deliveries are due now and an outbox row is written for each, so
         the broker relay publishes them; without it (inbound messages) no work is queued.
+        ``inbound`` = (source, remote id) records where an inbound message came from in the
+        same transaction, so a crash cannot store it without remembering it.
         """
         now = self._clock()
         message_id = str(uuid.uuid4())
@@ -195,6 +198,18 @@ class Store:
                     created_at=now,
                 )
             )
+            if inbound is not None:
+                await connection.execute(
+                    inbound_items.insert().values(
+                        id=str(uuid.uuid4()),
+                        source=inbound[0],
+                        remote_id=inbound[1],
+                        message_type=message.message_type,
+                        message_id=message_id,
+                        outcome="stored",
+                        received_at=now,
+                    )
+                )
             if recipients:
                 await connection.execute(
                     deliveries.insert(),

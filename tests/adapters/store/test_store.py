@@ -9,8 +9,7 @@ import sqlalchemy as sa
 from adapters.store.engine import migrate
 from adapters.store.schema import outbox
 from adapters.store.store import NewDelivery, NewMessage, Store
-
-from .conftest import Clock
+from tests.backends import Clock
 
 RECIPIENTS = ("000.00.00.G22", "000.00.00.G10", "000.00.00.H53")
 

@@ -1,0 +1,3 @@
+"""The gateway's tests share the adapters' simulated axis."""
+
+from tests.adapters.conftest import simulator  # noqa: F401 (a fixture, re-exported)
