@@ -122,6 +122,7 @@ outbox = sa.Table(
     sa.Column("delivery_id", sa.String(36), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("due_at", _TIME, nullable=False),  # when the attempt may run (retry delays)
     sa.Column("published_at", _TIME, nullable=True),
     sa.Index(None, "published_at", "id"),
 )

@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from .schema import deliveries, delivery_events, inbound_items, messages, outbox
 
 __all__ = [
+    "Claim",
     "DeliveryJob",
     "DeliveryView",
     "EventView",
     "MessageView",
     "NewDelivery",
     "NewMessage",
+    "OutboxRow",
     "Store",
     "utc_now",
 ]
@@ -85,6 +87,21 @@ class DeliveryJob:
     message_created_at: dt.datetime
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    delivery_id: str
+    attempt: int
+    due_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    job: DeliveryJob | None
+    busy_until: dt.datetime | None  # held by a live lease until then
+    reason: str = ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventView:
     from_state: str | None
@@ -127,9 +144,17 @@ class MessageView:
 class Store:
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        outbox: bool = True,
+    ) -> None:
+        """``outbox=False`` in the embedded mode: no broker, the due rows are the queue."""
         self.engine = engine
         self._clock = clock
+        self.outbox = outbox
         self._postgres = engine.dialect.name == "postgresql"
 
     async def close(self) -> None:
@@ -243,12 +268,12 @@ class Store:
                         for delivery_id in delivery_ids
                     ],
                 )
-                if deliver:
+                if deliver and self.outbox:
                     await connection.execute(
                         outbox.insert(),
                         [
-                            {"delivery_id": delivery_id, "attempt": 1, "created_at": now}
-                            for delivery_id in delivery_ids
+                            {"delivery_id": d, "attempt": 1, "created_at": now, "due_at": now}
+                            for d in delivery_ids
                         ],
                     )
         return message_id, delivery_ids
@@ -257,7 +282,6 @@ class Store:
         """Take up to ``limit`` due deliveries (queued or retry-wait and due, or a ``sending``
         whose lease expired: its worker died), most urgent first; each gets attempt + 1."""
         now = self._clock()
-        lease_until = now + dt.timedelta(seconds=lease_seconds)
         due = sa.or_(
             sa.and_(
                 deliveries.c.state.in_((QUEUED, RETRY_WAIT)), deliveries.c.next_attempt_at <= now
@@ -272,77 +296,121 @@ class Store:
         )
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
-        jobs: list[DeliveryJob] = []
-        claimed: list[str] = []
         async with self.engine.begin() as connection:
-            candidates = (await connection.execute(query)).all()
-            for delivery_id, state, attempts in candidates:
-                moved = await connection.execute(
-                    deliveries.update()
-                    .where(
-                        deliveries.c.id == delivery_id,
-                        deliveries.c.state == state,
-                        deliveries.c.attempts == attempts,
-                    )
-                    .values(
-                        state=SENDING,
-                        attempts=attempts + 1,
-                        lease_until=lease_until,
-                        updated_at=now,
-                    )
-                )
-                if moved.rowcount != 1:
-                    continue  # another worker was faster
-                claimed.append(delivery_id)
-                detail = f"attempt {attempts + 1}" + (
-                    " (the previous worker's lease expired)" if state == SENDING else ""
-                )
-                await self._event(
-                    connection,
-                    delivery_id,
-                    from_state=state,
-                    to_state=SENDING,
-                    source="dispatcher",
-                    detail=detail,
-                    at=now,
-                )
-            if claimed:
-                rows = await connection.execute(
+            candidates = [tuple(row) for row in (await connection.execute(query)).all()]
+            return await self._claim(connection, candidates, now, lease_seconds)
+
+    async def claim_one(self, delivery_id: str, *, lease_seconds: float) -> Claim:
+        """Take one named delivery (a broker message names it), whatever its due time.
+
+        The result says why not when it cannot be taken: done already (the message was a
+        duplicate: drop it), or held by another worker's lease until ``busy_until`` (its
+        worker may have died: try again then).
+        """
+        now = self._clock()
+        async with self.engine.begin() as connection:
+            found = (
+                await connection.execute(
                     sa.select(
-                        deliveries.c.id,
-                        deliveries.c.message_id,
-                        deliveries.c.recipient,
-                        deliveries.c.route,
-                        deliveries.c.attempts,
-                        messages.c.package_ref,
-                        messages.c.message_type,
-                        messages.c.sender,
-                        messages.c.document_id,
-                        messages.c.created_at,
-                    )
-                    .join(messages, messages.c.id == deliveries.c.message_id)
-                    .where(deliveries.c.id.in_(claimed))
+                        deliveries.c.state, deliveries.c.attempts, deliveries.c.lease_until
+                    ).where(deliveries.c.id == delivery_id)
                 )
-                for row in rows:
-                    jobs.append(
-                        DeliveryJob(
-                            delivery_id=row.id,
-                            message_id=row.message_id,
-                            recipient=row.recipient,
-                            route=row.route,
-                            attempt=row.attempts,
-                            package_ref=row.package_ref,
-                            message_type=row.message_type,
-                            sender=row.sender,
-                            document_id=row.document_id,
-                            message_created_at=_aware(row.created_at) or now,
-                        )
-                    )
-        return jobs
+            ).first()
+            if found is None:
+                return Claim(None, None, "unknown delivery")
+            state, attempts, lease_until = found
+            lease_until = _aware(lease_until)
+            if state == SENDING and lease_until is not None and lease_until >= now:
+                return Claim(None, lease_until, "another worker holds it")
+            if state not in (QUEUED, RETRY_WAIT, SENDING):
+                return Claim(None, None, f"nothing to do: it is {state}")
+            jobs = await self._claim(
+                connection, [(delivery_id, state, attempts)], now, lease_seconds
+            )
+        return Claim(jobs[0] if jobs else None, None, "" if jobs else "taken by another worker")
+
+    async def _claim(
+        self,
+        connection: AsyncConnection,
+        candidates: Sequence[tuple[Any, ...]],
+        now: dt.datetime,
+        lease_seconds: float,
+    ) -> list[DeliveryJob]:
+        lease_until = now + dt.timedelta(seconds=lease_seconds)
+        claimed: list[str] = []
+        for delivery_id, state, attempts in candidates:
+            moved = await connection.execute(
+                deliveries.update()
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.state == state,
+                    deliveries.c.attempts == attempts,
+                )
+                .values(
+                    state=SENDING, attempts=attempts + 1, lease_until=lease_until, updated_at=now
+                )
+            )
+            if moved.rowcount != 1:
+                continue  # another worker was faster
+            claimed.append(delivery_id)
+            detail = f"attempt {attempts + 1}" + (
+                " (the previous worker's lease expired)" if state == SENDING else ""
+            )
+            await self._event(
+                connection,
+                delivery_id,
+                from_state=state,
+                to_state=SENDING,
+                source="dispatcher",
+                detail=detail,
+                at=now,
+            )
+        if not claimed:
+            return []
+        rows = await connection.execute(
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.message_id,
+                deliveries.c.recipient,
+                deliveries.c.route,
+                deliveries.c.attempts,
+                messages.c.package_ref,
+                messages.c.message_type,
+                messages.c.sender,
+                messages.c.document_id,
+                messages.c.created_at,
+            )
+            .join(messages, messages.c.id == deliveries.c.message_id)
+            .where(deliveries.c.id.in_(claimed))
+        )
+        return [
+            DeliveryJob(
+                delivery_id=row.id,
+                message_id=row.message_id,
+                recipient=row.recipient,
+                route=row.route,
+                attempt=row.attempts,
+                package_ref=row.package_ref,
+                message_type=row.message_type,
+                sender=row.sender,
+                document_id=row.document_id,
+                message_created_at=_aware(row.created_at) or now,
+            )
+            for row in rows
+        ]
 
     async def _finish_attempt(
-        self, job_id: str, attempt: int, to_state: str, detail: str | None, **values: Any
+        self,
+        job_id: str,
+        attempt: int,
+        to_state: str,
+        detail: str | None,
+        *,
+        next_due: dt.datetime | None = None,
+        **values: Any,
     ) -> bool:
+        """Record attempt ``attempt``'s outcome; with ``next_due``, the next attempt goes to the
+        outbox in the same transaction (a crash cannot lose a scheduled retry)."""
         now = self._clock()
         async with self.engine.begin() as connection:
             moved = await connection.execute(
@@ -365,6 +433,12 @@ class Store:
                 detail=detail,
                 at=now,
             )
+            if next_due is not None and self.outbox:
+                await connection.execute(
+                    outbox.insert().values(
+                        delivery_id=job_id, attempt=attempt + 1, created_at=now, due_at=next_due
+                    )
+                )
         return True
 
     async def mark_sent(self, delivery_id: str, attempt: int, remote_id: str | None) -> bool:
@@ -381,7 +455,7 @@ class Store:
         detail = f"attempt {attempt} failed: {error}; next at {next_attempt_at.isoformat()}"
         return await self._finish_attempt(
             delivery_id, attempt, RETRY_WAIT, detail, last_error=error,
-            next_attempt_at=next_attempt_at,
+            next_attempt_at=next_attempt_at, next_due=next_attempt_at,
         )  # fmt: skip
 
     async def mark_failed(self, delivery_id: str, attempt: int, error: str) -> bool:
@@ -441,26 +515,33 @@ class Store:
                 detail="requeued",
                 at=now,
             )
-            attempts = await connection.scalar(
-                sa.select(deliveries.c.attempts).where(deliveries.c.id == delivery_id)
-            )
-            await connection.execute(
-                outbox.insert().values(
-                    delivery_id=delivery_id, attempt=int(attempts or 0) + 1, created_at=now
+            if self.outbox:
+                attempts = await connection.scalar(
+                    sa.select(deliveries.c.attempts).where(deliveries.c.id == delivery_id)
                 )
-            )
+                await connection.execute(
+                    outbox.insert().values(
+                        delivery_id=delivery_id,
+                        attempt=int(attempts or 0) + 1,
+                        created_at=now,
+                        due_at=now,
+                    )
+                )
         return True
 
     # -- outbox (the broker relay) -----------------------------------------------------------
 
-    async def unpublished(self, limit: int) -> list[tuple[int, str, int]]:
+    async def unpublished(self, limit: int) -> list[OutboxRow]:
         rows = await self._rows(
-            sa.select(outbox.c.id, outbox.c.delivery_id, outbox.c.attempt)
+            sa.select(outbox.c.id, outbox.c.delivery_id, outbox.c.attempt, outbox.c.due_at)
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
             .limit(limit)
         )
-        return [(row.id, row.delivery_id, row.attempt) for row in rows]
+        return [
+            OutboxRow(row.id, row.delivery_id, row.attempt, _aware(row.due_at) or row.due_at)
+            for row in rows
+        ]
 
     async def mark_published(self, ids: Iterable[int]) -> None:
         listed = list(ids)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import sqlalchemy as sa
 
@@ -53,8 +54,10 @@ async def test_accept_writes_message_deliveries_events_and_outbox(store: Store) 
         assert (delivery.state, delivery.attempts) == ("queued", 0)
         ((event),) = delivery.events
         assert (event.from_state, event.to_state, event.source) == (None, "queued", "api")
-    assert sorted(d for _, d, _ in await store.unpublished(10)) == sorted(delivery_ids)
-    await store.mark_published([row_id for row_id, _, _ in await store.unpublished(10)])
+    rows = await store.unpublished(10)
+    assert sorted(row.delivery_id for row in rows) == sorted(delivery_ids)
+    assert {(row.attempt, row.due_at) for row in rows} == {(1, view.created_at)}
+    await store.mark_published([row.id for row in rows])
     assert await store.unpublished(10) == []
     assert await store.counts_by_state() == {"queued": 3}
 
@@ -112,7 +115,7 @@ async def test_retry_waits_until_due_then_fails_and_requeues(store: Store, clock
     assert third.attempt == 3
     async with store.engine.connect() as connection:
         attempts = (await connection.execute(sa.select(outbox.c.attempt))).scalars().all()
-    assert sorted(attempts) == [1, 3]
+    assert sorted(attempts) == [1, 2, 3]  # the first, the scheduled retry, the requeue
     view = await store.message(third.message_id)
     assert view is not None
     assert view.deliveries[0].last_error == "refused: bad package"
@@ -146,3 +149,28 @@ async def test_inbound_items_are_recorded_once(store: Store) -> None:
     assert await store.inbound_seen("axis", "68edb8c8c2dcb14db773ce44")
     inbound_only, _ = await store.accept(_message(direction="in"), [], deliver=False)
     assert (await store.message(inbound_only)) is not None
+
+
+async def test_claim_one_says_why_it_cannot(store: Store, clock: Clock) -> None:
+    _, (delivery_id,) = await _accept(store, RECIPIENTS[:1])
+    claim = await store.claim_one(delivery_id, lease_seconds=30)
+    assert claim.job is not None
+    assert claim.job.attempt == 1
+    held = await store.claim_one(delivery_id, lease_seconds=30)
+    assert (held.job, held.busy_until) == (None, clock.now + dt.timedelta(seconds=30))
+    clock.advance(31)
+    taken_over = await store.claim_one(delivery_id, lease_seconds=30)
+    assert taken_over.job is not None
+    assert taken_over.job.attempt == 2
+    assert await store.mark_sent(delivery_id, 2, "axis-2")
+    done = await store.claim_one(delivery_id, lease_seconds=30)
+    assert (done.job, done.reason) == (None, "nothing to do: it is sent")
+    assert (await store.claim_one("nope", lease_seconds=30)).reason == "unknown delivery"
+
+
+async def test_without_an_outbox_no_rows_are_written(store: Store) -> None:
+    store.outbox = False
+    await _accept(store, RECIPIENTS[:1])
+    (job,) = await store.claim_due(10, lease_seconds=30)
+    await store.mark_retry(job.delivery_id, job.attempt, "503", job.message_created_at)
+    assert await store.unpublished(10) == []

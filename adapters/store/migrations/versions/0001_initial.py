@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 13:17:38.518410
+Create Date: 2026-11-25 13:23:38.808168
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("delivery_id", sa.String(length=36), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
     )
