@@ -301,27 +301,33 @@ class Store:
             return await self._claim(connection, candidates, now, lease_seconds)
 
     async def claim_one(self, delivery_id: str, *, lease_seconds: float) -> Claim:
-        """Take one named delivery (a broker message names it), whatever its due time.
+        """Take one named delivery (a broker message names it).
 
         The result says why not when it cannot be taken: done already (the message was a
-        duplicate: drop it), or held by another worker's lease until ``busy_until`` (its
-        worker may have died: try again then).
+        duplicate: drop it), not due until ``busy_until`` (a stale message of an earlier
+        attempt), or held by another worker's lease until ``busy_until`` (its worker may have
+        died: try again then).
         """
         now = self._clock()
         async with self.engine.begin() as connection:
             found = (
                 await connection.execute(
                     sa.select(
-                        deliveries.c.state, deliveries.c.attempts, deliveries.c.lease_until
+                        deliveries.c.state,
+                        deliveries.c.attempts,
+                        deliveries.c.lease_until,
+                        deliveries.c.next_attempt_at,
                     ).where(deliveries.c.id == delivery_id)
                 )
             ).first()
             if found is None:
                 return Claim(None, None, "unknown delivery")
-            state, attempts, lease_until = found
-            lease_until = _aware(lease_until)
+            state, attempts, lease_until, next_attempt_at = found
+            lease_until, next_attempt_at = _aware(lease_until), _aware(next_attempt_at)
             if state == SENDING and lease_until is not None and lease_until >= now:
                 return Claim(None, lease_until, "another worker holds it")
+            if state in (QUEUED, RETRY_WAIT) and next_attempt_at and next_attempt_at > now:
+                return Claim(None, next_attempt_at, "not due yet")
             if state not in (QUEUED, RETRY_WAIT, SENDING):
                 return Claim(None, None, f"nothing to do: it is {state}")
             jobs = await self._claim(
@@ -542,6 +548,45 @@ class Store:
             OutboxRow(row.id, row.delivery_id, row.attempt, _aware(row.due_at) or row.due_at)
             for row in rows
         ]
+
+    async def reschedule_stuck(self, *, grace_seconds: float) -> int:
+        """Put back in the outbox any delivery due for more than ``grace_seconds`` that has
+        no unpublished outbox row: a message the broker lost or a worker dropped.
+
+        The belt to the outbox's braces, run now and then by the relay; with a healthy broker
+        it finds nothing. Returns how many it rescheduled.
+        """
+        if not self.outbox:
+            return 0
+        now = self._clock()
+        late = now - dt.timedelta(seconds=grace_seconds)
+        pending = sa.select(outbox.c.delivery_id).where(outbox.c.published_at.is_(None))
+        query = sa.select(deliveries.c.id, deliveries.c.attempts).where(
+            sa.or_(
+                sa.and_(
+                    deliveries.c.state.in_((QUEUED, RETRY_WAIT)),
+                    deliveries.c.next_attempt_at < late,
+                ),
+                sa.and_(deliveries.c.state == SENDING, deliveries.c.lease_until < late),
+            ),
+            deliveries.c.id.not_in(pending),
+        )
+        async with self.engine.begin() as connection:
+            stuck = (await connection.execute(query)).all()
+            if stuck:
+                await connection.execute(
+                    outbox.insert(),
+                    [
+                        {
+                            "delivery_id": row.id,
+                            "attempt": row.attempts + 1,
+                            "created_at": now,
+                            "due_at": now,
+                        }
+                        for row in stuck
+                    ],
+                )
+        return len(stuck)
 
     async def mark_published(self, ids: Iterable[int]) -> None:
         listed = list(ids)

@@ -1,0 +1,1 @@
+"""Work queues: RabbitMQ (``amqp``) in production; the embedded default is the store itself."""

@@ -1,0 +1,174 @@
+"""The production path: PostgreSQL + RabbitMQ (the real servers) + the simulated axis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+import edxml
+from adapters.axis.simulator import AxisSimulator
+from adapters.blobs import BlobStore
+from adapters.broker.amqp import AmqpBroker, AmqpSettings, WorkItem
+from adapters.store.store import NewDelivery, NewMessage, Store
+from gateway.dispatch.destinations import AxisDestination
+from gateway.dispatch.dispatcher import Dispatcher
+from gateway.dispatch.queue import relay_outbox, work_handler
+from gateway.dispatch.retry import RetryPolicy
+from tests.adapters.conftest import client_for
+from tests.factories import document, organization
+
+AMQP_URL = os.environ.get("EDXML_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+OFFICE, VPCP, TAY_NINH, H17 = "000.00.01.H42", "000.00.00.G22", "000.00.11.H53", "28.22.H17"
+FAST = RetryPolicy(delays_seconds=(0.2, 0.5, 1, 2, 4), jitter=0.1)
+
+
+@pytest.fixture
+def backend() -> str:
+    return "postgresql"  # production pairs RabbitMQ with PostgreSQL
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[AmqpBroker]:
+    settings = AmqpSettings(
+        url=AMQP_URL,
+        prefix=f"edxml-test-{uuid.uuid4().hex[:8]}",
+        delay_tiers_seconds=(0.2, 1.0, 5.0),
+    )
+    async with AmqpBroker(settings) as opened:
+        try:
+            yield opened
+        finally:
+            await opened.delete_all()
+
+
+async def _accept(store: Store, blobs: BlobStore, recipients: tuple[str, ...]) -> str:
+    package = document(recipients=tuple(organization(r) for r in recipients))
+    data = edxml.build(package)
+    message_id, _ = await store.accept(
+        NewMessage(
+            direction="out",
+            document_id=package.document_id or "",
+            sender=OFFICE,
+            package_ref=blobs.put(data),
+            package_size=len(data),
+        ),
+        [NewDelivery(r, "axis") for r in recipients],
+    )
+    return message_id
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def _run(
+    store: Store,
+    broker: AmqpBroker,
+    dispatcher: Dispatcher,
+    condition: Callable[[], Awaitable[bool]],
+) -> None:
+    stop = asyncio.Event()
+    relay = asyncio.create_task(relay_outbox(store, broker, stop=stop, idle_seconds=0.05))
+    consumer = asyncio.create_task(
+        broker.run_consumer(work_handler(dispatcher, lease_seconds=10), stop=stop)
+    )
+    try:
+        await _until(condition)
+    finally:
+        stop.set()
+        await asyncio.gather(relay, consumer)
+
+
+async def test_three_recipients_through_rabbitmq(
+    live_store: Store, broker: AmqpBroker, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    message_id = await _accept(live_store, blobs, (VPCP, TAY_NINH, H17))
+    async with client_for(simulator, "00.42.W00") as axis:
+        dispatcher = Dispatcher(live_store, blobs, {"axis": AxisDestination(axis)}, retry=FAST)
+
+        async def all_sent() -> bool:
+            view = await live_store.message(message_id, events=False)
+            return view is not None and {d.state for d in view.deliveries} == {"sent"}
+
+        await _run(live_store, broker, dispatcher, all_sent)
+    assert await live_store.unpublished(10) == []
+    assert simulator.hub.summary()["deliveries"] == 3
+    assert (await broker.depth()) == {"deliveries": 0, "deliveries.dead": 0}
+
+
+async def test_duplicate_and_poison_messages(
+    live_store: Store, broker: AmqpBroker, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    message_id = await _accept(live_store, blobs, (VPCP,))
+    view = await live_store.message(message_id, events=False)
+    assert view is not None
+    delivery_id = view.deliveries[0].id
+    # the same work item three times (a relay that crashed before marking), and junk
+    for _ in range(3):
+        await broker.publish(WorkItem(delivery_id, 1))
+    link = await broker._link()
+    await link.channel.default_exchange.publish(
+        __import__("aio_pika").Message(b"not json"),
+        routing_key=f"{broker.settings.prefix}.deliveries",
+    )
+    async with client_for(simulator, "00.42.W00") as axis:
+        dispatcher = Dispatcher(live_store, blobs, {"axis": AxisDestination(axis)}, retry=FAST)
+
+        async def settled() -> bool:
+            depth = await broker.depth()
+            return (
+                depth == {"deliveries": 0, "deliveries.dead": 1}
+                and await live_store.state_of(delivery_id) == "sent"
+            )
+
+        await _run(live_store, broker, dispatcher, settled)
+    assert simulator.hub.summary()["deliveries"] == 1  # sent once despite four messages
+
+
+# aiormq leaves the socket of a connection the server closed for the garbage collector.
+@pytest.mark.filterwarnings("ignore:unclosed <StreamWriter:ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_rabbitmq_connections_cut_mid_run_lose_nothing(
+    live_store: Store, broker: AmqpBroker, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    recipients = (VPCP, TAY_NINH, H17, "000.00.00.H42")
+    message_ids = [
+        await _accept(live_store, blobs, recipients) for _ in range(50)
+    ]  # 200 deliveries
+    simulator.faults.set(simulator.faults.plan.model_copy(update={"latency_ms": 5}))
+    cut = False
+
+    async with client_for(simulator, "00.42.W00") as axis:
+        dispatcher = Dispatcher(live_store, blobs, {"axis": AxisDestination(axis)}, retry=FAST)
+
+        async def all_sent() -> bool:
+            nonlocal cut
+            counts = await live_store.counts_by_state()
+            if not cut and counts.get("sent", 0) >= 40:
+                cut = True
+                await asyncio.to_thread(
+                    subprocess.run,
+                    ["rabbitmqctl", "close_all_connections", "test: cut"],
+                    check=True,
+                    capture_output=True,
+                )
+            return counts == {"sent": 200}
+
+        await _run(live_store, broker, dispatcher, all_sent)
+    assert cut
+    # every delivery reached the axis exactly once: one docId per (message, recipient)
+    assert simulator.hub.summary()["deliveries"] == 200
+    assert len(message_ids) == 50
