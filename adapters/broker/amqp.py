@@ -151,8 +151,8 @@ class AmqpBroker:
     async def _link(self) -> _Link:
         link = self._publisher
         if link is None or link.connection.is_closed or link.channel.is_closed:
-            self._publisher = await self._open(prefetch=self.settings.prefetch)
-        return self._publisher
+            link = self._publisher = await self._open(prefetch=self.settings.prefetch)
+        return link
 
     async def close(self) -> None:
         if self._publisher is not None:
