@@ -1,0 +1,5 @@
+"""Coordination between gateway processes: Redis in production, in-process when embedded."""
+
+from .lock import CoordinationUnavailable, LeaderLock, LocalLock, RedisLock, while_leader
+
+__all__ = ["CoordinationUnavailable", "LeaderLock", "LocalLock", "RedisLock", "while_leader"]

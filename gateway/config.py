@@ -1,0 +1,152 @@
+"""The gateway's configuration: a YAML file, then ``EDXML_*`` environment variables on top.
+
+Frozen pydantic models (unknown keys are errors, not silently ignored settings). Nested
+values come from the environment with ``__``: ``EDXML_AXIS__BASE_URL``,
+``EDXML_WORKERS__CONCURRENCY``. Secrets are never in the file: the axis secret and hub tokens
+are read from the environment variables the file names (``secret_env``, ``token_env``).
+
+With nothing configured the gateway runs embedded: SQLite and blobs under ``data_dir``, the
+store's due rows as the work queue, in-process coordination. Setting ``database_url``
+(PostgreSQL), ``broker_url`` (RabbitMQ) and ``redis_url`` turns on the production parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from adapters.axis.client import AxisConfig
+from adapters.errors import ConfigurationError
+from adapters.soap_hub import SoapHubConfig
+
+from .dispatch.retry import RetryPolicy
+from .dispatch.routing import Route, RoutingTable
+
+__all__ = ["AxisSettings", "GatewaySettings", "SoapHubSettings", "WorkerSettings", "load_settings"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AxisSettings(_Frozen):
+    base_url: str
+    system_id: str
+    secret_env: str = "EDXML_AXIS_SECRET"  # noqa: S105 (the name of a variable, not a secret)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_connections: int = Field(default=10, ge=1, le=10)
+    poll: bool = True
+    poll_interval_seconds: float = Field(default=30.0, gt=0)
+
+    def client_config(self, environ: Mapping[str, str]) -> AxisConfig:
+        secret = environ.get(self.secret_env)
+        if not secret:
+            raise ConfigurationError(f"set {self.secret_env}: the axis secret for {self.system_id}")
+        return AxisConfig(
+            base_url=self.base_url,
+            system_id=self.system_id,
+            secret=secret,
+            timeout_seconds=self.timeout_seconds,
+            max_connections=self.max_connections,
+        )
+
+
+class SoapHubSettings(_Frozen):
+    endpoint: str
+    organ_id: str
+    token_env: str
+    timeout_seconds: float = Field(default=60.0, gt=0)
+
+    def client_config(self, environ: Mapping[str, str]) -> SoapHubConfig:
+        token = environ.get(self.token_env)
+        if not token:
+            raise ConfigurationError(f"set {self.token_env}: the token of {self.organ_id}")
+        return SoapHubConfig(
+            endpoint=self.endpoint,
+            organ_id=self.organ_id,
+            token=token,
+            timeout_seconds=self.timeout_seconds,
+        )
+
+
+class WorkerSettings(_Frozen):
+    concurrency: int = Field(default=20, ge=1)
+    batch: int = Field(default=20, ge=1)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    limit_per_destination: int = Field(default=10, ge=1)
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EDXML_", env_nested_delimiter="__", frozen=True, extra="forbid"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/gateway.db
+    database_schema: str | None = None
+    broker_url: str | None = None  # amqp://...; None: the embedded queue
+    broker_prefix: str = "edxml"
+    redis_url: str | None = None  # redis://...; None: in-process coordination
+    redis_prefix: str = "edxml"
+    axis: AxisSettings | None = None
+    soap_hubs: dict[str, SoapHubSettings] = {}
+    routes: tuple[Route, ...] = (Route(pattern="*", destination="axis"),)
+    retry: RetryPolicy = RetryPolicy()
+    workers: WorkerSettings = WorkerSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (passed as init values); no .env, no secrets dir.
+        return env_settings, init_settings
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.broker_url is None
+
+    @property
+    def routing(self) -> RoutingTable:
+        return RoutingTable(routes=self.routes)
+
+
+def load_settings(path: Path | None = None) -> GatewaySettings:
+    """Settings from ``path`` (YAML) and the environment; every problem is a ConfigurationError."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError(f"{path}: cannot read ({exc.strerror})") from None
+        except yaml.YAMLError as exc:
+            raise ConfigurationError(f"{path}: not YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigurationError(f"{path}: the top level must be a mapping of settings")
+        values = loaded or {}
+    try:
+        return GatewaySettings(**values)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or '(top)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"{path or 'settings'}: {problems}") from None
