@@ -1,7 +1,8 @@
 """``edxml-gateway``: the service's command line.
 
-Commands so far: ``version`` and ``simulate-axis`` (the axis simulator on its own, for a
-local QLVB team to test against). The service commands arrive with the issues that build them.
+Commands: ``version``; ``simulate-axis`` (the axis simulator on its own, for a local QLVB
+team to test against); ``migrate``, ``worker``, ``serve``, ``requeue`` (the service, see
+``gateway.commands``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import edxml
-from adapters.errors import ConfigurationError
+from adapters.errors import ConfigurationError, TransportError
 
 __all__ = ["main"]
 
@@ -44,6 +45,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--host", default="127.0.0.1", help="address to listen on")
     simulate.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+
+    def with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        command.add_argument(
+            "--config",
+            type=Path,
+            default=None,
+            help="settings file (YAML); EDXML_* variables override it",
+        )
+        return command
+
+    with_config(commands.add_parser("migrate", help="create or upgrade the database tables"))
+    with_config(commands.add_parser("worker", help="run the delivery workers and the axis poller"))
+    serve = with_config(commands.add_parser("serve", help="run the gateway (HTTP and workers)"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    requeue = with_config(
+        commands.add_parser("requeue", help="put failed deliveries back in the queue")
+    )
+    requeue.add_argument("delivery_ids", nargs="+", metavar="DELIVERY_ID")
     return parser
 
 
@@ -76,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "version":
         print(f"edxml-gateway {edxml.__version__}")
         return 0
+    if arguments.command in ("migrate", "worker", "serve", "requeue"):
+        return _service(arguments)
     if arguments.command == "simulate-axis":
         try:
             asyncio.run(_simulate(arguments.config, arguments.host, arguments.port))
@@ -87,6 +109,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0
     parser.print_help()
+    return 0
+
+
+def _service(arguments: argparse.Namespace) -> int:
+    # Imported here: `edxml-gateway version` must not pay for the service's imports.
+    from . import commands  # noqa: PLC0415
+
+    name = f"edxml-gateway {arguments.command}"
+    try:
+        settings = commands.settings_from(arguments.config)
+        if arguments.command == "migrate":
+            where = asyncio.run(commands.run_migrate(settings))
+            print(f"{name}: the database is up to date ({where})")
+        elif arguments.command == "worker":
+            asyncio.run(commands.run_worker(settings))
+        elif arguments.command == "serve":
+            asyncio.run(commands.run_serve(settings, arguments.host, arguments.port))
+        else:
+            results = asyncio.run(commands.run_requeue(settings, arguments.delivery_ids))
+            for delivery_id, requeued in results:
+                print(f"{delivery_id}: {'requeued' if requeued else 'not failed (left as it is)'}")
+            return 0 if all(requeued for _, requeued in results) else 1
+    except ConfigurationError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    except TransportError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 3
     return 0
 
 

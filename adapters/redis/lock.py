@@ -113,6 +113,7 @@ async def while_leader(
             log.warning("lock %s: %s", lock.name, exc)
             held = False
         if held:
+            log.info("lock %s acquired: this process runs its job", lock.name)
             job_stop = asyncio.Event()
             task = asyncio.create_task(job(job_stop))
             try:

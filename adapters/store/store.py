@@ -85,6 +85,10 @@ class DeliveryJob:
     sender: str
     document_id: str
     message_created_at: dt.datetime
+    code: str = ""
+    subject: str = ""
+    #: The previous attempt's worker died mid-way: the destination may have it already.
+    in_doubt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +348,7 @@ class Store:
     ) -> list[DeliveryJob]:
         lease_until = now + dt.timedelta(seconds=lease_seconds)
         claimed: list[str] = []
+        in_doubt: set[str] = set()
         for delivery_id, state, attempts in candidates:
             moved = await connection.execute(
                 deliveries.update()
@@ -359,6 +364,8 @@ class Store:
             if moved.rowcount != 1:
                 continue  # another worker was faster
             claimed.append(delivery_id)
+            if state == SENDING:
+                in_doubt.add(delivery_id)
             detail = f"attempt {attempts + 1}" + (
                 " (the previous worker's lease expired)" if state == SENDING else ""
             )
@@ -385,6 +392,8 @@ class Store:
                 messages.c.sender,
                 messages.c.document_id,
                 messages.c.created_at,
+                messages.c.code,
+                messages.c.subject,
             )
             .join(messages, messages.c.id == deliveries.c.message_id)
             .where(deliveries.c.id.in_(claimed))
@@ -401,6 +410,9 @@ class Store:
                 sender=row.sender,
                 document_id=row.document_id,
                 message_created_at=_aware(row.created_at) or now,
+                code=row.code,
+                subject=row.subject,
+                in_doubt=row.id in in_doubt,
             )
             for row in rows
         ]

@@ -33,6 +33,11 @@ class Destination(Protocol):
 
     async def deliver(self, job: DeliveryJob, package: bytes) -> str | None: ...
 
+    async def find_delivered(self, job: DeliveryJob) -> str | None:
+        """For an attempt in doubt (its worker died mid-way): the remote id if the
+        destination already has this copy, so it is not sent twice; None if unknown."""
+        ...
+
 
 class UnreadablePackage(RemoteServiceError):
     """Our own stored package cannot be read back: no retry will help."""
@@ -54,6 +59,15 @@ class AxisDestination:
             to=json.dumps([job.recipient]),
         )
 
+    async def find_delivered(self, job: DeliveryJob) -> str | None:
+        """Look the copy up in ``getSentEdocList``: same recipient, number/notation and
+        subject, sent since the message was accepted (the axis lists no DocumentId)."""
+        message_type: MessageType = "status" if job.message_type == "status" else "edoc"
+        for row in await self._client.sent_list(message_type):
+            if (row.receiver, row.notation, row.title) == (job.recipient, job.code, job.subject):
+                return row.doc_id
+        return None
+
 
 class SoapHubDestination:
     """An older provincial e-doc hub: the package converted to its SOAP flavour."""
@@ -69,6 +83,9 @@ class SoapHubDestination:
             raise UnreadablePackage(str(exc), operation="SendDocument") from None
         return await self._client.send_document(parsed)
 
+    async def find_delivered(self, job: DeliveryJob) -> str | None:
+        return None  # the hub has no sent list: an attempt in doubt is sent again
+
 
 LocalReceiver = Callable[[DeliveryJob, bytes], Awaitable[str]]
 
@@ -82,3 +99,6 @@ class LocalDestination:
 
     async def deliver(self, job: DeliveryJob, package: bytes) -> str | None:
         return await self._receive(job, package)
+
+    async def find_delivered(self, job: DeliveryJob) -> str | None:
+        return None  # the local receiver is idempotent on the delivery id

@@ -116,6 +116,10 @@ class Dispatcher:
             async with self._limits.of(job.route):
                 self.in_flight[job.route] = self.in_flight.get(job.route, 0) + 1
                 try:
+                    found = await destination.find_delivered(job) if job.in_doubt else None
+                    if found is not None:
+                        detail = "the previous attempt had reached the destination"
+                        return await self._record(job, "sent", detail, remote_id=found)
                     remote_id = await destination.deliver(job, package)
                 finally:
                     self.in_flight[job.route] -= 1

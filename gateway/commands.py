@@ -1,0 +1,88 @@
+"""The service commands: ``migrate``, ``worker``, ``serve``, ``requeue``.
+
+Each loads the settings (``--config FILE`` plus ``EDXML_*`` variables), builds a
+``Runtime`` and runs until SIGINT/SIGTERM. ``serve`` is the API process with the workers in
+it (the default deployment); ``worker`` runs only the workers, to scale out. The REST API
+itself arrives with its own issue; for now ``serve`` answers ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from adapters.store.engine import create_engine, migrate
+
+from .config import GatewaySettings, load_settings
+from .runtime import Runtime
+
+__all__ = ["run_migrate", "run_requeue", "run_serve", "run_worker"]
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def settings_from(config: Path | None) -> GatewaySettings:
+    settings = load_settings(config)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+async def run_migrate(settings: GatewaySettings) -> str:
+    engine = create_engine(settings.store_url, schema=settings.database_schema)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    return settings.store_url.split("@")[-1]  # never print credentials
+
+
+async def run_worker(settings: GatewaySettings) -> None:
+    stop = _stop_on_signals()
+    async with Runtime(settings) as runtime:
+        print(
+            f"edxml-gateway worker: {'embedded queue' if settings.embedded else 'RabbitMQ'}",
+            flush=True,
+        )
+        await runtime.run_workers(stop)
+
+
+async def run_serve(settings: GatewaySettings, host: str, port: int) -> None:
+    stop = _stop_on_signals()
+    async with Runtime(settings) as runtime:
+        app = web.Application()
+
+        async def healthz(request: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        app.router.add_get("/healthz", healthz)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        address = runner.addresses[0]
+        print(f"edxml-gateway serving on http://{address[0]}:{address[1]}", flush=True)
+        try:
+            await runtime.run_workers(stop)
+        finally:
+            await runner.cleanup()
+
+
+async def run_requeue(settings: GatewaySettings, delivery_ids: list[str]) -> list[tuple[str, bool]]:
+    async with Runtime(settings) as runtime:
+        results = [(d, await runtime.store.requeue(d, source="cli")) for d in delivery_ids]
+        runtime.relay_wake.set()
+        return results

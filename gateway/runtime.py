@@ -1,0 +1,189 @@
+"""Assembling the gateway from its settings: store, blobs, destinations, queue, workers.
+
+One code path for both deployments (DESIGN.md): the settings choose SQLite or PostgreSQL,
+the embedded queue or RabbitMQ, in-process or Redis coordination. ``run_workers`` runs what
+a worker process does: the dispatcher (embedded claims, or a RabbitMQ consumer plus the
+outbox relay under a leader lock) and the axis poller under its own leader lock, so that
+only one process of a deployment polls the axis at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from types import TracebackType
+
+import sqlalchemy as sa
+from redis import asyncio as aioredis
+
+from adapters.axis.client import AxisClient
+from adapters.axis.poller import poll_forever
+from adapters.blobs import BlobStore
+from adapters.broker.amqp import AmqpBroker, AmqpSettings
+from adapters.redis import LeaderLock, LocalLock, RedisLock, while_leader
+from adapters.soap_hub import SoapHubClient
+from adapters.store.engine import create_engine, is_sqlite, migrate
+from adapters.store.store import DeliveryJob, NewMessage, Store
+
+from .config import GatewaySettings
+from .dispatch.destinations import (
+    AxisDestination,
+    Destination,
+    LocalDestination,
+    SoapHubDestination,
+)
+from .dispatch.dispatcher import Dispatcher, run_embedded
+from .dispatch.queue import relay_outbox, work_handler
+from .receive import StoreSeenDocIds, make_handover
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """``async with Runtime(settings) as runtime: await runtime.run_workers(stop)``."""
+
+    def __init__(self, settings: GatewaySettings, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self._environ = dict(os.environ if environ is None else environ)
+        self._stack = AsyncExitStack()
+        self.store: Store
+        self.blobs: BlobStore
+        self.dispatcher: Dispatcher
+        self.axis: AxisClient | None = None
+        self.broker: AmqpBroker | None = None
+        self.redis: aioredis.Redis | None = None
+        self.relay_wake = asyncio.Event()
+
+    async def __aenter__(self) -> Runtime:
+        try:
+            await self._open()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    async def _open(self) -> None:
+        settings = self.settings
+        engine = create_engine(settings.store_url, schema=settings.database_schema)
+        self._stack.push_async_callback(engine.dispose)
+        if is_sqlite(settings.store_url):
+            await migrate(engine)  # the embedded mode migrates on start
+        self.store = Store(engine, outbox=not settings.embedded)
+        self.blobs = BlobStore(settings.data_dir / "blobs")
+        destinations: dict[str, Destination] = {"local": LocalDestination(self._receive_locally)}
+        if settings.axis is not None:
+            self.axis = await self._stack.enter_async_context(
+                AxisClient(settings.axis.client_config(self._environ))
+            )
+            destinations["axis"] = AxisDestination(self.axis)
+        for name, hub in settings.soap_hubs.items():
+            client = await self._stack.enter_async_context(
+                SoapHubClient(hub.client_config(self._environ))
+            )
+            destinations[name] = SoapHubDestination(client, name)
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.blobs,
+            destinations,
+            retry=settings.retry,
+            limit_per_destination=settings.workers.limit_per_destination,
+        )
+        if settings.broker_url is not None:
+            self.broker = AmqpBroker(
+                AmqpSettings(url=settings.broker_url, prefix=settings.broker_prefix)
+            )
+            await self.broker.connect()
+            self._stack.push_async_callback(self.broker.close)
+        if settings.redis_url is not None:
+            self.redis = aioredis.from_url(settings.redis_url)
+            self._stack.push_async_callback(self.redis.aclose)
+
+    async def _receive_locally(self, job: DeliveryJob, package: bytes) -> str:
+        """An agency of ours: stored as an inbound message, once per delivery."""
+        message = await self.store.message(job.message_id, events=False)
+        assert message is not None
+        try:
+            message_id, _ = await self.store.accept(
+                NewMessage(
+                    direction="in",
+                    document_id=message.document_id,
+                    sender=message.sender,
+                    code=message.code,
+                    subject=message.subject,
+                    message_type=message.message_type,
+                    status_code=message.status_code,
+                    package_ref=message.package_ref,
+                    package_size=len(package),
+                ),
+                [],
+                source="local",
+                deliver=False,
+                inbound=("local", job.delivery_id),
+            )
+        except sa.exc.IntegrityError:
+            return f"local:{job.delivery_id}"  # delivered by an earlier attempt
+        return f"local:{message_id}"
+
+    def lock(self, name: str) -> LeaderLock:
+        full = f"{self.settings.redis_prefix}:lock:{name}"
+        return RedisLock(self.redis, full) if self.redis is not None else LocalLock(full)
+
+    async def run_workers(self, stop: asyncio.Event) -> None:
+        """The dispatcher and the poller, until ``stop``."""
+        workers = self.settings.workers
+        tasks: list[asyncio.Task[None]] = []
+        if self.broker is None:
+            tasks.append(
+                asyncio.create_task(
+                    run_embedded(
+                        self.dispatcher,
+                        stop=stop,
+                        batch=workers.batch,
+                        lease_seconds=workers.lease_seconds,
+                        concurrency=workers.concurrency,
+                    )
+                )
+            )
+        else:
+            broker = self.broker
+            handler = work_handler(self.dispatcher, lease_seconds=workers.lease_seconds)
+            tasks.append(asyncio.create_task(broker.run_consumer(handler, stop=stop)))
+
+            async def relay(job_stop: asyncio.Event) -> None:
+                await relay_outbox(self.store, broker, stop=job_stop, wake=self.relay_wake)
+
+            tasks.append(asyncio.create_task(while_leader(self.lock("relay"), relay, stop=stop)))
+        axis_settings = self.settings.axis
+        if self.axis is not None and axis_settings is not None and axis_settings.poll:
+            axis = self.axis
+
+            async def poll(job_stop: asyncio.Event) -> None:
+                await poll_forever(
+                    axis,
+                    make_handover(self.store, self.blobs),
+                    StoreSeenDocIds(self.store),
+                    interval_seconds=axis_settings.poll_interval_seconds,
+                    stop=job_stop,
+                )
+
+            tasks.append(asyncio.create_task(while_leader(self.lock("poller"), poll, stop=stop)))
+        try:
+            await stop.wait()
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*tasks)
