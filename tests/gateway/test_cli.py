@@ -68,3 +68,44 @@ def test_simulate_axis_with_a_missing_config_says_so(
 ) -> None:
     assert main(["simulate-axis", "--config", str(tmp_path / "nope.json")]) == 2
     assert "nope.json: cannot read" in capsys.readouterr().err
+
+
+def test_migrate_and_requeue_on_the_embedded_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    from adapters.store.engine import create_engine
+    from adapters.store.store import NewDelivery, NewMessage, Store
+
+    monkeypatch.setenv("EDXML_DATA_DIR", str(tmp_path / "data"))
+    assert main(["migrate"]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+    async def a_failed_delivery() -> str:
+        store = Store(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'gateway.db'}"))
+        _, (delivery_id,) = await store.accept(
+            NewMessage(
+                direction="out", document_id="d", sender="s", package_ref="0" * 64, package_size=1
+            ),
+            [NewDelivery("000.00.00.G22", "axis")],
+        )
+        (job,) = await store.claim_due(1, lease_seconds=30)
+        await store.mark_failed(job.delivery_id, job.attempt, "refused")
+        await store.close()
+        return delivery_id
+
+    delivery_id = asyncio.run(a_failed_delivery())
+    assert main(["requeue", delivery_id, "no-such-delivery"]) == 1
+    out = capsys.readouterr().out
+    assert f"{delivery_id}: requeued" in out
+    assert "no-such-delivery: not failed" in out
+
+
+def test_service_commands_name_a_bad_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text("workers: {concurrency: -1}\n")
+    assert main(["worker", "--config", str(config)]) == 2
+    assert "workers.concurrency" in capsys.readouterr().err
