@@ -513,6 +513,35 @@ class Store:
             )
         return True
 
+    async def note(self, delivery_id: str, *, source: str, detail: str) -> bool:
+        """An event that changes no state (a refused recall, an accepted update): the
+        timeline shows it; False if there is no such delivery."""
+        now = self._clock()
+        async with self.engine.begin() as connection:
+            state = await connection.scalar(
+                sa.select(deliveries.c.state).where(deliveries.c.id == delivery_id)
+            )
+            if state is None:
+                return False
+            await self._event(
+                connection,
+                delivery_id,
+                from_state=state,
+                to_state=state,
+                source=source,
+                detail=detail,
+                at=now,
+            )
+        return True
+
+    async def has_event(self, delivery_id: str, source: str) -> bool:
+        rows = await self._rows(
+            sa.select(delivery_events.c.id)
+            .where(delivery_events.c.delivery_id == delivery_id, delivery_events.c.source == source)
+            .limit(1)
+        )
+        return bool(rows)
+
     async def requeue(self, delivery_id: str, *, source: str = "operator") -> bool:
         """Put a failed delivery back in the queue, due now (its attempts count on)."""
         now = self._clock()
@@ -661,6 +690,7 @@ class Store:
             .join(messages, messages.c.id == deliveries.c.message_id)
             .where(
                 messages.c.direction == "out",
+                messages.c.message_type == "edoc",
                 messages.c.document_id == document_id,
                 deliveries.c.recipient == reporter,
             )
