@@ -38,6 +38,7 @@ __all__ = ["AmqpBroker", "AmqpSettings", "BrokerUnavailable", "WorkItem"]
 log = logging.getLogger(__name__)
 
 ROUTING_KEY = "deliveries"
+MAX_PRIORITY = 3
 PUBLISH_TIMEOUT = 10.0  # seconds for the broker's confirm
 DEFAULT_TIERS = (1.0, 5.0, 30.0, 120.0, 600.0, 1800.0, 7200.0, 21600.0)
 
@@ -58,6 +59,7 @@ class AmqpSettings:
 class WorkItem:
     delivery_id: str
     attempt: int
+    priority: int = 0  # the document's OtherInfo/Priority (0 normal .. 3 most urgent)
 
 
 Handler = Callable[[WorkItem], Awaitable[float | None]]
@@ -124,6 +126,8 @@ class AmqpBroker:
                 arguments={
                     "x-dead-letter-exchange": dead.name,
                     "x-dead-letter-routing-key": "dead",
+                    # Urgent documents (Priority >= 1) overtake the others in the queue.
+                    "x-max-priority": MAX_PRIORITY,
                 },
             )
             await queue.bind(work, ROUTING_KEY)
@@ -172,10 +176,17 @@ class AmqpBroker:
         async with self._publish_lock:
             link = await self._link()
         message = aio_pika.Message(
-            json.dumps({"delivery_id": item.delivery_id, "attempt": item.attempt}).encode(),
+            json.dumps(
+                {
+                    "delivery_id": item.delivery_id,
+                    "attempt": item.attempt,
+                    "priority": item.priority,
+                }
+            ).encode(),
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=f"{item.delivery_id}:{item.attempt}",
+            priority=max(0, min(item.priority, MAX_PRIORITY)),
         )
         try:
             if delay_seconds <= 0:
@@ -240,7 +251,9 @@ class AmqpBroker:
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             try:
                 body = json.loads(message.body)
-                item = WorkItem(str(body["delivery_id"]), int(body["attempt"]))
+                item = WorkItem(
+                    str(body["delivery_id"]), int(body["attempt"]), int(body.get("priority", 0))
+                )
             except (ValueError, KeyError, TypeError):
                 log.error("poison message %s: not a work item", message.message_id)
                 await message.reject(requeue=False)  # -> <prefix>.deliveries.dead

@@ -97,6 +97,7 @@ class OutboxRow:
     delivery_id: str
     attempt: int
     due_at: dt.datetime
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,13 +581,22 @@ class Store:
 
     async def unpublished(self, limit: int) -> list[OutboxRow]:
         rows = await self._rows(
-            sa.select(outbox.c.id, outbox.c.delivery_id, outbox.c.attempt, outbox.c.due_at)
+            sa.select(
+                outbox.c.id,
+                outbox.c.delivery_id,
+                outbox.c.attempt,
+                outbox.c.due_at,
+                sa.func.coalesce(deliveries.c.priority, 0).label("priority"),
+            )
+            .select_from(outbox.outerjoin(deliveries, deliveries.c.id == outbox.c.delivery_id))
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
             .limit(limit)
         )
         return [
-            OutboxRow(row.id, row.delivery_id, row.attempt, _aware(row.due_at) or row.due_at)
+            OutboxRow(
+                row.id, row.delivery_id, row.attempt, _aware(row.due_at) or row.due_at, row.priority
+            )
             for row in rows
         ]
 

@@ -57,7 +57,7 @@ async def relay_outbox(
             now = clock()
             items = [
                 (
-                    WorkItem(row.delivery_id, row.attempt),
+                    WorkItem(row.delivery_id, row.attempt, row.priority),
                     max(0.0, (row.due_at - now).total_seconds()),
                 )
                 for row in rows

@@ -172,3 +172,21 @@ async def test_rabbitmq_connections_cut_mid_run_lose_nothing(
     # every delivery reached the axis exactly once: one docId per (message, recipient)
     assert simulator.hub.summary()["deliveries"] == 200
     assert len(message_ids) == 50
+
+
+async def test_urgent_documents_overtake_the_queue(broker: AmqpBroker) -> None:
+    for number in range(5):
+        await broker.publish(WorkItem(f"normal-{number}", 1, priority=0))
+    await broker.publish(WorkItem("urgent", 1, priority=2))
+    seen: list[str] = []
+    stop = asyncio.Event()
+
+    async def handler(item: WorkItem) -> float | None:
+        seen.append(item.delivery_id)
+        if len(seen) == 6:
+            stop.set()
+        return None
+
+    await asyncio.wait_for(broker.run_consumer(handler, stop=stop), timeout=30)
+    assert seen[0] == "urgent"
+    assert sorted(seen[1:]) == [f"normal-{n}" for n in range(5)]
