@@ -83,6 +83,8 @@ class WorkerSettings(_Frozen):
     batch: int = Field(default=20, ge=1)
     lease_seconds: float = Field(default=120.0, gt=0)
     limit_per_destination: int = Field(default=10, ge=1)
+    #: With Redis: requests in flight per destination across all processes together.
+    shared_limit_per_destination: int = Field(default=10, ge=1)
 
 
 class GatewaySettings(BaseSettings):

@@ -25,6 +25,8 @@ from adapters.axis.poller import poll_forever
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.redis import LeaderLock, LocalLock, RedisLock, while_leader
+from adapters.redis.feed import LocalFeed, RedisFeed
+from adapters.redis.limits import RedisLimit
 from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, NewMessage, Store
@@ -95,12 +97,29 @@ class Runtime:
                 SoapHubClient(hub.client_config(self._environ))
             )
             destinations[name] = SoapHubDestination(client, name)
+        if settings.redis_url is not None:
+            self.redis = aioredis.from_url(settings.redis_url)
+            self._stack.push_async_callback(self.redis.aclose)
+        self.feed: LocalFeed | RedisFeed = (
+            RedisFeed(self.redis, f"{settings.redis_prefix}:changes")
+            if self.redis is not None
+            else LocalFeed()
+        )
+        self.store.listeners.append(self.feed.publish)
+        shared = (
+            RedisLimit(
+                self.redis, settings.redis_prefix, settings.workers.shared_limit_per_destination
+            )
+            if self.redis is not None
+            else None
+        )
         self.dispatcher = Dispatcher(
             self.store,
             self.blobs,
             destinations,
             retry=settings.retry,
             limit_per_destination=settings.workers.limit_per_destination,
+            shared_limit=shared,
         )
         if settings.broker_url is not None:
             self.broker = AmqpBroker(
@@ -108,9 +127,6 @@ class Runtime:
             )
             await self.broker.connect()
             self._stack.push_async_callback(self.broker.close)
-        if settings.redis_url is not None:
-            self.redis = aioredis.from_url(settings.redis_url)
-            self._stack.push_async_callback(self.redis.aclose)
 
     async def _receive_locally(self, job: DeliveryJob, package: bytes) -> str:
         """An agency of ours: stored as an inbound message, once per delivery."""

@@ -10,16 +10,24 @@ whose lease expired cannot record the outcome of an attempt another worker has t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .schema import deliveries, delivery_events, inbound_items, messages, outbox
+from .schema import (
+    deliveries,
+    delivery_events,
+    idempotency_keys,
+    inbound_items,
+    messages,
+    outbox,
+)
 
 __all__ = [
     "Claim",
@@ -30,6 +38,7 @@ __all__ = [
     "NewDelivery",
     "NewMessage",
     "OutboxRow",
+    "StateChange",
     "Store",
     "utc_now",
 ]
@@ -89,6 +98,17 @@ class DeliveryJob:
     subject: str = ""
     #: The previous attempt's worker died mid-way: the destination may have it already.
     in_doubt: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """One committed event of one delivery: what a live view needs to refresh itself."""
+
+    delivery_id: str
+    from_state: str | None
+    to_state: str
+    source: str
+    at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +180,8 @@ class Store:
         self.engine = engine
         self._clock = clock
         self.outbox = outbox
+        #: Called with each committed ``StateChange`` (the live feed); must not block.
+        self.listeners: list[Callable[[StateChange], None]] = []
         self._postgres = engine.dialect.name == "postgresql"
 
     async def close(self) -> None:
@@ -188,6 +210,23 @@ class Store:
                 detail=detail,
             )
         )
+        changes = connection.info.get("changes")
+        if changes is not None:
+            changes.append(StateChange(delivery_id, from_state, to_state, source, at))
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction whose state changes are told to the listeners once it committed."""
+        changes: list[StateChange] = []
+        async with self.engine.begin() as connection:
+            connection.info["changes"] = changes
+            try:
+                yield connection
+            finally:
+                connection.info.pop("changes", None)
+        for change in changes:
+            for listener in self.listeners:
+                listener(change)
 
     async def accept(
         self,
@@ -208,7 +247,7 @@ class Store:
         now = self._clock()
         message_id = str(uuid.uuid4())
         delivery_ids = [str(uuid.uuid4()) for _ in recipients]
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             await connection.execute(
                 messages.insert().values(
                     id=message_id,
@@ -273,6 +312,10 @@ class Store:
                         for delivery_id in delivery_ids
                     ],
                 )
+                connection.info["changes"].extend(
+                    StateChange(delivery_id, None, QUEUED, source, now)
+                    for delivery_id in delivery_ids
+                )
                 if deliver and self.outbox:
                     await connection.execute(
                         outbox.insert(),
@@ -301,7 +344,7 @@ class Store:
         )
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             candidates = [tuple(row) for row in (await connection.execute(query)).all()]
             return await self._claim(connection, candidates, now, lease_seconds)
 
@@ -314,7 +357,7 @@ class Store:
         died: try again then).
         """
         now = self._clock()
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             found = (
                 await connection.execute(
                     sa.select(
@@ -431,7 +474,7 @@ class Store:
         """Record attempt ``attempt``'s outcome; with ``next_due``, the next attempt goes to the
         outbox in the same transaction (a crash cannot lose a scheduled retry)."""
         now = self._clock()
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             moved = await connection.execute(
                 deliveries.update()
                 .where(
@@ -495,7 +538,7 @@ class Store:
     ) -> bool:
         """Move one delivery from ``expected`` to ``target`` (status updates, requeue)."""
         now = self._clock()
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             moved = await connection.execute(
                 deliveries.update()
                 .where(deliveries.c.id == delivery_id, deliveries.c.state == expected)
@@ -518,7 +561,7 @@ class Store:
         """An event that changes no state (a refused recall, an accepted update): the
         timeline shows it; False if there is no such delivery."""
         now = self._clock()
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             state = await connection.scalar(
                 sa.select(deliveries.c.state).where(deliveries.c.id == delivery_id)
             )
@@ -546,7 +589,7 @@ class Store:
     async def requeue(self, delivery_id: str, *, source: str = "operator") -> bool:
         """Put a failed delivery back in the queue, due now (its attempts count on)."""
         now = self._clock()
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             moved = await connection.execute(
                 deliveries.update()
                 .where(deliveries.c.id == delivery_id, deliveries.c.state == FAILED)
@@ -576,6 +619,49 @@ class Store:
                     )
                 )
         return True
+
+    # -- idempotency keys (client retries of the same request) --------------------------------
+
+    async def claim_request(
+        self, client_id: str, key: str, request_hash: str
+    ) -> tuple[str, str | None]:
+        """Register ``key`` for this request: ("new", None) the first time; ("replay",
+        message id or None while the first is still running) for the same request again;
+        ("conflict", None) when the key was used for a different request."""
+        try:
+            async with self._transaction() as connection:
+                await connection.execute(
+                    idempotency_keys.insert().values(
+                        client_id=client_id,
+                        key=key,
+                        request_hash=request_hash,
+                        created_at=self._clock(),
+                    )
+                )
+            return "new", None
+        except sa.exc.IntegrityError:
+            pass
+        rows = await self._rows(
+            sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.message_id).where(
+                idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key
+            )
+        )
+        if not rows or rows[0].request_hash != request_hash:
+            return "conflict", None
+        return "replay", rows[0].message_id
+
+    async def settle_request(self, client_id: str, key: str, message_id: str | None) -> None:
+        """Record the outcome of a claimed key; ``None`` forgets it (the request failed)."""
+        async with self._transaction() as connection:
+            where = sa.and_(
+                idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key
+            )
+            if message_id is None:
+                await connection.execute(idempotency_keys.delete().where(where))
+            else:
+                await connection.execute(
+                    idempotency_keys.update().where(where).values(message_id=message_id)
+                )
 
     # -- outbox (the broker relay) -----------------------------------------------------------
 
@@ -622,7 +708,7 @@ class Store:
             ),
             deliveries.c.id.not_in(pending),
         )
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             stuck = (await connection.execute(query)).all()
             if stuck:
                 await connection.execute(
@@ -643,7 +729,7 @@ class Store:
         listed = list(ids)
         if not listed:
             return
-        async with self.engine.begin() as connection:
+        async with self._transaction() as connection:
             await connection.execute(
                 outbox.update().where(outbox.c.id.in_(listed)).values(published_at=self._clock())
             )
@@ -670,7 +756,7 @@ class Store:
     ) -> bool:
         """Remember an inbound item; False if it was already recorded (a redelivery)."""
         try:
-            async with self.engine.begin() as connection:
+            async with self._transaction() as connection:
                 await connection.execute(
                     inbound_items.insert().values(
                         id=str(uuid.uuid4()),

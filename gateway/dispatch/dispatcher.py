@@ -9,8 +9,9 @@ attempt as fencing token:
   schedule or the message's maximum age is over;
 * permanent failure (refused, invalid, unknown recipient) -> ``failed`` with the reason.
 
-The limit per destination keeps a recovering axis from a retry storm (at most ``limit``
-requests in flight per destination in this process; Redis spreads it across processes).
+The limit per destination keeps a recovering axis from a retry storm: at most ``limit``
+requests in flight per destination in this process, and, with Redis, at most the shared
+limit's across the deployment.
 ``run_embedded`` is the no-server work queue: due rows in the store, claimed in batches.
 """
 
@@ -22,10 +23,11 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from adapters.blobs import BlobNotFound, BlobStore
 from adapters.errors import RemoteServiceError
+from adapters.redis.limits import DestinationLimit, LocalLimit
 from adapters.store.store import DeliveryJob, Store, utc_now
 
 from .destinations import Destination
@@ -44,17 +46,6 @@ class Outcome:
     detail: str = ""
 
 
-@dataclass
-class _Limits:
-    size: int
-    semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
-
-    def of(self, destination: str) -> asyncio.Semaphore:
-        if destination not in self.semaphores:
-            self.semaphores[destination] = asyncio.Semaphore(self.size)
-        return self.semaphores[destination]
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -64,6 +55,7 @@ class Dispatcher:
         *,
         retry: RetryPolicy | None = None,
         limit_per_destination: int = 10,
+        shared_limit: DestinationLimit | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
@@ -71,7 +63,8 @@ class Dispatcher:
         self._blobs = blobs
         self._destinations = dict(destinations)
         self._retry = retry or RetryPolicy()
-        self._limits = _Limits(limit_per_destination)
+        self._local_limit = LocalLimit(limit_per_destination)
+        self._shared_limit = shared_limit  # the deployment's, across processes (Redis)
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._clock = clock
         self.in_flight: dict[str, int] = {}  # per destination, for tests and metrics
@@ -113,7 +106,10 @@ class Dispatcher:
                 job, "failed", f"the package {job.package_ref} is missing from the blob store"
             )
         try:
-            async with self._limits.of(job.route):
+            async with contextlib.AsyncExitStack() as slots:
+                await slots.enter_async_context(self._local_limit.slot(job.route))
+                if self._shared_limit is not None:
+                    await slots.enter_async_context(self._shared_limit.slot(job.route))
                 self.in_flight[job.route] = self.in_flight.get(job.route, 0) + 1
                 try:
                     found = await destination.find_delivered(job) if job.in_doubt else None

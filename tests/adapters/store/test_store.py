@@ -174,3 +174,14 @@ async def test_without_an_outbox_no_rows_are_written(store: Store) -> None:
     (job,) = await store.claim_due(10, lease_seconds=30)
     await store.mark_retry(job.delivery_id, job.attempt, "503", job.message_created_at)
     assert await store.unpublished(10) == []
+
+
+async def test_idempotency_keys(store: Store) -> None:
+    assert await store.claim_request("qlvb-1", "k1", "hash-a") == ("new", None)
+    assert await store.claim_request("qlvb-1", "k1", "hash-a") == ("replay", None)  # still running
+    assert await store.claim_request("qlvb-1", "k1", "hash-b") == ("conflict", None)
+    assert await store.claim_request("qlvb-2", "k1", "hash-b") == ("new", None)  # per client
+    await store.settle_request("qlvb-1", "k1", "message-1")
+    assert await store.claim_request("qlvb-1", "k1", "hash-a") == ("replay", "message-1")
+    await store.settle_request("qlvb-2", "k1", None)  # that request failed: the key is free
+    assert await store.claim_request("qlvb-2", "k1", "hash-c") == ("new", None)

@@ -1,0 +1,117 @@
+"""Live state changes for dashboards: every committed move of a delivery, published.
+
+The store tells its listeners about each committed event (``Store.listeners``); a feed
+fans them out. ``RedisFeed`` publishes JSON on a Redis channel, so every gateway process's
+dashboard sees the changes of every worker; ``LocalFeed`` does the same within one process
+(the embedded mode). A subscriber that falls behind loses old changes rather than slowing the
+workers: a live view re-reads the store when told something changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from redis import asyncio as aioredis
+from redis import exceptions as redis_errors
+
+from ..store.store import StateChange
+
+__all__ = ["LocalFeed", "RedisFeed"]
+
+log = logging.getLogger(__name__)
+_BACKLOG = 1000
+
+
+def _encode(change: StateChange) -> str:
+    return json.dumps(
+        {
+            "delivery_id": change.delivery_id,
+            "from": change.from_state,
+            "to": change.to_state,
+            "source": change.source,
+            "at": change.at.isoformat(),
+        }
+    )
+
+
+def _decode(text: str | bytes) -> StateChange:
+    data = json.loads(text)
+    return StateChange(
+        data["delivery_id"],
+        data["from"],
+        data["to"],
+        data["source"],
+        dt.datetime.fromisoformat(data["at"]),
+    )
+
+
+class LocalFeed:
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[StateChange]] = set()
+
+    def publish(self, change: StateChange) -> None:
+        for queue in self._queues:
+            if queue.full():
+                queue.get_nowait()  # drop the oldest
+            queue.put_nowait(change)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[StateChange]]:
+        queue: asyncio.Queue[StateChange] = asyncio.Queue(_BACKLOG)
+        self._queues.add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues.discard(queue)
+
+
+class RedisFeed:
+    def __init__(self, client: aioredis.Redis, channel: str) -> None:
+        self._client = client
+        self._channel = channel
+        self._sending: set[asyncio.Task[object]] = set()
+
+    def publish(self, change: StateChange) -> None:
+        async def send() -> object:
+            try:
+                return await self._client.publish(self._channel, _encode(change))
+            except (redis_errors.RedisError, OSError) as exc:
+                log.warning("state feed: %s", exc)  # a live view misses one update
+                return None
+
+        task = asyncio.ensure_future(send())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[StateChange]]:
+        queue: asyncio.Queue[StateChange] = asyncio.Queue(_BACKLOG)
+        pubsub = self._client.pubsub()
+        await pubsub.subscribe(self._channel)
+        # Wait for Redis to confirm: a change published before that would not reach us.
+        async with asyncio.timeout(10):
+            while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "subscribe":
+                pass
+
+        async def pump() -> None:
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(_decode(message["data"]))
+
+        reader = asyncio.create_task(pump())
+        try:
+            yield queue
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, redis_errors.RedisError):
+                await reader
+            await pubsub.unsubscribe(self._channel)
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
