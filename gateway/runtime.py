@@ -108,7 +108,11 @@ class Runtime:
         self.store.listeners.append(self.feed.publish)
         shared = (
             RedisLimit(
-                self.redis, settings.redis_prefix, settings.workers.shared_limit_per_destination
+                self.redis,
+                settings.redis_prefix,
+                settings.workers.shared_limit_per_destination,
+                # a dead process's slots free up when its leases would have expired
+                ttl_seconds=settings.workers.lease_seconds,
             )
             if self.redis is not None
             else None
