@@ -26,12 +26,20 @@ from pydantic_settings import (
 
 from adapters.axis.client import AxisConfig
 from adapters.errors import ConfigurationError
+from adapters.ministry_rest import MinistryRestConfig
 from adapters.soap_hub import SoapHubConfig
 
 from .dispatch.retry import RetryPolicy
 from .dispatch.routing import Route, RoutingTable
 
-__all__ = ["AxisSettings", "GatewaySettings", "SoapHubSettings", "WorkerSettings", "load_settings"]
+__all__ = [
+    "AxisSettings",
+    "GatewaySettings",
+    "RestEndpointSettings",
+    "SoapHubSettings",
+    "WorkerSettings",
+    "load_settings",
+]
 
 
 class _Frozen(BaseModel):
@@ -78,6 +86,18 @@ class SoapHubSettings(_Frozen):
         )
 
 
+class RestEndpointSettings(_Frozen):
+    url: str
+    token_env: str
+    timeout_seconds: float = Field(default=60.0, gt=0)
+
+    def client_config(self, environ: Mapping[str, str]) -> MinistryRestConfig:
+        token = environ.get(self.token_env)
+        if not token:
+            raise ConfigurationError(f"set {self.token_env}: the token for {self.url}")
+        return MinistryRestConfig(url=self.url, token=token, timeout_seconds=self.timeout_seconds)
+
+
 class WorkerSettings(_Frozen):
     concurrency: int = Field(default=20, ge=1)
     batch: int = Field(default=20, ge=1)
@@ -101,6 +121,7 @@ class GatewaySettings(BaseSettings):
     redis_prefix: str = "edxml"
     axis: AxisSettings | None = None
     soap_hubs: dict[str, SoapHubSettings] = {}
+    rest_endpoints: dict[str, RestEndpointSettings] = {}
     routes: tuple[Route, ...] = (Route(pattern="*", destination="axis"),)
     retry: RetryPolicy = RetryPolicy()
     workers: WorkerSettings = WorkerSettings()

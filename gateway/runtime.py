@@ -24,6 +24,7 @@ from adapters.axis.client import AxisClient
 from adapters.axis.poller import poll_forever
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
+from adapters.ministry_rest import MinistryRestClient
 from adapters.redis import LeaderLock, LocalLock, RedisLock, while_leader
 from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.redis.limits import RedisLimit
@@ -36,6 +37,7 @@ from .dispatch.destinations import (
     AxisDestination,
     Destination,
     LocalDestination,
+    RestDestination,
     SoapHubDestination,
 )
 from .dispatch.dispatcher import Dispatcher, run_embedded
@@ -97,6 +99,11 @@ class Runtime:
                 SoapHubClient(hub.client_config(self._environ))
             )
             destinations[name] = SoapHubDestination(client, name)
+        for name, endpoint in settings.rest_endpoints.items():
+            rest = await self._stack.enter_async_context(
+                MinistryRestClient(endpoint.client_config(self._environ))
+            )
+            destinations[name] = RestDestination(rest, name)
         if settings.redis_url is not None:
             self.redis = aioredis.from_url(settings.redis_url)
             self._stack.push_async_callback(self.redis.aclose)

@@ -16,6 +16,7 @@ from typing import Protocol
 import edxml
 from adapters.axis.client import AxisClient, MessageType
 from adapters.errors import RemoteServiceError
+from adapters.ministry_rest import MinistryRestClient
 from adapters.soap_hub import SoapHubClient
 from adapters.store.store import DeliveryJob
 
@@ -23,6 +24,7 @@ __all__ = [
     "AxisDestination",
     "Destination",
     "LocalDestination",
+    "RestDestination",
     "SoapHubDestination",
     "UnreadablePackage",
 ]
@@ -85,6 +87,20 @@ class SoapHubDestination:
 
     async def find_delivered(self, job: DeliveryJob) -> str | None:
         return None  # the hub has no sent list: an attempt in doubt is sent again
+
+
+class RestDestination:
+    """A ministry's own REST endpoint (``adapters.ministry_rest``)."""
+
+    def __init__(self, client: MinistryRestClient, name: str) -> None:
+        self.name = name
+        self._client = client
+
+    async def deliver(self, job: DeliveryJob, package: bytes) -> str | None:
+        return await self._client.send(package, recipient=job.recipient)
+
+    async def find_delivered(self, job: DeliveryJob) -> str | None:
+        return None  # no way to ask: an attempt in doubt is sent again
 
 
 LocalReceiver = Callable[[DeliveryJob, bytes], Awaitable[str]]

@@ -6,6 +6,7 @@ import pytest
 
 from adapters.axis.client import AxisClient, AxisPermanentError, AxisTransientError
 from adapters.errors import AdapterError, RemoteServiceError, TransportError
+from adapters.ministry_rest import MinistryRestClient, RestPermanentError, RestTransientError
 from adapters.soap_hub import SoapHubClient, SoapHubPermanentError, SoapHubTransientError
 
 
@@ -14,6 +15,7 @@ from adapters.soap_hub import SoapHubClient, SoapHubPermanentError, SoapHubTrans
     [
         (AxisClient, AxisTransientError, AxisPermanentError),
         (SoapHubClient, SoapHubTransientError, SoapHubPermanentError),
+        (MinistryRestClient, RestTransientError, RestPermanentError),
     ],
 )
 def test_each_remote_adapter_declares_its_retry_verdicts(
