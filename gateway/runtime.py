@@ -133,8 +133,14 @@ class Runtime:
             shared_limit=shared,
         )
         if settings.broker_url is not None:
+            # Delay tiers: short ones to converge on a due time, and the schedule's own delays.
+            tiers = tuple(sorted({1.0, 5.0, *settings.retry.delays_seconds}))
             self.broker = AmqpBroker(
-                AmqpSettings(url=settings.broker_url, prefix=settings.broker_prefix)
+                AmqpSettings(
+                    url=settings.broker_url,
+                    prefix=settings.broker_prefix,
+                    delay_tiers_seconds=tiers,
+                )
             )
             await self.broker.connect()
             self._stack.push_async_callback(self.broker.close)

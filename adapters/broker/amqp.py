@@ -11,8 +11,7 @@ persistent, published with ``mandatory=True`` on a channel with publisher confir
 ``on_return_raises=True`` (python-stack.md 2e: otherwise an unroutable message vanishes), so
 ``publish`` returns only once the broker has it. Consumers acknowledge manually after the
 store has recorded the outcome; ``prefetch`` bounds what one worker holds. A delay is rounded
-up to the next tier; a consumer that gets a message early (a delay beyond the last tier)
-sends it round again.
+down to a tier; a consumer that gets a message early sends it round again for the rest.
 
 Driver errors are mapped here: ``BrokerUnavailable`` (a ``TransportError``) when RabbitMQ
 cannot be reached or drops the channel.
@@ -101,8 +100,12 @@ class AmqpBroker:
         return f"{self.settings.prefix}.{suffix}"
 
     def delay_queue(self, seconds: float) -> tuple[str, float]:
-        """The tier queue for a delay of ``seconds``: the first tier at least that long."""
-        tier = next((t for t in self._tiers if t >= seconds), self._tiers[-1])
+        """The tier queue for a delay of ``seconds``: the longest tier not longer than it.
+
+        A message may so come back early, never late; the consumer then finds its delivery
+        not yet due and sends it round a shorter tier for the rest (1 s, 5 s ... converge).
+        """
+        tier = next((t for t in reversed(self._tiers) if t <= seconds), self._tiers[0])
         return self._name(f"delay.{int(tier * 1000)}"), tier
 
     async def _open(self, *, prefetch: int) -> _Link:

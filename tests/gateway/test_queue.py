@@ -190,3 +190,16 @@ async def test_urgent_documents_overtake_the_queue(broker: AmqpBroker) -> None:
     await asyncio.wait_for(broker.run_consumer(handler, stop=stop), timeout=30)
     assert seen[0] == "urgent"
     assert sorted(seen[1:]) == [f"normal-{n}" for n in range(5)]
+
+
+def test_delays_round_down_to_a_tier() -> None:
+    broker = AmqpBroker(AmqpSettings(url=AMQP_URL, prefix="p", delay_tiers_seconds=(1, 5, 30, 120)))
+    assert [broker.delay_queue(s)[1] for s in (0.2, 1, 4.9, 36, 119, 5000)] == [
+        1,
+        1,
+        1,
+        30,
+        30,
+        120,
+    ]
+    assert broker.delay_queue(36)[0] == "p.delay.30000"
