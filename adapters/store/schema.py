@@ -15,10 +15,12 @@ import sqlalchemy as sa
 
 __all__ = [
     "agencies",
+    "api_clients",
     "deliveries",
     "delivery_events",
     "idempotency_keys",
     "inbound_items",
+    "inbox_acks",
     "messages",
     "metadata",
     "outbox",
@@ -54,7 +56,12 @@ messages = sa.Table(
     sa.Column("package_size", sa.BigInteger, nullable=False),
     sa.Column("client_id", sa.String(80), nullable=True),
     sa.Column("created_at", _TIME, nullable=False),
+    # inbound: which of our agencies it is for, and what our checks found
+    sa.Column("recipient", sa.String(40), nullable=True),
+    sa.Column("inbound_state", sa.String(16), nullable=True),  # accepted | rejected | recalled
+    sa.Column("checks", sa.Text, nullable=True),  # JSON: signature and rule findings
     sa.Index(None, "created_at"),
+    sa.Index(None, "direction", "recipient", "created_at"),
     sa.Index(None, "document_id", "sender"),
     sa.Index(None, "direction", "created_at"),
 )
@@ -159,4 +166,30 @@ agencies = sa.Table(
     sa.Column("parent", sa.String(40), nullable=True),
     sa.Column("source", sa.String(16), nullable=False),  # config | axis
     sa.Column("updated_at", _TIME, nullable=False),
+)
+
+api_clients = sa.Table(
+    "api_clients",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # the public half of the key
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),  # sha256 of the secret half
+    sa.Column("agencies", sa.Text, nullable=False),  # JSON list of OrganId patterns
+    sa.Column("webhook_url", sa.Text, nullable=True),
+    sa.Column("webhook_secret", sa.String(128), nullable=True),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("revoked_at", _TIME, nullable=True),
+)
+
+inbox_acks = sa.Table(
+    "inbox_acks",
+    metadata,
+    sa.Column(
+        "message_id",
+        sa.String(36),
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("client_id", sa.String(40), primary_key=True),
+    sa.Column("acked_at", _TIME, nullable=False),
 )

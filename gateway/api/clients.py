@@ -1,0 +1,82 @@
+"""API clients: a local QLVB instance, its key, and the agencies it may act for.
+
+A key reads ``edk_<client id>.<secret>``. Only the SHA-256 of the secret is stored: the
+secret has 256 random bits, so a slow password hash would add nothing, and the lookup by id
+keeps the check to one row. A client may act for the OrganIds its patterns match
+(``000.00.13.H42``, ``*.H42``); a revoked key is refused from the next request on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from adapters.store.schema import api_clients
+from adapters.store.store import Store, utc_now
+
+__all__ = ["ApiClient", "authenticate", "create_client", "revoke_client"]
+
+PREFIX = "edk_"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiClient:
+    id: str
+    name: str
+    agencies: tuple[str, ...]
+    webhook_url: str | None = None
+
+    def may_act_for(self, organ_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.agencies)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def create_client(store: Store, name: str, agencies: list[str]) -> tuple[ApiClient, str]:
+    """A new client and its key (shown once: only its hash is kept)."""
+    client_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            api_clients.insert().values(
+                id=client_id,
+                name=name,
+                key_hash=_hash(secret),
+                agencies=json.dumps(agencies),
+                created_at=utc_now(),
+            )
+        )
+    return ApiClient(client_id, name, tuple(agencies)), f"{PREFIX}{client_id}.{secret}"
+
+
+async def authenticate(store: Store, key: str) -> ApiClient | None:
+    if not key.startswith(PREFIX) or "." not in key:
+        return None
+    client_id, _, secret = key[len(PREFIX) :].partition(".")
+    async with store.engine.connect() as connection:
+        row = (
+            await connection.execute(sa.select(api_clients).where(api_clients.c.id == client_id))
+        ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.key_hash, _hash(secret)):
+        return None
+    return ApiClient(row.id, row.name, tuple(json.loads(row.agencies)), row.webhook_url)
+
+
+async def revoke_client(store: Store, client_id: str) -> bool:
+    async with store.engine.begin() as connection:
+        result = await connection.execute(
+            api_clients.update()
+            .where(api_clients.c.id == client_id, api_clients.c.revoked_at.is_(None))
+            .values(revoked_at=utc_now())
+        )
+    return result.rowcount == 1

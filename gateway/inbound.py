@@ -1,0 +1,310 @@
+"""The inbound pipeline: what happens to a package the axis (or a hub) brings us.
+
+    hardened parse -> XSD + rules -> package signature (policy) -> is the recipient ours?
+    -> duplicate? -> store -> automatic 01 to the sender (Điều 21.2c), or 02 with the reason
+    (Điều 21.2b) -> the local QLVB's inbox (and webhooks)
+
+* A package that cannot be read at all is refused to the poller (acknowledged ``fail``):
+  there is no sender to answer.
+* A duplicate (same DocumentId and sender as a document we accepted) is stored as seen and
+  not handed to the QLVB again; a duplicate of one we rejected is processed again.
+* A status package about our own document moves its delivery (``apply_status``). A status 13
+  about a document we received marks it ``recalled``, keeps the request, and answers 15.
+* The rejection reasons, the signature findings and the rules broken are kept with the
+  message (``checks``), for the dashboard and the QLVB.
+
+Statuses we answer go out through ``accept_package`` like any outgoing package, signed with
+the recipient agency's key when one is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import fnmatch
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+import edxml
+from adapters.axis.client import ReceivedItem
+from adapters.axis.poller import Handover, HandoverRejected
+from adapters.blobs import BlobStore
+from adapters.store.schema import messages
+from adapters.store.store import NewMessage, Store
+
+from .accept import AcceptanceError, accept_package
+from .dispatch.routing import RoutingTable
+from .dispatch.statuses import apply_status
+from .signing import Signers
+
+__all__ = ["InboundPipeline", "InboundResult"]
+
+log = logging.getLogger(__name__)
+_VIETNAM = dt.timezone(dt.timedelta(hours=7))
+
+
+def _now_vietnam() -> dt.datetime:
+    return dt.datetime.now(_VIETNAM).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    message_id: str | None
+    outcome: str  # accepted | rejected | duplicate | status | recall
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class InboundPipeline:
+    store: Store
+    blobs: BlobStore
+    routing: RoutingTable
+    own_agencies: Sequence[str]  # OrganId patterns of the agencies we receive for
+    signers: Signers = field(default_factory=Signers)
+    trust: edxml.TrustStore | None = None
+    policy: edxml.VerifyPolicy = field(
+        default_factory=lambda: edxml.VerifyPolicy(on_failure="flag")
+    )
+    answer_statuses: bool = True
+    listeners: list[Callable[[InboundResult], None]] = field(default_factory=list)
+
+    def ours(self, organ_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.own_agencies)
+
+    def handover(self, source: str = "axis") -> Handover:
+        async def handover(item: ReceivedItem, data: bytes) -> None:
+            await self.receive(data, source=source, remote_id=item.doc_id)
+
+        return handover
+
+    async def receive(self, data: bytes, *, source: str, remote_id: str) -> InboundResult:
+        try:
+            checked = await asyncio.to_thread(edxml.check, data)
+        except edxml.EdxmlError as exc:
+            raise HandoverRejected(f"unreadable package: {exc}") from None
+        package = checked.package
+        if package is None:
+            reasons = "; ".join(p.message for p in checked.problems) or "unreadable"
+            raise HandoverRejected(f"unreadable package: {reasons}")
+        if isinstance(package, edxml.StatusPackage):
+            result = await self._status(package, data, source, remote_id)
+        else:
+            result = await self._document(package, checked.problems, data, source, remote_id)
+        for listener in self.listeners:
+            listener(result)
+        return result
+
+    # -- documents -------------------------------------------------------------------------------
+
+    async def _document(
+        self,
+        package: edxml.DocumentPackage,
+        problems: Sequence[edxml.Problem],
+        data: bytes,
+        source: str,
+        remote_id: str,
+    ) -> InboundResult:
+        ours = [o.organ_id for o in package.recipients if self.ours(o.organ_id)]
+        recipient = (
+            ours[0] if ours else (package.recipients[0].organ_id if package.recipients else "")
+        )
+        reasons = [f"{p.rule}: {p.message}" for p in problems]
+        checks: dict[str, object] = {"rules": reasons}
+        signature, relayed_by = await self._verify(package, data)
+        checks["signature"] = {
+            "present": signature.present,
+            "valid": signature.valid,
+            "accepted": signature.accepted,
+            "signer": str(signature.signer) if signature.signer else None,
+            "findings": [f"{c.name}: {c.state.value}: {c.detail}" for c in signature.flagged],
+            "hub_trace_removed": relayed_by,
+        }
+        if not signature.accepted:
+            reasons.append("the package signature does not satisfy the policy")
+        if not ours:
+            reasons.append(f"none of the recipients is an agency of ours ({recipient})")
+        document_id = package.document_id or edxml.document_id_of(package)
+        sender = package.sender.organ_id
+        if not reasons and await self._accepted_before(document_id, sender):
+            await self.store.record_inbound(
+                source, remote_id, message_type="edoc", outcome="duplicate", detail=document_id
+            )
+            return InboundResult(None, "duplicate")
+        ref = await asyncio.to_thread(self.blobs.put, data)
+        state = "rejected" if reasons else "accepted"
+        checks["reasons"] = reasons
+        priority = package.other_info.priority if package.other_info else None
+        message_id, _ = await self.store.accept(
+            NewMessage(
+                direction="in",
+                document_id=document_id,
+                sender=sender,
+                code=str(package.code),
+                subject=package.subject,
+                business_type=package.business.doc_type if package.business else 0,
+                priority=priority or 0,
+                due_date=package.due_date,
+                package_ref=ref,
+                package_size=len(data),
+            ),
+            [],
+            source=source,
+            deliver=False,
+            inbound=(source, remote_id),
+        )
+        await self._set_inbound(message_id, recipient=recipient, state=state, checks=checks)
+        if self.answer_statuses:
+            code = "02" if reasons else "01"
+            description = "; ".join(reasons) if reasons else "Đã đến"
+            await self._answer(package, recipient, code, description)
+        return InboundResult(message_id, state, tuple(reasons))
+
+    async def _verify(
+        self, package: edxml.DocumentPackage, data: bytes
+    ) -> tuple[edxml.VerifyResult, str | None]:
+        """Verify the signature; if it fails and a hub appended its TraceHeader after the
+        sender signed (spec 1.7, the axis does), verify the package as the sender signed it."""
+        result = await asyncio.to_thread(edxml.verify, data, self.trust, policy=self.policy)
+        traces = package.trace_headers
+        if result.valid or not result.present or not traces:
+            return result, None
+        hub = traces[-1].organ_id
+        if hub == package.sender.organ_id:
+            return result, None
+        original = edxml.remove_trace_header(data, hub)
+        if original is None:
+            return result, None
+        again = await asyncio.to_thread(edxml.verify, original, self.trust, policy=self.policy)
+        return (again, hub) if again.valid else (result, None)
+
+    async def _accepted_before(self, document_id: str, sender: str) -> bool:
+        async with self.store.engine.connect() as connection:
+            found = await connection.scalar(
+                sa.select(sa.func.count())
+                .select_from(messages)
+                .where(
+                    messages.c.direction == "in",
+                    messages.c.message_type == "edoc",
+                    messages.c.document_id == document_id,
+                    messages.c.sender == sender,
+                    messages.c.inbound_state.in_(("accepted", "recalled")),
+                )
+            )
+        return bool(found)
+
+    async def _set_inbound(
+        self, message_id: str, *, recipient: str | None = None, state: str, checks: object = None
+    ) -> None:
+        values: dict[str, object] = {"inbound_state": state}
+        if recipient is not None:
+            values["recipient"] = recipient
+        if checks is not None:
+            values["checks"] = json.dumps(checks, ensure_ascii=False, default=str)
+        async with self.store.engine.begin() as connection:
+            await connection.execute(
+                messages.update().where(messages.c.id == message_id).values(**values)
+            )
+
+    async def _answer(
+        self, document: edxml.DocumentPackage, reporter: str, code: str, description: str
+    ) -> None:
+        """Send a status about ``document`` from our agency ``reporter`` to its sender."""
+        status = edxml.StatusPackage(
+            sender=edxml.Organization(organ_id=reporter),
+            response_for=edxml.ResponseFor(
+                organ_id=document.sender.organ_id,
+                code=str(document.code),
+                promulgation_date=document.promulgation.date,
+                document_id=document.document_id or edxml.document_id_of(document),
+            ),
+            status_code=code,
+            description=description[:1000],
+            timestamp=_now_vietnam(),
+        )
+        await self.send_status(status)
+
+    async def send_status(self, status: edxml.StatusPackage) -> str | None:
+        data = self.signers.sign(edxml.build(status), status.sender.organ_id)
+        try:
+            accepted = await accept_package(self.store, self.blobs, self.routing, data)
+        except AcceptanceError as exc:
+            log.warning(
+                "status %s to %s not sent: %s",
+                status.status_code,
+                status.response_for.organ_id,
+                exc,
+            )
+            return None
+        return accepted.message_id
+
+    # -- statuses --------------------------------------------------------------------------------
+
+    async def _status(
+        self, status: edxml.StatusPackage, data: bytes, source: str, remote_id: str
+    ) -> InboundResult:
+        ref = await asyncio.to_thread(self.blobs.put, data)
+        message_id, _ = await self.store.accept(
+            NewMessage(
+                direction="in",
+                document_id=status.response_for.document_id or "",
+                sender=status.sender.organ_id,
+                code=status.response_for.code or "",
+                subject=status.description or "",
+                message_type="status",
+                status_code=status.status_code,
+                package_ref=ref,
+                package_size=len(data),
+            ),
+            [],
+            source=source,
+            deliver=False,
+            inbound=(source, remote_id),
+        )
+        await self._set_inbound(message_id, recipient=status.response_for.organ_id, state="status")
+        if status.status_code == "13":
+            return await self._recalled(status, message_id)
+        await apply_status(self.store, status)
+        return InboundResult(message_id, "status")
+
+    async def _recalled(self, request: edxml.StatusPackage, request_id: str) -> InboundResult:
+        """The sender takes back a document it sent us (status 13; legal.md 2.9 III.8)."""
+        document_id = request.response_for.document_id or ""
+        async with self.store.engine.begin() as connection:
+            recalled = await connection.execute(
+                messages.update()
+                .where(
+                    messages.c.direction == "in",
+                    messages.c.message_type == "edoc",
+                    messages.c.document_id == document_id,
+                    messages.c.sender == request.sender.organ_id,
+                    messages.c.inbound_state == "accepted",
+                )
+                .values(
+                    inbound_state="recalled",
+                    checks=json.dumps(
+                        {"recall": {"request": request_id, "reason": request.description}},
+                        ensure_ascii=False,
+                    ),
+                )
+            )
+        if recalled.rowcount and self.answer_statuses:
+            answer = edxml.StatusPackage(
+                sender=edxml.Organization(organ_id=request.response_for.organ_id),
+                response_for=edxml.ResponseFor(
+                    organ_id=request.sender.organ_id,
+                    code=request.response_for.code,
+                    promulgation_date=request.response_for.promulgation_date,
+                    document_id=document_id,
+                ),
+                status_code="15",
+                description="Đồng ý thu hồi",
+                timestamp=_now_vietnam(),
+            )
+            await self.send_status(answer)
+        return InboundResult(
+            request_id, "recall", () if recalled.rowcount else ("no such document",)
+        )

@@ -1,0 +1,37 @@
+"""Which key signs which agency's packages (Điều 5.2: every exchanged package is signed).
+
+The gateway signs each outgoing package — documents it builds from a QLVB's record, and the
+status packages it answers with — using the sending agency's key and certificate chain. An
+agency without a key configured gets its packages sent unsigned unless ``required``, in
+which case acceptance refuses them with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import edxml
+from adapters.keys import SigningIdentity
+
+__all__ = ["MissingSigningKey", "Signers"]
+
+
+class MissingSigningKey(Exception):
+    def __init__(self, organ_id: str) -> None:
+        super().__init__(f"no signing key is configured for {organ_id} (Điều 5.2)")
+        self.organ_id = organ_id
+
+
+@dataclass
+class Signers:
+    identities: Mapping[str, SigningIdentity] = field(default_factory=dict)
+    required: bool = False
+
+    def sign(self, package: bytes, organ_id: str) -> bytes:
+        identity = self.identities.get(organ_id)
+        if identity is None:
+            if self.required:
+                raise MissingSigningKey(organ_id)
+            return package
+        return edxml.sign(package, identity.key, identity.chain)

@@ -1,0 +1,305 @@
+"""The front doors end to end: two gateways, one simulated axis, real HTTP everywhere.
+
+Gateway A serves Ninh Bình (system 00.42.W00), gateway B the Government Office
+(000.00.00.G22). A's QLVB posts a record; A signs and sends it; B polls it in, checks it,
+answers 01, shows it in its inbox; B's clerk reports 03; A's document shows "accepted".
+B also serves the VDXP facade, read by a client that speaks only the axis protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+import edxml
+from adapters.axis.client import AxisClient, AxisConfig, AxisPermanentError
+from adapters.axis.poller import MemorySeenDocIds, poll_once
+from adapters.axis.server import install_axis_routes
+from adapters.axis.simulator import AxisSimulator
+from adapters.blobs import BlobStore
+from adapters.keys import SigningIdentity
+from adapters.store.store import Store, utc_now
+from edxml.devca import DevPki
+from gateway.api.app import PREFIX, ApiContext, build_api
+from gateway.accept import sync_agencies
+from gateway.api.clients import create_client, revoke_client
+from gateway.dispatch.destinations import AxisDestination
+from gateway.dispatch.dispatcher import Dispatcher, run_embedded
+from gateway.dispatch.routing import RoutingTable
+from gateway.inbound import InboundPipeline
+from gateway.signing import Signers
+from gateway.vdxp import FacadeSystem, VdxpBackend
+from tests.adapters.conftest import client_for
+from tests.conftest import open_store
+from tests.factories import EXAMPLES, PDF
+
+RECORD = json.loads((EXAMPLES / "record.json").read_text())
+
+
+def _record(**changes: Any) -> dict[str, Any]:
+    record = copy.deepcopy(RECORD)
+    record["recipients"] = [{"organ_id": "000.00.00.G22", "organ_name": "Văn phòng Chính phủ"}]
+    record["attachments"] = [
+        {
+            "content_id": "cv-05",
+            "name": "05_UBND-VP.pdf",
+            "description": "Công văn",
+            "data_base64": base64.b64encode(PDF).decode(),
+        }
+    ]
+    record.update(changes)
+    return record
+
+
+class Gateway:
+    """One gateway's parts, in process, with its API (and facade) on a real port."""
+
+    def __init__(
+        self, store: Store, blobs: BlobStore, axis: AxisClient, pipeline: InboundPipeline
+    ) -> None:
+        self.store, self.blobs, self.axis, self.pipeline = store, blobs, axis, pipeline
+        self.dispatcher = Dispatcher(store, blobs, {"axis": AxisDestination(axis)})
+        self.url = ""
+        self.seen = MemorySeenDocIds()
+
+    async def deliver(self) -> None:
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_embedded(self.dispatcher, stop=stop, idle_seconds=0.01))
+        for _ in range(500):
+            counts = await self.store.counts_by_state()
+            if not {"queued", "sending", "retry_wait"} & set(counts):
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await worker
+
+    async def poll(self) -> None:
+        await poll_once(self.axis, self.pipeline.handover(), self.seen)
+
+
+@pytest.fixture
+async def gateways(
+    simulator: AxisSimulator, pki: DevPki, tmp_path: Path, backend: str
+) -> AsyncIterator[tuple[Gateway, Gateway]]:
+    trust = edxml.TrustStore(roots=(pki.root.certificate,))
+    routing = RoutingTable()
+    built: list[Gateway] = []
+    runners: list[web.AppRunner] = []
+    async with (
+        open_store(backend, tmp_path / "a", utc_now) as store_a,
+        open_store(backend, tmp_path / "b", utc_now) as store_b,
+        client_for(simulator, "00.42.W00") as axis_a,
+        client_for(simulator, "000.00.00.G22") as axis_b,
+    ):
+        for store, axis, own, agency in (
+            (store_a, axis_a, ("*.H42",), "000.00.01.H42"),
+            (store_b, axis_b, ("000.00.00.G22",), "000.00.00.G22"),
+        ):
+            issued = pki.agencies[agency]
+            signers = Signers(
+                {agency: SigningIdentity(issued.key, tuple(pki.chain(issued)))}, required=True
+            )
+            blobs = BlobStore(tmp_path / agency / "blobs")
+            pipeline = InboundPipeline(store, blobs, routing, own, signers=signers, trust=trust)
+            gateway = Gateway(store, blobs, axis, pipeline)
+            await sync_agencies(store, axis)  # unknown recipients are refused at acceptance
+            app = web.Application()
+            app.add_subapp(PREFIX, build_api(ApiContext(store, blobs, routing, signers, pipeline)))
+            facade = VdxpBackend(
+                store, blobs, routing, {"qlvb-vp": FacadeSystem("qlvb-vp", "facade-secret", own)}
+            )
+            install_axis_routes(app, facade, prefix="/vdxp")
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            gateway.url = f"http://{host}:{port}"
+            runners.append(runner)
+            built.append(gateway)
+        try:
+            yield built[0], built[1]
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+
+
+async def _key(gateway: Gateway, agencies: list[str]) -> dict[str, str]:
+    _, key = await create_client(gateway.store, "QLVB", agencies)
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_document_out_inbox_status_back(gateways: tuple[Gateway, Gateway]) -> None:
+    a, b = gateways
+    auth_a = await _key(a, ["*.H42"])
+    auth_b = await _key(b, ["000.00.00.G22"])
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{a.url}{PREFIX}/documents",
+            json=_record(),
+            headers={**auth_a, "Idempotency-Key": "k-1"},
+        ) as r:
+            assert r.status == 202, await r.text()
+            accepted = await r.json()
+        async with http.post(
+            f"{a.url}{PREFIX}/documents",
+            json=_record(),
+            headers={**auth_a, "Idempotency-Key": "k-1"},
+        ) as r:
+            assert (r.status, (await r.json())["id"]) == (
+                202,
+                accepted["id"],
+            )  # a retry, not a second document
+        await a.deliver()
+        await b.poll()  # B takes it in, checks it, answers 01
+        async with http.get(f"{b.url}{PREFIX}/inbox", headers=auth_b) as r:
+            (item,) = (await r.json())["items"]
+        assert (item["document_id"], item["state"], item["recipient"]) == (
+            accepted["document_id"],
+            "accepted",
+            "000.00.00.G22",
+        )
+        assert item["checks"]["signature"]["valid"] is True
+        async with http.get(
+            f"{b.url}{PREFIX}/inbox/{item['id']}/attachments/cv-05", headers=auth_b
+        ) as r:
+            assert await r.read() == PDF
+        async with http.post(
+            f"{b.url}{PREFIX}/inbox/{item['id']}/status",
+            json={
+                "status_code": "03",
+                "description": "Đã vào sổ",
+                "staff": {"staff": "Lê Thị Cúc"},
+            },
+            headers=auth_b,
+        ) as r:
+            assert r.status == 202, await r.text()
+        async with http.post(f"{b.url}{PREFIX}/inbox/{item['id']}/ack", headers=auth_b) as r:
+            assert r.status == 200
+        await b.deliver()  # B's 01 and 03 go out
+        await a.poll()  # A receives them
+        async with http.get(f"{a.url}{accepted['status_url']}", headers=auth_a) as r:
+            document = await r.json()
+        (delivery,) = document["deliveries"]
+        assert (delivery["state"], delivery["status_code"]) == ("accepted", "03")
+        # 01 and 03 travel together: when 03 comes first, the late 01 changes nothing
+        sources = [e["source"] for e in delivery["events"]]
+        assert sources[-1] == "status:03"
+        assert set(sources) <= {"api", "dispatcher", "status:01", "status:03"}
+        async with http.get(
+            f"{a.url}{PREFIX}/documents/{accepted['id']}/package", headers=auth_a
+        ) as r:
+            assert edxml.verify(await r.read(), None).present
+
+
+async def test_the_vdxp_facade_serves_an_sdk_client(gateways: tuple[Gateway, Gateway]) -> None:
+    a, b = gateways
+    auth_a = await _key(a, ["*.H42"])
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth_a) as r,
+    ):
+        assert r.status == 202
+    await a.deliver()
+    await b.poll()
+    sdk = AxisClient(
+        AxisConfig(base_url=f"{b.url}/vdxp", system_id="qlvb-vp", secret="facade-secret")
+    )
+    async with sdk:
+        (item,) = await sdk.received_list()
+        package = edxml.parse(await sdk.get_edoc(item.doc_id))
+        assert isinstance(package, edxml.DocumentPackage)
+        assert package.attachments[0].data == PDF
+        await sdk.update_status(item.doc_id, "done")
+        assert await sdk.received_list() == []
+        # the SDK's sendEdoc goes through B's outbound pipeline
+        reply = edxml.build(
+            edxml.from_record(
+                _record(
+                    sender={"organ_id": "000.00.00.G22", "organ_name": "Văn phòng Chính phủ"},
+                    recipients=[{"organ_id": "000.00.01.H42", "organ_name": "Văn phòng UBND"}],
+                    code={"number": "99", "notation": "VPCP-TTĐT"},
+                ),
+                now=dt.datetime(2026, 11, 25, 15, 0),
+            )
+        )
+        doc_id = await sdk.send_edoc(reply, sender="000.00.00.G22")
+        (row,) = await sdk.sent_list()
+        assert (row.doc_id, row.receiver) == (doc_id, "000.00.01.H42")
+    wrong = AxisClient(AxisConfig(base_url=f"{b.url}/vdxp", system_id="qlvb-vp", secret="guess"))
+    async with wrong:
+        with pytest.raises(AxisPermanentError, match=r"401|wrong secret"):
+            await wrong.received_list()
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "rule"),
+    [
+        ("malformed json", 400, "json"),
+        ("wrong type", 422, "record"),
+        ("unknown recipient", 422, "route"),
+        ("forbidden agency", 403, "auth.agency"),
+        ("long file name", 422, None),
+        ("diacritic file name", 422, None),
+        ("exe", 422, None),
+        ("no key", 401, None),
+        ("revoked key", 401, None),
+    ],
+)
+async def test_bad_input_gets_a_clear_problem(
+    gateways: tuple[Gateway, Gateway], case: str, status: int, rule: str | None
+) -> None:
+    a, _ = gateways
+    client, key = await create_client(a.store, "QLVB", ["000.00.01.H42"])
+    headers = {"Authorization": f"Bearer {key}"}
+    body: Any = _record()
+    if case == "malformed json":
+        body = None
+    elif case == "wrong type":
+        body = _record(subject=42)
+    elif case == "unknown recipient":
+        body = _record(recipients=[{"organ_id": "000.00.00.X99"}])
+    elif case == "forbidden agency":
+        body = _record(sender={"organ_id": "000.00.12.H42", "organ_name": "Sở TT&TT"})
+    elif case in ("long file name", "diacritic file name", "exe"):
+        name = {
+            "long file name": "a" * 47 + ".pdf",
+            "diacritic file name": "Công văn.pdf",
+            "exe": "setup.exe",
+        }[case]
+        body["attachments"][0]["name"] = name
+    elif case == "no key":
+        headers = {}
+    elif case == "revoked key":
+        await revoke_client(a.store, client.id)
+    async with aiohttp.ClientSession() as http:
+        if body is None:
+            response = await http.post(
+                f"{a.url}{PREFIX}/documents",
+                data=b"{not json",
+                headers={**headers, "Content-Type": "application/json"},
+            )
+        else:
+            response = await http.post(f"{a.url}{PREFIX}/documents", json=body, headers=headers)
+        async with response:
+            assert response.status == status, await response.text()
+            assert response.content_type == "application/problem+json"
+            problem = await response.json()
+    if rule is not None:
+        assert any(rule in p["rule"] for p in problem["problems"]), problem
+    if case in ("long file name", "diacritic file name", "exe"):
+        assert any(
+            "8." in p["rule"] or "attachment" in p["field"].lower() or "Attachment" in p["field"]
+            for p in problem["problems"]
+        ), problem
+    assert await a.store.counts_by_state() == {}  # nothing half-accepted
