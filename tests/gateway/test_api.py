@@ -30,8 +30,8 @@ from adapters.blobs import BlobStore
 from adapters.keys import SigningIdentity
 from adapters.store.store import Store, utc_now
 from edxml.devca import DevPki
-from gateway.api.app import PREFIX, ApiContext, build_api
 from gateway.accept import sync_agencies
+from gateway.api.app import PREFIX, ApiContext, build_api
 from gateway.api.clients import create_client, revoke_client
 from gateway.dispatch.destinations import AxisDestination
 from gateway.dispatch.dispatcher import Dispatcher, run_embedded
