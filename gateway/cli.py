@@ -60,6 +60,19 @@ def _parser() -> argparse.ArgumentParser:
     serve = with_config(commands.add_parser("serve", help="run the gateway (HTTP and workers)"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    clients = commands.add_parser("clients", help="API clients (QLVB instances) and their keys")
+    client_commands = clients.add_subparsers(
+        dest="clients_command", metavar="ACTION", required=True
+    )
+    add = with_config(
+        client_commands.add_parser("add", help="create a client; prints its key once")
+    )
+    add.add_argument("name")
+    add.add_argument(
+        "--agency", action="append", required=True, help="OrganId or pattern (*.H42); repeat"
+    )
+    revoke = with_config(client_commands.add_parser("revoke", help="revoke a client's key"))
+    revoke.add_argument("client_id")
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -96,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "version":
         print(f"edxml-gateway {edxml.__version__}")
         return 0
-    if arguments.command in ("migrate", "worker", "serve", "requeue"):
+    if arguments.command in ("migrate", "worker", "serve", "requeue", "clients"):
         return _service(arguments)
     if arguments.command == "simulate-axis":
         try:
@@ -124,6 +137,8 @@ def _service(arguments: argparse.Namespace) -> int:
             print(f"{name}: the database is up to date ({where})")
         elif arguments.command == "worker":
             asyncio.run(commands.run_worker(settings))
+        elif arguments.command == "clients":
+            return asyncio.run(commands.run_clients(settings, arguments))
         elif arguments.command == "serve":
             asyncio.run(commands.run_serve(settings, arguments.host, arguments.port))
         else:

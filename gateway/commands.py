@@ -2,12 +2,13 @@
 
 Each loads the settings (``--config FILE`` plus ``EDXML_*`` variables), builds a
 ``Runtime`` and runs until SIGINT/SIGTERM. ``serve`` is the API process with the workers in
-it (the default deployment); ``worker`` runs only the workers, to scale out. The REST API
-itself arrives with its own issue; for now ``serve`` answers ``/healthz``.
+it (the default deployment): ``/healthz``, the REST API under ``/api/v1`` and the VDXP facade
+under ``/vdxp``; ``worker`` runs only the workers, to scale out.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -16,12 +17,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from adapters.store.engine import create_engine, migrate
+from adapters.store.engine import create_engine, is_sqlite, migrate
+from adapters.store.store import Store
 
+from .api.clients import create_client, revoke_client
 from .config import GatewaySettings, load_settings
 from .runtime import Runtime
 
-__all__ = ["run_migrate", "run_requeue", "run_serve", "run_worker"]
+__all__ = ["run_clients", "run_migrate", "run_requeue", "run_serve", "run_worker"]
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -63,13 +66,7 @@ async def run_worker(settings: GatewaySettings) -> None:
 async def run_serve(settings: GatewaySettings, host: str, port: int) -> None:
     stop = _stop_on_signals()
     async with Runtime(settings) as runtime:
-        app = web.Application()
-
-        async def healthz(request: web.Request) -> web.Response:
-            return web.json_response({"status": "ok"})
-
-        app.router.add_get("/healthz", healthz)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(runtime.web_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)
         await site.start()
@@ -86,3 +83,21 @@ async def run_requeue(settings: GatewaySettings, delivery_ids: list[str]) -> lis
         results = [(d, await runtime.store.requeue(d, source="cli")) for d in delivery_ids]
         runtime.relay_wake.set()
         return results
+
+
+async def run_clients(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
+    engine = create_engine(settings.store_url, schema=settings.database_schema)
+    store = Store(engine)
+    try:
+        if is_sqlite(settings.store_url):
+            await migrate(engine)
+        if arguments.clients_command == "add":
+            client, key = await create_client(store, arguments.name, list(arguments.agency))
+            print(f"client {client.id} ({client.name}) for {', '.join(client.agencies)}")
+            print(f"key (shown once, keep it secret): {key}")
+            return 0
+        revoked = await revoke_client(store, arguments.client_id)
+        print(f"{arguments.client_id}: {'revoked' if revoked else 'no such active client'}")
+        return 0 if revoked else 1
+    finally:
+        await engine.dispose()

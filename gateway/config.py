@@ -26,6 +26,7 @@ from pydantic_settings import (
 
 from adapters.axis.client import AxisConfig
 from adapters.errors import ConfigurationError
+from adapters.keys import SigningIdentity, load_signing_identity
 from adapters.ministry_rest import MinistryRestConfig
 from adapters.soap_hub import SoapHubConfig
 
@@ -34,8 +35,10 @@ from .dispatch.routing import Route, RoutingTable
 
 __all__ = [
     "AxisSettings",
+    "FacadeSystemSettings",
     "GatewaySettings",
     "RestEndpointSettings",
+    "SigningKeySettings",
     "SoapHubSettings",
     "WorkerSettings",
     "load_settings",
@@ -98,6 +101,30 @@ class RestEndpointSettings(_Frozen):
         return MinistryRestConfig(url=self.url, token=token, timeout_seconds=self.timeout_seconds)
 
 
+class SigningKeySettings(_Frozen):
+    """An agency's signing key: a PKCS#12 file, or a PEM key with its certificate chain."""
+
+    key: Path
+    certificate: Path | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+
+    def load(self) -> SigningIdentity:
+        return load_signing_identity(
+            self.key,
+            certificate=self.certificate,
+            password_env=self.password_env,
+            password_file=self.password_file,
+        )
+
+
+class FacadeSystemSettings(_Frozen):
+    """A QLVB that speaks the axis SDK to our /vdxp facade."""
+
+    secret_env: str
+    agencies: tuple[str, ...]
+
+
 class WorkerSettings(_Frozen):
     concurrency: int = Field(default=20, ge=1)
     batch: int = Field(default=20, ge=1)
@@ -125,6 +152,17 @@ class GatewaySettings(BaseSettings):
     routes: tuple[Route, ...] = (Route(pattern="*", destination="axis"),)
     retry: RetryPolicy = RetryPolicy()
     workers: WorkerSettings = WorkerSettings()
+    #: OrganId patterns of the agencies this gateway receives for (the province's own).
+    own_agencies: tuple[str, ...] = ()
+    #: Signing keys by OrganId (Điều 5.2); with signature_required, no key means refusal.
+    signing_keys: dict[str, SigningKeySettings] = {}
+    signature_required: bool = True
+    #: Folder of trusted root (and intermediate) certificates for inbound signatures.
+    trust_dir: Path | None = None
+    #: "reject" refuses inbound packages whose signature fails (answering 02); "flag" keeps
+    #: the findings but accepts them (real traffic carries unverifiable signatures, spec 6.6).
+    inbound_signature_policy: Literal["reject", "flag"] = "flag"
+    vdxp_systems: dict[str, FacadeSystemSettings] = {}
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

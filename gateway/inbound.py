@@ -39,7 +39,7 @@ from adapters.store.store import NewMessage, Store
 from .accept import AcceptanceError, accept_package
 from .dispatch.routing import RoutingTable
 from .dispatch.statuses import apply_status
-from .signing import Signers
+from .signing import MissingSigningKey, Signers
 
 __all__ = ["InboundPipeline", "InboundResult"]
 
@@ -228,7 +228,11 @@ class InboundPipeline:
         await self.send_status(status)
 
     async def send_status(self, status: edxml.StatusPackage) -> str | None:
-        data = self.signers.sign(edxml.build(status), status.sender.organ_id)
+        try:
+            data = self.signers.sign(edxml.build(status), status.sender.organ_id)
+        except MissingSigningKey as exc:
+            log.warning("status %s not sent: %s", status.status_code, exc)
+            return None
         try:
             accepted = await accept_package(self.store, self.blobs, self.routing, data)
         except AcceptanceError as exc:

@@ -18,12 +18,16 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 
 import sqlalchemy as sa
+from aiohttp import web
 from redis import asyncio as aioredis
 
+import edxml
 from adapters.axis.client import AxisClient
 from adapters.axis.poller import poll_forever
+from adapters.axis.server import install_axis_routes
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
+from adapters.errors import ConfigurationError
 from adapters.ministry_rest import MinistryRestClient
 from adapters.redis import LeaderLock, LocalLock, RedisLock, while_leader
 from adapters.redis.feed import LocalFeed, RedisFeed
@@ -31,7 +35,10 @@ from adapters.redis.limits import RedisLimit
 from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, NewMessage, Store
+from adapters.trust import load_trust_store
 
+from .api.app import PREFIX as API_PREFIX
+from .api.app import ApiContext, build_api
 from .config import GatewaySettings
 from .dispatch.destinations import (
     AxisDestination,
@@ -42,7 +49,10 @@ from .dispatch.destinations import (
 )
 from .dispatch.dispatcher import Dispatcher, run_embedded
 from .dispatch.queue import relay_outbox, work_handler
-from .receive import StoreSeenDocIds, make_handover
+from .inbound import InboundPipeline
+from .receive import StoreSeenDocIds
+from .signing import Signers
+from .vdxp import FacadeSystem, VdxpBackend
 
 __all__ = ["Runtime"]
 
@@ -132,6 +142,20 @@ class Runtime:
             limit_per_destination=settings.workers.limit_per_destination,
             shared_limit=shared,
         )
+        self.signers = Signers(
+            {organ: key.load() for organ, key in settings.signing_keys.items()},
+            required=settings.signature_required,
+        )
+        trust = load_trust_store(settings.trust_dir) if settings.trust_dir is not None else None
+        self.inbound = InboundPipeline(
+            self.store,
+            self.blobs,
+            settings.routing,
+            settings.own_agencies,
+            signers=self.signers,
+            trust=trust,
+            policy=edxml.VerifyPolicy(on_failure=settings.inbound_signature_policy),
+        )
         if settings.broker_url is not None:
             # Delay tiers: short ones to converge on a due time, and the schedule's own delays.
             tiers = tuple(sorted({1.0, 5.0, *settings.retry.delays_seconds}))
@@ -171,6 +195,34 @@ class Runtime:
             return f"local:{job.delivery_id}"  # delivered by an earlier attempt
         return f"local:{message_id}"
 
+    def web_app(self) -> web.Application:
+        """The HTTP face: /healthz, the REST API under /api/v1, the VDXP facade under /vdxp."""
+        settings = self.settings
+        app = web.Application()
+
+        async def healthz(request: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        app.router.add_get("/healthz", healthz)
+        context = ApiContext(
+            self.store, self.blobs, settings.routing, self.signers, self.inbound, self.relay_wake
+        )
+        app.add_subapp(API_PREFIX, build_api(context))
+        systems = {}
+        for system_id, system in settings.vdxp_systems.items():
+            secret = self._environ.get(system.secret_env)
+            if not secret:
+                raise ConfigurationError(
+                    f"set {system.secret_env}: the facade secret of {system_id}"
+                )
+            systems[system_id] = FacadeSystem(system_id, secret, system.agencies)
+        if systems:
+            backend = VdxpBackend(
+                self.store, self.blobs, settings.routing, systems, self.relay_wake
+            )
+            install_axis_routes(app, backend, prefix="/vdxp")
+        return app
+
     def lock(self, name: str) -> LeaderLock:
         full = f"{self.settings.redis_prefix}:lock:{name}"
         return RedisLock(self.redis, full) if self.redis is not None else LocalLock(full)
@@ -207,7 +259,7 @@ class Runtime:
             async def poll(job_stop: asyncio.Event) -> None:
                 await poll_forever(
                     axis,
-                    make_handover(self.store, self.blobs),
+                    self.inbound.handover(),
                     StoreSeenDocIds(self.store),
                     interval_seconds=axis_settings.poll_interval_seconds,
                     stop=job_stop,
