@@ -12,6 +12,7 @@ import asyncio
 import base64
 import copy
 import datetime as dt
+import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -303,3 +304,25 @@ async def test_bad_input_gets_a_clear_problem(
             for p in problem["problems"]
         ), problem
     assert await a.store.counts_by_state() == {}  # nothing half-accepted
+
+
+async def test_a_file_over_50_mb_is_refused_413_and_nothing_is_kept(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    a, _ = gateways
+    auth = await _key(a, ["*.H42"])
+    record = _record()
+    record["attachments"] = [{"content_id": "big", "file": "big.pdf"}]
+    form = aiohttp.FormData()
+    form.add_field("record", json.dumps(record), content_type="application/json")
+    big = io.BytesIO(b"%PDF" + b"0" * (edxml.MAX_ATTACHMENT_BYTES - 3))  # 50 MB + 1 byte
+    form.add_field("file", big, filename="big.pdf", content_type="application/pdf")
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{a.url}{PREFIX}/documents", data=form, headers=auth) as response,
+    ):
+        assert response.status == 413
+        problem = await response.json(content_type="application/problem+json")
+    assert "50 MB" in problem["title"]
+    assert await a.store.counts_by_state() == {}
+    assert not any(p.name.startswith(".incoming") for p in a.blobs.root.rglob("*"))
