@@ -19,7 +19,7 @@ from adapters.axis.simulator import AxisSimulator
 from tests.adapters.conftest import client_for
 from tests.factories import PDF
 
-from .test_api import _record
+from .harness import _record
 
 ROOT = Path(__file__).resolve().parents[2]
 
