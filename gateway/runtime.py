@@ -53,6 +53,7 @@ from .inbound import InboundPipeline
 from .receive import StoreSeenDocIds
 from .signing import Signers
 from .vdxp import FacadeSystem, VdxpBackend
+from .webhooks import WebhookEvents, run_webhooks
 
 __all__ = ["Runtime"]
 
@@ -156,6 +157,9 @@ class Runtime:
             trust=trust,
             policy=edxml.VerifyPolicy(on_failure=settings.inbound_signature_policy),
         )
+        self.webhooks = WebhookEvents(self.store)
+        self.inbound.listeners.append(self.webhooks.on_inbound)
+        self.store.listeners.append(self.webhooks.on_change)
         if settings.broker_url is not None:
             # Delay tiers: short ones to converge on a due time, and the schedule's own delays.
             tiers = tuple(sorted({1.0, 5.0, *settings.retry.delays_seconds}))
@@ -252,6 +256,11 @@ class Runtime:
                 await relay_outbox(self.store, broker, stop=job_stop, wake=self.relay_wake)
 
             tasks.append(asyncio.create_task(while_leader(self.lock("relay"), relay, stop=stop)))
+
+        async def webhooks(job_stop: asyncio.Event) -> None:
+            await run_webhooks(self.store, stop=job_stop)
+
+        tasks.append(asyncio.create_task(while_leader(self.lock("webhooks"), webhooks, stop=stop)))
         axis_settings = self.settings.axis
         if self.axis is not None and axis_settings is not None and axis_settings.poll:
             axis = self.axis

@@ -24,6 +24,7 @@ __all__ = [
     "messages",
     "metadata",
     "outbox",
+    "webhook_deliveries",
 ]
 
 metadata = sa.MetaData(
@@ -192,4 +193,21 @@ inbox_acks = sa.Table(
     ),
     sa.Column("client_id", sa.String(40), primary_key=True),
     sa.Column("acked_at", _TIME, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("client_id", sa.String(40), nullable=False),
+    sa.Column("event", sa.String(40), nullable=False),  # inbound.document | delivery.state
+    sa.Column("payload", sa.Text, nullable=False),  # the JSON body, as signed
+    sa.Column("state", sa.String(16), nullable=False),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", _TIME, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("sent_at", _TIME, nullable=True),
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "client_id", "created_at"),
 )

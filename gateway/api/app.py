@@ -28,7 +28,7 @@ from aiohttp import BodyPartReader, web
 
 import edxml
 from adapters.blobs import BlobStore
-from adapters.store.schema import deliveries, inbox_acks, messages
+from adapters.store.schema import deliveries, inbox_acks, messages, webhook_deliveries
 from adapters.store.store import MessageView, Store, utc_now
 
 from ..accept import AcceptanceError, accept_package
@@ -36,6 +36,7 @@ from ..dispatch.routing import RoutingTable
 from ..inbound import InboundPipeline
 from ..operations import recall
 from ..signing import MissingSigningKey, Signers
+from ..webhooks import register_webhook
 from .clients import ApiClient, authenticate
 from .problems import ApiProblem, FieldProblem, problem_middleware
 
@@ -646,6 +647,52 @@ async def post_inbox_status(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def put_webhook(request: web.Request) -> web.StreamResponse:
+    context, client = request.app[CONTEXT], request[_CLIENT]
+    body = await _json_body(request)
+    url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2000:
+        raise ApiProblem(
+            400, "url is an http(s) URL", [FieldProblem("url", "format", repr(url)[:100])]
+        )
+    secret = await register_webhook(context.store, client, url)
+    return web.json_response(
+        {"url": url, "secret": secret, "signature_header": "X-Edxml-Signature"}
+    )
+
+
+async def delete_webhook(request: web.Request) -> web.StreamResponse:
+    await register_webhook(request.app[CONTEXT].store, request[_CLIENT], None)
+    return web.json_response({"url": None})
+
+
+async def list_webhook_deliveries(request: web.Request) -> web.StreamResponse:
+    context, client = request.app[CONTEXT], request[_CLIENT]
+    async with context.store.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                sa.select(webhook_deliveries)
+                .where(webhook_deliveries.c.client_id == client.id)
+                .order_by(webhook_deliveries.c.created_at.desc())
+                .limit(_limit(request))
+            )
+        ).all()
+    items = [
+        {
+            "id": row.id,
+            "event": row.event,
+            "state": row.state,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "created_at": str(row.created_at),
+            "sent_at": str(row.sent_at) if row.sent_at else None,
+            "payload": json.loads(row.payload),
+        }
+        for row in rows
+    ]
+    return web.json_response({"items": items, "count": len(items)})
+
+
 def build_api(context: ApiContext) -> web.Application:
     """The ``/api/v1`` sub-application (mount it with ``app.add_subapp(PREFIX, ...)``)."""
     api = web.Application(
@@ -663,4 +710,7 @@ def build_api(context: ApiContext) -> web.Application:
     api.router.add_get("/inbox/{id}/attachments/{content_id}", get_inbox_attachment)
     api.router.add_post("/inbox/{id}/ack", post_inbox_ack)
     api.router.add_post("/inbox/{id}/status", post_inbox_status)
+    api.router.add_put("/webhook", put_webhook)
+    api.router.add_delete("/webhook", delete_webhook)
+    api.router.add_get("/webhook/deliveries", list_webhook_deliveries)
     return api
