@@ -162,6 +162,8 @@ class GatewaySettings(BaseSettings):
     #: "reject" refuses inbound packages whose signature fails (answering 02); "flag" keeps
     #: the findings but accepts them (real traffic carries unverifiable signatures, spec 6.6).
     inbound_signature_policy: Literal["reject", "flag"] = "flag"
+    #: PDFs a QLVB sends: "off", "present" (each PDF signed), "valid" (verifies against trust)
+    pdf_signature_policy: Literal["off", "present", "valid"] = "present"
     vdxp_systems: dict[str, FacadeSystemSettings] = {}
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -209,7 +209,14 @@ class Runtime:
 
         app.router.add_get("/healthz", healthz)
         context = ApiContext(
-            self.store, self.blobs, settings.routing, self.signers, self.inbound, self.relay_wake
+            self.store,
+            self.blobs,
+            settings.routing,
+            self.signers,
+            self.inbound,
+            self.relay_wake,
+            pdf_policy=settings.pdf_signature_policy,
+            trust=self.inbound.trust,
         )
         app.add_subapp(API_PREFIX, build_api(context))
         systems = {}

@@ -8,8 +8,8 @@ Events are written to ``webhook_deliveries`` first (the delivery log), then sent
 5 min, 30 min, 2 h, then the delivery is ``failed`` (visible in the log).
 
 Events: ``inbound.document`` (a document for one of the client's agencies was accepted or
-rejected by our checks) and ``delivery.state`` (a recipient's state of a document the
-client sent changed).
+rejected by our checks), ``inbound.recall`` (its sender took it back: status 13, answered
+15) and ``delivery.state`` (a recipient's state of a document the client sent changed).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class WebhookEvents:
             await asyncio.gather(*self._pending, return_exceptions=True)
 
     def on_inbound(self, result: InboundResult) -> None:
-        if result.message_id is not None and result.outcome in ("accepted", "rejected"):
+        if result.message_id is not None and result.outcome in ("accepted", "rejected", "recall"):
             message_id = result.message_id
             self._spawn(lambda: self._inbound(message_id, result))
 
@@ -122,7 +122,7 @@ class WebhookEvents:
             if agencies.may_act_for(row.recipient or ""):
                 await self._log(
                     client.id,
-                    "inbound.document",
+                    "inbound.recall" if result.outcome == "recall" else "inbound.document",
                     {
                         "id": row.id,
                         "document_id": row.document_id,

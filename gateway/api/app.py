@@ -21,13 +21,14 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from aiohttp import BodyPartReader, web
 
 import edxml
 from adapters.blobs import BlobStore
+from adapters.pdf_signatures import PdfSignatureError, verify_pdf
 from adapters.store.schema import deliveries, inbox_acks, messages, webhook_deliveries
 from adapters.store.store import MessageView, Store, utc_now
 
@@ -56,6 +57,37 @@ class ApiContext:
     signers: Signers
     inbound: InboundPipeline
     wake: asyncio.Event | None = None  # tell the outbox relay / workers there is new work
+    #: PDFs a QLVB sends: "off"; "present" (each PDF carries a signature); "valid" (each has
+    #: a signature that verifies against ``trust``; Nghị định 30 Điều 5: signed by the agency)
+    pdf_policy: Literal["off", "present", "valid"] = "off"
+    trust: edxml.TrustStore | None = None
+
+
+async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> list[FieldProblem]:
+    if context.pdf_policy == "off":
+        return []
+    problems = []
+    for index, attachment in enumerate(package.attachments):
+        if attachment.data is None or not attachment.data.startswith(b"%PDF"):
+            continue
+        field = f"attachments[{index}]"
+        try:
+            if context.trust is None:
+                report = await verify_pdf(attachment.data, trust=edxml.TrustStore(roots=()))
+            else:
+                report = await verify_pdf(attachment.data, trust=context.trust)
+        except PdfSignatureError as exc:
+            problems.append(FieldProblem(field, "pdf.signature", str(exc)))
+            continue
+        if not report.signatures:
+            problems.append(
+                FieldProblem(field, "pdf.signature", f"{attachment.name} is not signed")
+            )
+        elif context.pdf_policy == "valid" and not any(s.accepted for s in report.signatures):
+            problems.append(
+                FieldProblem(field, "pdf.signature", f"no signature of {attachment.name} verifies")
+            )
+    return problems
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("api_context", ApiContext)
@@ -323,6 +355,9 @@ async def _submit(
             [FieldProblem("status_code", "record", "use /inbox/{id}/status")],
         )
     _require(client, package.sender.organ_id, "sender.organ_id")
+    pdf_problems = await _check_pdfs(context, package)
+    if pdf_problems:
+        raise ApiProblem(422, "an attached PDF does not satisfy the signature policy", pdf_problems)
     try:
         data = await asyncio.to_thread(edxml.build, package)
         data = await asyncio.to_thread(context.signers.sign, data, package.sender.organ_id)

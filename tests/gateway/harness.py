@@ -63,6 +63,7 @@ class Gateway:
         self.dispatcher = Dispatcher(store, blobs, {"axis": AxisDestination(axis)})
         self.url = ""
         self.seen = MemorySeenDocIds()
+        self.context: ApiContext | None = None
 
     async def deliver(self) -> None:
         stop = asyncio.Event()
@@ -106,7 +107,8 @@ async def gateways(
             gateway = Gateway(store, blobs, axis, pipeline)
             await sync_agencies(store, axis)  # unknown recipients are refused at acceptance
             app = web.Application()
-            app.add_subapp(PREFIX, build_api(ApiContext(store, blobs, routing, signers, pipeline)))
+            gateway.context = ApiContext(store, blobs, routing, signers, pipeline, trust=trust)
+            app.add_subapp(PREFIX, build_api(gateway.context))
             facade = VdxpBackend(
                 store, blobs, routing, {"qlvb-vp": FacadeSystem("qlvb-vp", "facade-secret", own)}
             )

@@ -138,6 +138,7 @@ async def test_the_vdxp_facade_serves_an_sdk_client(gateways: tuple[Gateway, Gat
         ("long file name", 422, None),
         ("diacritic file name", 422, None),
         ("exe", 422, None),
+        ("unsigned pdf", 422, "pdf.signature"),
         ("no key", 401, None),
         ("revoked key", 401, None),
     ],
@@ -164,6 +165,9 @@ async def test_bad_input_gets_a_clear_problem(
             "exe": "setup.exe",
         }[case]
         body["attachments"][0]["name"] = name
+    elif case == "unsigned pdf":
+        assert a.context is not None
+        a.context.pdf_policy = "present"  # the example PDF carries no signature
     elif case == "no key":
         headers = {}
     elif case == "revoked key":

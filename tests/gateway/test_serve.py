@@ -16,6 +16,8 @@ import yaml
 
 from adapters.axis.client import AxisClient, AxisConfig
 from adapters.axis.simulator import AxisSimulator
+from adapters.keys import load_signing_identity
+from adapters.pdf_signatures import sign_pdf
 from tests.adapters.conftest import client_for
 from tests.factories import PDF
 
@@ -103,7 +105,15 @@ async def test_serve_accepts_signs_and_delivers_and_serves_the_facade(
                 {"content_id": "cv-05", "file": "05_UBND-VP.pdf", "description": "Công văn"}
             ]
             form.add_field("record", json.dumps(record), content_type="application/json")
-            form.add_field("file", PDF, filename="05_UBND-VP.pdf", content_type="application/pdf")
+            signed_pdf = await sign_pdf(
+                PDF,
+                load_signing_identity(
+                    Path(f"{agency}.p12"), password_file=Path(f"{agency}.p12.password")
+                ),
+            )
+            form.add_field(
+                "file", signed_pdf, filename="05_UBND-VP.pdf", content_type="application/pdf"
+            )
             async with http.post(f"{url}/api/v1/documents", data=form, headers=headers) as response:
                 assert response.status == 202, await response.text()
                 accepted = await response.json()
