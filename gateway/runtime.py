@@ -37,8 +37,8 @@ from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, NewMessage, Store
 from adapters.trust import load_trust_store
 
+from .api.app import MAX_REQUEST_BYTES, ApiContext, build_api
 from .api.app import PREFIX as API_PREFIX
-from .api.app import ApiContext, build_api
 from .config import GatewaySettings
 from .dispatch.destinations import (
     AxisDestination,
@@ -202,7 +202,8 @@ class Runtime:
     def web_app(self) -> web.Application:
         """The HTTP face: /healthz, the REST API under /api/v1, the VDXP facade under /vdxp."""
         settings = self.settings
-        app = web.Application()
+        # aiohttp reads bodies with the root application's limit (1 MiB by default).
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES)
 
         async def healthz(request: web.Request) -> web.Response:
             return web.json_response({"status": "ok"})

@@ -41,7 +41,7 @@ from ..webhooks import register_webhook
 from .clients import ApiClient, authenticate
 from .problems import ApiProblem, FieldProblem, problem_middleware
 
-__all__ = ["ApiContext", "build_api"]
+__all__ = ["MAX_REQUEST_BYTES", "PREFIX", "ApiContext", "build_api"]
 
 PREFIX = "/api/v1"
 MAX_REQUEST_BYTES = 120 * 1024 * 1024  # a 50 MB file in base64 JSON, and margin

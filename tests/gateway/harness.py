@@ -23,7 +23,7 @@ from adapters.keys import SigningIdentity
 from adapters.store.store import Store, utc_now
 from edxml.devca import DevPki
 from gateway.accept import sync_agencies
-from gateway.api.app import PREFIX, ApiContext, build_api
+from gateway.api.app import MAX_REQUEST_BYTES, PREFIX, ApiContext, build_api
 from gateway.api.clients import create_client
 from gateway.dispatch.destinations import AxisDestination
 from gateway.dispatch.dispatcher import Dispatcher, run_embedded
@@ -106,7 +106,7 @@ async def gateways(
             pipeline = InboundPipeline(store, blobs, routing, own, signers=signers, trust=trust)
             gateway = Gateway(store, blobs, axis, pipeline)
             await sync_agencies(store, axis)  # unknown recipients are refused at acceptance
-            app = web.Application()
+            app = web.Application(client_max_size=MAX_REQUEST_BYTES)
             gateway.context = ApiContext(store, blobs, routing, signers, pipeline, trust=trust)
             app.add_subapp(PREFIX, build_api(gateway.context))
             facade = VdxpBackend(

@@ -8,6 +8,7 @@ B also serves the VDXP facade, read by a client that speaks only the axis protoc
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
 import json
@@ -215,3 +216,18 @@ async def test_a_file_over_50_mb_is_refused_413_and_nothing_is_kept(
     assert "50 MB" in problem["title"]
     assert await a.store.counts_by_state() == {}
     assert not any(p.name.startswith(".incoming") for p in a.blobs.root.rglob("*"))
+
+
+async def test_a_large_json_document_is_accepted(gateways: tuple[Gateway, Gateway]) -> None:
+    a, _ = gateways
+    record = _record()
+    record["attachments"][0]["data_base64"] = base64.b64encode(PDF + b"%" * 3_000_000).decode()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{a.url}{PREFIX}/documents",
+            data=io.BytesIO(json.dumps(record).encode()),  # ~4 MB: over aiohttp's 1 MiB default
+            headers={**await _key(a, ["*.H42"]), "Content-Type": "application/json"},
+        ) as r,
+    ):
+        assert r.status == 202, await r.text()

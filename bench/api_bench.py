@@ -1,0 +1,193 @@
+"""Benchmark of the API's front door (issue 6): ``POST /api/v1/documents`` latency and rate.
+
+``edxml-gateway serve`` runs as its own process (embedded SQLite, the package signed with a
+development key), as deployed; each request is a ~10 KB record with a 1 MB PDF (base64 in
+JSON). Figures:
+
+* p50/p99 latency at a steady 50 requests per second (one every 20 ms: the issue's load) and
+  at 20 per second (what one process sustains here with 1 MB files: see the floor);
+* the maximum sustained accepts per second with 8 concurrent clients;
+* the floor measured in the same run: what acceptance cannot avoid, building and checking the
+  same package in-process (``edxml.build`` + ``edxml.check``), as packages per second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import aiohttp  # noqa: E402
+import yaml  # noqa: E402
+from measure import MIB  # noqa: E402
+
+import edxml  # noqa: E402
+
+STEADY_RATE = 50  # the issue's load; above what one process sustains with 1 MB files here
+SUSTAINABLE_RATE = 20
+STEADY_REQUESTS = 200
+MAX_REQUESTS = 200
+
+
+def _pdf(size: int) -> bytes:
+    body = os.urandom(size).hex().encode()[:size]
+    return b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + body + b"\n%%EOF\n"
+
+
+def _record(pdf: bytes, number: int) -> dict[str, object]:
+    record = json.loads((ROOT / "config" / "examples" / "record.json").read_text())
+    record = copy.deepcopy(record)
+    record["recipients"] = [{"organ_id": "000.00.00.G22", "organ_name": "Văn phòng Chính phủ"}]
+    record["code"] = {"number": f"{number + 1:02d}", "notation": "UBND-VP"}
+    record["content"] = "Nội dung tóm tắt. " * 400  # ~10 KB of record
+    record["attachments"] = [
+        {"content_id": "cv", "name": "cong_van.pdf", "data_base64": base64.b64encode(pdf).decode()}
+    ]
+    return record
+
+
+def _floor(record: dict[str, object], rounds: int = 20) -> float:
+    package = edxml.from_record(record, now=__import__("datetime").datetime(2026, 11, 25, 9, 0))
+    start = time.perf_counter()
+    for _ in range(rounds):
+        edxml.check(edxml.build(package))
+    return rounds / (time.perf_counter() - start)
+
+
+def _cli(*args: str, env: dict[str, str]) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+async def _measure(url: str, key: str, pdf: bytes) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {key}"}
+    bodies = [
+        json.dumps(_record(pdf, n)).encode() for n in range(2 * STEADY_REQUESTS + MAX_REQUESTS + 10)
+    ]
+    async with aiohttp.ClientSession(
+        headers={**headers, "Content-Type": "application/json"}
+    ) as http:
+
+        async def post(body: bytes) -> float:
+            start = time.perf_counter()
+            async with http.post(f"{url}/api/v1/documents", data=body) as response:
+                await response.read()
+                assert response.status == 202, (response.status, await response.text())
+            return time.perf_counter() - start
+
+        for body in bodies[:5]:  # warm-up
+            await post(body)
+        steady: dict[int, list[float]] = {}
+        offset = 5
+        for rate in (SUSTAINABLE_RATE, STEADY_RATE):
+            tasks = []
+            start = time.perf_counter()
+            for index, body in enumerate(bodies[offset : offset + STEADY_REQUESTS]):
+                await asyncio.sleep(max(0.0, start + index / rate - time.perf_counter()))
+                tasks.append(asyncio.create_task(post(body)))
+            steady[rate] = sorted(await asyncio.gather(*tasks))
+            offset += STEADY_REQUESTS
+        semaphore = asyncio.Semaphore(8)
+
+        async def bounded(body: bytes) -> float:
+            async with semaphore:
+                return await post(body)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(bounded(b) for b in bodies[offset : offset + MAX_REQUESTS]))
+        max_rate = MAX_REQUESTS / (time.perf_counter() - start)
+    figures = {"max_per_s": max_rate}
+    for rate, latencies in steady.items():
+        figures[f"p50_ms_{rate}"] = statistics.median(latencies) * 1000
+        figures[f"p99_ms_{rate}"] = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    return figures
+
+
+def run() -> list[tuple[str, float, str]]:
+    pdf = _pdf(MIB)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        subprocess.run(
+            [sys.executable, "-m", "edxml", "keys", "dev-ca", str(tmp / "keys")],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        agency = tmp / "keys" / "agencies" / "000.00.01.H42"
+        config = tmp / "gateway.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "data_dir": str(tmp / "data"),
+                    "routes": [{"pattern": "*", "destination": "local"}],
+                    "own_agencies": ["*.H42"],
+                    "signing_keys": {
+                        "000.00.01.H42": {
+                            "key": f"{agency}.p12",
+                            "password_file": f"{agency}.p12.password",
+                        }
+                    },
+                    "pdf_signature_policy": "off",
+                    "log_level": "WARNING",
+                }
+            )
+        )
+        env = dict(os.environ)
+        key = (
+            _cli("clients", "add", "bench", "--agency", "*.H42", "--config", str(config), env=env)
+            .rsplit(": ", 1)[-1]
+            .strip()
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config), "--port", "0"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert process.stdout is not None
+            url = ""
+            while not url:
+                line = process.stdout.readline()
+                if "serving on" in line:
+                    url = line.rsplit(" ", 1)[-1].strip()
+            result = asyncio.run(_measure(url, key, pdf))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        floor = _floor(_record(pdf, 0))
+    return [
+        *(
+            (
+                f"api_accept_{rate}rps_{q}_ms",
+                round(result[f"{q}_ms_{rate}"], 1),
+                f"ms at {rate} req/s",
+            )
+            for rate in (SUSTAINABLE_RATE, STEADY_RATE)
+            for q in ("p50", "p99")
+        ),
+        ("api_accept_max_per_s", round(result["max_per_s"], 1), "accepts/s, 8 clients"),
+        ("api_accept_floor_per_s", round(floor, 1), "build+check in-process"),
+        ("api_accept_vs_floor", round(floor / result["max_per_s"], 2), "x floor"),
+    ]
+
+
+if __name__ == "__main__":
+    for name, value, unit in run():
+        print(f"bench {name} {value:g} {unit}")
