@@ -35,7 +35,7 @@ from adapters.store.store import MessageView, Store, utc_now
 from ..accept import AcceptanceError, accept_package
 from ..dispatch.routing import RoutingTable
 from ..inbound import InboundPipeline
-from ..operations import recall
+from ..operations import recall, replace, update
 from ..signing import MissingSigningKey, Signers
 from ..webhooks import register_webhook
 from .clients import ApiClient, authenticate
@@ -487,6 +487,101 @@ async def post_recall(request: web.Request) -> web.StreamResponse:
     return web.json_response({"sent": [a.message_id for a in sent]}, status=202)
 
 
+_UPDATABLE = {"subject", "content", "due_date", "to_places", "steering_type"}
+
+
+async def post_update(request: web.Request) -> web.StreamResponse:
+    """Business type 2: the changed fields of the record, and the reason."""
+    context = request.app[CONTEXT]
+    view = await _own_message(request, direction="out")
+    body = await _json_body(request)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("reason"), str)
+        or not body["reason"].strip()
+    ):
+        raise ApiProblem(
+            400, "an update needs its reason", [FieldProblem("reason", "required", "missing")]
+        )
+    changes = body.get("changes")
+    if not isinstance(changes, dict) or not changes or not set(changes) <= _UPDATABLE:
+        allowed = ", ".join(sorted(_UPDATABLE))
+        raise ApiProblem(
+            422,
+            "changes name fields that can be updated",
+            [FieldProblem("changes", "update.fields", f"one or more of {allowed}")],
+        )
+    data = await asyncio.to_thread(context.blobs.get, view.package_ref)
+    original = edxml.to_record(await asyncio.to_thread(edxml.parse, data), include_data=True)
+    try:
+        changed = edxml.from_record({**original, **changes})
+    except edxml.EdxmlError as exc:
+        raise _record_problem(exc) from None
+    values = {name: getattr(changed, name) for name in changes}
+    try:
+        accepted = await update(
+            context.store,
+            context.blobs,
+            context.routing,
+            view.id,
+            reason=body["reason"],
+            changes=values,
+        )
+    except AcceptanceError as exc:
+        raise ApiProblem(
+            409,
+            "the update cannot be sent",
+            [FieldProblem(p.field, p.rule, p.message) for p in exc.problems],
+        ) from None
+    if context.wake is not None:
+        context.wake.set()
+    return _accepted_response(request, accepted.message_id, accepted.document_id)
+
+
+async def post_replace(request: web.Request) -> web.StreamResponse:
+    """Business type 3: a new record that replaces the document, and the reason."""
+    context, client = request.app[CONTEXT], request[_CLIENT]
+    view = await _own_message(request, direction="out")
+    body = await _json_body(request)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("reason"), str)
+        or not body["reason"].strip()
+    ):
+        raise ApiProblem(
+            400, "a replacement needs its reason", [FieldProblem("reason", "required", "missing")]
+        )
+    try:
+        replacement = edxml.from_record(body.get("record"), now=_now_vietnam())  # type: ignore[arg-type]
+    except edxml.EdxmlError as exc:
+        raise _record_problem(exc) from None
+    if not isinstance(replacement, edxml.DocumentPackage):
+        raise ApiProblem(
+            422,
+            "the replacement is a document record",
+            [FieldProblem("record", "record", "status record")],
+        )
+    _require(client, replacement.sender.organ_id, "record.sender.organ_id")
+    try:
+        accepted = await replace(
+            context.store,
+            context.blobs,
+            context.routing,
+            view.id,
+            replacement,
+            reason=body["reason"],
+        )
+    except AcceptanceError as exc:
+        raise ApiProblem(
+            409,
+            "the replacement cannot be sent",
+            [FieldProblem(p.field, p.rule, p.message) for p in exc.problems],
+        ) from None
+    if context.wake is not None:
+        context.wake.set()
+    return _accepted_response(request, accepted.message_id, accepted.document_id)
+
+
 async def post_requeue(request: web.Request) -> web.StreamResponse:
     context, client = request.app[CONTEXT], request[_CLIENT]
     delivery_id = request.match_info["id"]
@@ -739,6 +834,8 @@ def build_api(context: ApiContext) -> web.Application:
     api.router.add_get("/documents/{id}", get_document)
     api.router.add_get("/documents/{id}/package", get_package)
     api.router.add_post("/documents/{id}/recall", post_recall)
+    api.router.add_post("/documents/{id}/update", post_update)
+    api.router.add_post("/documents/{id}/replace", post_replace)
     api.router.add_post("/deliveries/{id}/requeue", post_requeue)
     api.router.add_get("/inbox", list_inbox)
     api.router.add_get("/inbox/{id}", get_inbox_item)

@@ -19,8 +19,10 @@ import pytest
 
 import edxml
 from adapters.axis.client import AxisClient, AxisConfig, AxisPermanentError
+from adapters.axis.simulator import AxisSimulator
 from gateway.api.app import PREFIX
 from gateway.api.clients import create_client, revoke_client
+from tests.adapters.conftest import client_for
 from tests.factories import PDF
 
 from .harness import Gateway, _key, _record
@@ -231,3 +233,43 @@ async def test_a_large_json_document_is_accepted(gateways: tuple[Gateway, Gatewa
         ) as r,
     ):
         assert r.status == 202, await r.text()
+
+
+async def test_update_replace_and_recall_through_the_api(
+    gateways: tuple[Gateway, Gateway], simulator: AxisSimulator
+) -> None:
+    a, _ = gateways
+    auth = await _key(a, ["*.H42"])
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth) as r:
+            accepted = await r.json()
+        base = f"{a.url}{PREFIX}/documents/{accepted['id']}"
+        async with http.post(f"{base}/recall", json={"reason": "Nhầm"}, headers=auth) as r:
+            assert r.status == 409  # nobody has it yet
+        await a.deliver()
+        async with http.post(
+            f"{base}/update",
+            json={"reason": "Sửa", "changes": {"subject": "V/v (sửa)"}},
+            headers=auth,
+        ) as r:
+            assert r.status == 202, await r.text()
+        async with http.post(
+            f"{base}/update", json={"reason": "Sửa", "changes": {"sender": {}}}, headers=auth
+        ) as r:
+            assert r.status == 422
+        newer = _record(code={"number": "06", "notation": "UBND-VP"})
+        async with http.post(
+            f"{base}/replace", json={"reason": "Thay", "record": newer}, headers=auth
+        ) as r:
+            assert r.status == 202, await r.text()
+        async with http.post(f"{base}/recall", json={"reason": "Thu hồi"}, headers=auth) as r:
+            assert r.status == 202, await r.text()
+        await a.deliver()
+    async with client_for(simulator, "000.00.00.G22") as vpcp:
+        types = []
+        for item in await vpcp.received_list():
+            package = edxml.parse(await vpcp.get_edoc(item.doc_id))
+            assert isinstance(package, edxml.DocumentPackage)
+            types.append(package.business.doc_type if package.business else 0)
+        assert sorted(types) == [0, 1, 2, 3]
+        assert [i.message_type for i in await vpcp.received_list("status")] == ["status"]  # the 13
