@@ -33,6 +33,7 @@ import edxml
 from adapters.axis.client import ReceivedItem
 from adapters.axis.poller import Handover, HandoverRejected
 from adapters.blobs import BlobStore
+from adapters.pdf_signatures import PdfSignatureError, verify_pdf
 from adapters.store.schema import messages
 from adapters.store.store import NewMessage, Store
 
@@ -125,6 +126,7 @@ class InboundPipeline:
         }
         if not signature.accepted:
             reasons.append("the package signature does not satisfy the policy")
+        checks["pdf_signatures"] = await self._pdf_checks(package)
         if not ours:
             reasons.append(f"none of the recipients is an agency of ours ({recipient})")
         document_id = package.document_id or edxml.document_id_of(package)
@@ -180,6 +182,27 @@ class InboundPipeline:
             return result, None
         again = await asyncio.to_thread(edxml.verify, original, self.trust, policy=self.policy)
         return (again, hub) if again.valid else (result, None)
+
+    async def _pdf_checks(self, package: edxml.DocumentPackage) -> dict[str, object]:
+        """Who signed each attached PDF (Nghị định 30 Điều 5), for the clerk to see."""
+        found: dict[str, object] = {}
+        for attachment in package.attachments:
+            if attachment.data is None or not attachment.data.startswith(b"%PDF"):
+                continue
+            try:
+                report = await verify_pdf(
+                    attachment.data, trust=self.trust or edxml.TrustStore(roots=())
+                )
+            except PdfSignatureError as exc:
+                found[attachment.name] = {"error": str(exc)}
+                continue
+            found[attachment.name] = {
+                "signatures": len(report.signatures),
+                "agency_signed": report.agency_signed,
+                "person_signed": report.person_signed,
+                "signers": [str(s.signer) for s in report.signatures if s.signer is not None],
+            }
+        return found
 
     async def _accepted_before(self, document_id: str, sender: str) -> bool:
         async with self.store.engine.connect() as connection:

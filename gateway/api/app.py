@@ -284,6 +284,18 @@ def _limit(request: web.Request) -> int:
     return value
 
 
+def _offset(request: web.Request) -> int:
+    try:
+        value = int(request.query.get("offset", "0"))
+    except ValueError:
+        raise ApiProblem(
+            400, "offset is a number", [FieldProblem("offset", "type", "not a number")]
+        ) from None
+    if value < 0:
+        raise ApiProblem(400, "offset is 0 or more", [FieldProblem("offset", "range", str(value))])
+    return value
+
+
 def _since(request: web.Request) -> dt.datetime | None:
     text = request.query.get("since")
     if not text:
@@ -442,6 +454,7 @@ async def list_documents(request: web.Request) -> web.StreamResponse:
         )
         .order_by(messages.c.created_at.desc(), messages.c.id)
         .limit(limit)
+        .offset(_offset(request))
     )
     if since is not None:
         query = query.where(messages.c.created_at >= since)
@@ -625,6 +638,7 @@ async def list_inbox(request: web.Request) -> web.StreamResponse:
         )
         .order_by(messages.c.priority.desc(), messages.c.created_at, messages.c.id)
         .limit(limit)
+        .offset(_offset(request))
     )
     if since is not None:
         query = query.where(messages.c.created_at >= since)

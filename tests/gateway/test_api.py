@@ -59,6 +59,15 @@ async def test_document_out_inbox_status_back(gateways: tuple[Gateway, Gateway])
             "000.00.00.G22",
         )
         assert item["checks"]["signature"]["valid"] is True
+        assert item["checks"]["pdf_signatures"]["05_UBND-VP.pdf"]["signatures"] == 0
+        async with http.get(
+            f"{a.url}{PREFIX}/documents", params={"offset": "1"}, headers=auth_a
+        ) as r:
+            assert (await r.json())["count"] == 0  # one document: the second page is empty
+        async with http.get(
+            f"{a.url}{PREFIX}/documents", params={"offset": "-1"}, headers=auth_a
+        ) as r:
+            assert r.status == 400
         async with http.get(
             f"{b.url}{PREFIX}/inbox/{item['id']}/attachments/cv-05", headers=auth_b
         ) as r:
