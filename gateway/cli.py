@@ -73,6 +73,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     revoke = with_config(client_commands.add_parser("revoke", help="revoke a client's key"))
     revoke.add_argument("client_id")
+    users = commands.add_parser("users", help="dashboard accounts")
+    user_commands = users.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    user_add = with_config(user_commands.add_parser("add", help="create an account (Điều 7 names)"))
+    user_add.add_argument("full_name", help='e.g. "Nguyễn Văn Dũng"')
+    user_add.add_argument("unit", help="the unit's abbreviation, e.g. STTTT")
+    user_add.add_argument("--role", choices=("viewer", "clerk", "admin"), default="viewer")
+    user_add.add_argument("--agency", action="append", required=True, help="OrganId or pattern")
+    user_add.add_argument("--password-env", required=True, help="variable holding the password")
+    user_lock = with_config(user_commands.add_parser("lock", help="lock an account (Điều 23.1c)"))
+    user_lock.add_argument("username")
+    user_lock.add_argument("--unlock", action="store_true")
+    with_config(user_commands.add_parser("list", help="list the accounts"))
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -109,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "version":
         print(f"edxml-gateway {edxml.__version__}")
         return 0
-    if arguments.command in ("migrate", "worker", "serve", "requeue", "clients"):
+    if arguments.command in ("migrate", "worker", "serve", "requeue", "clients", "users"):
         return _service(arguments)
     if arguments.command == "simulate-axis":
         try:
@@ -137,6 +149,8 @@ def _service(arguments: argparse.Namespace) -> int:
             print(f"{name}: the database is up to date ({where})")
         elif arguments.command == "worker":
             asyncio.run(commands.run_worker(settings))
+        elif arguments.command == "users":
+            return asyncio.run(commands.run_users(settings, arguments))
         elif arguments.command == "clients":
             return asyncio.run(commands.run_clients(settings, arguments))
         elif arguments.command == "serve":

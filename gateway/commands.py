@@ -12,19 +12,29 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from pathlib import Path
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from adapters.store.engine import create_engine, is_sqlite, migrate
+from adapters.store.schema import users
 from adapters.store.store import Store
 
 from .api.clients import create_client, revoke_client
 from .config import GatewaySettings, load_settings
+from .dashboard.accounts import (
+    AccountError,
+    available_username,
+    create_user,
+    lock_user,
+    propose_username,
+)
 from .runtime import Runtime
 
-__all__ = ["run_clients", "run_migrate", "run_requeue", "run_serve", "run_worker"]
+__all__ = ["run_clients", "run_migrate", "run_requeue", "run_serve", "run_users", "run_worker"]
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -99,5 +109,55 @@ async def run_clients(settings: GatewaySettings, arguments: argparse.Namespace) 
         revoked = await revoke_client(store, arguments.client_id)
         print(f"{arguments.client_id}: {'revoked' if revoked else 'no such active client'}")
         return 0 if revoked else 1
+    finally:
+        await engine.dispose()
+
+
+async def run_users(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
+    engine = create_engine(settings.store_url, schema=settings.database_schema)
+    store = Store(engine)
+    try:
+        if is_sqlite(settings.store_url):
+            await migrate(engine)
+        if arguments.users_command == "add":
+            password = os.environ.get(arguments.password_env)
+            if not password:
+                print(f"set {arguments.password_env} to the new account's password")
+                return 2
+            proposed = propose_username(arguments.full_name, arguments.unit)
+            username, clashed = await available_username(store, proposed)
+            try:
+                await create_user(
+                    store,
+                    username=username,
+                    full_name=arguments.full_name,
+                    unit=arguments.unit,
+                    role=arguments.role,
+                    agencies=list(arguments.agency),
+                    password=password,
+                    by="cli",
+                )
+            except AccountError as exc:
+                print(f"not created: {exc}")
+                return 2
+            note = f" ({proposed} is taken: Điều 7.2b)" if clashed else ""
+            print(f"account {username}{note}: {arguments.role} for {', '.join(arguments.agency)}")
+            return 0
+        if arguments.users_command == "lock":
+            changed = await lock_user(
+                store, arguments.username, locked=not arguments.unlock, by="cli"
+            )
+            print(
+                f"{arguments.username}: {'unlocked' if arguments.unlock else 'locked'}"
+                if changed
+                else f"{arguments.username}: no such account"
+            )
+            return 0 if changed else 1
+        async with engine.connect() as connection:
+            rows = (await connection.execute(sa.select(users).order_by(users.c.username))).all()
+        for row in rows:
+            state = "locked" if row.locked else "active"
+            print(f"{row.username}\t{row.role}\t{state}\t{row.full_name}\t{row.agencies}")
+        return 0
     finally:
         await engine.dispose()

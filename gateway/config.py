@@ -165,6 +165,8 @@ class GatewaySettings(BaseSettings):
     #: PDFs a QLVB sends: "off", "present" (each PDF signed), "valid" (verifies against trust)
     pdf_signature_policy: Literal["off", "present", "valid"] = "present"
     vdxp_systems: dict[str, FacadeSystemSettings] = {}
+    #: Mark the dashboard's session cookie Secure (serve behind HTTPS in production).
+    secure_cookies: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

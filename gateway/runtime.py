@@ -40,6 +40,7 @@ from adapters.trust import load_trust_store
 from .api.app import MAX_REQUEST_BYTES, ApiContext, build_api
 from .api.app import PREFIX as API_PREFIX
 from .config import GatewaySettings
+from .dashboard.web import DashboardContext, build_dashboard
 from .dispatch.destinations import (
     AxisDestination,
     Destination,
@@ -220,6 +221,14 @@ class Runtime:
             trust=self.inbound.trust,
         )
         app.add_subapp(API_PREFIX, build_api(context))
+        app.add_subapp(
+            "/dashboard",
+            build_dashboard(
+                DashboardContext(
+                    self.store, self.blobs, self.feed, secure_cookies=settings.secure_cookies
+                )
+            ),
+        )
         systems = {}
         for system_id, system in settings.vdxp_systems.items():
             secret = self._environ.get(system.secret_env)

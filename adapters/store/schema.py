@@ -16,6 +16,7 @@ import sqlalchemy as sa
 __all__ = [
     "agencies",
     "api_clients",
+    "audit_log",
     "deliveries",
     "delivery_events",
     "idempotency_keys",
@@ -24,6 +25,8 @@ __all__ = [
     "messages",
     "metadata",
     "outbox",
+    "sessions",
+    "users",
     "webhook_deliveries",
 ]
 
@@ -210,4 +213,51 @@ webhook_deliveries = sa.Table(
     sa.Column("sent_at", _TIME, nullable=True),
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "client_id", "created_at"),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("username", sa.String(80), primary_key=True),
+    sa.Column("full_name", sa.String(200), nullable=False),
+    sa.Column("unit", sa.String(80), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # viewer | clerk | admin
+    sa.Column("agencies", sa.Text, nullable=False),  # JSON list of OrganId patterns
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", _TIME, nullable=True),  # after repeated failures
+    sa.Column("locked", sa.Boolean, nullable=False, server_default=sa.false()),  # Điều 23.1c
+    sa.Column("created_at", _TIME, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),  # sha256 of the cookie's token
+    sa.Column(
+        "username",
+        sa.String(80),
+        sa.ForeignKey("users.username", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("expires_at", _TIME, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("at", _TIME, nullable=False),
+    sa.Column("username", sa.String(80), nullable=True),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.Text, nullable=True),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Index(None, "at"),
 )

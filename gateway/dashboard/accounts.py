@@ -1,0 +1,301 @@
+"""Dashboard accounts: names by the rule, scrypt hashes, lockout, roles, sessions, audit.
+
+* Names follow Điều 7 of the provincial regulation: ``<given name><initials of the surname
+  and middle names>.<unit abbreviation>``, no diacritics, no spaces — Nguyễn Văn Dũng of Sở
+  TT&TT is ``dungnv.stttt``. ``propose_username`` suggests it; ``available_username`` adds a
+  number when it is taken (Điều 7.2b: the admin tells them apart).
+* Passwords are hashed with scrypt (the standard library's, n=2**14, r=8, p=1, a 16-byte
+  salt); the hash string records its parameters.
+* Five failed logins lock the account for 15 minutes; an admin's lock (Điều 23.1c: staff who
+  leave) holds until lifted, and ends the account's sessions at once.
+* Roles: ``viewer`` reads; ``clerk`` also requeues and recalls for its agencies; ``admin``
+  also manages users. A user sees only the agencies assigned (OrganId patterns).
+* Every operator action is appended to ``audit_log``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import fnmatch
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from adapters.store.schema import audit_log, sessions, users
+from adapters.store.store import Store, utc_now
+
+__all__ = [
+    "Account",
+    "AccountError",
+    "audit",
+    "available_username",
+    "check_login",
+    "create_user",
+    "end_session",
+    "hash_password",
+    "lock_user",
+    "propose_username",
+    "session_user",
+    "start_session",
+    "verify_password",
+]
+
+Role = Literal["viewer", "clerk", "admin"]
+MAX_FAILURES = 5
+LOCKOUT = dt.timedelta(minutes=15)
+SESSION_LIFETIME = dt.timedelta(hours=8)
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class AccountError(Exception):
+    """A refused login or account change; the message is safe to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    username: str
+    full_name: str
+    unit: str
+    role: Role
+    agencies: tuple[str, ...]
+    csrf: str = ""
+
+    def sees(self, organ_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.agencies)
+
+    @property
+    def may_act(self) -> bool:
+        return self.role in ("clerk", "admin")
+
+
+def _ascii(text: str) -> str:
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def propose_username(full_name: str, unit_abbreviation: str) -> str:
+    """``dungnv.stttt`` for "Nguyễn Văn Dũng" of "STTTT" / "Sở TT&TT" (Điều 7)."""
+    words = [w for w in re.split(r"\s+", _ascii(full_name).strip().lower()) if w]
+    if not words:
+        raise AccountError("the full name is empty")
+    unit = re.sub(r"[^a-z0-9]", "", _ascii(unit_abbreviation).lower())
+    if not unit:
+        raise AccountError("the unit abbreviation has no letters or digits")
+    given, others = words[-1], words[:-1]
+    name = re.sub(r"[^a-z0-9]", "", given) + "".join(w[0] for w in others if w[0].isalnum())
+    return f"{name}.{unit}"
+
+
+async def available_username(store: Store, proposed: str) -> tuple[str, bool]:
+    """(a free name, whether the proposal clashed): ``dungnv2.stttt`` after ``dungnv.stttt``."""
+    base, _, unit = proposed.partition(".")
+    async with store.engine.connect() as connection:
+        taken = set(
+            (
+                await connection.execute(
+                    sa.select(users.c.username).where(users.c.username.like(f"{base}%.{unit}"))
+                )
+            ).scalars()
+        )
+    if proposed not in taken:
+        return proposed, False
+    number = 2
+    while f"{base}{number}.{unit}" in taken:
+        number += 1
+    return f"{base}{number}.{unit}", True
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    encoded = base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+    return f"scrypt$n={_SCRYPT['n']},r={_SCRYPT['r']},p={_SCRYPT['p']}${encoded}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, params, salt_text, digest_text = stored.split("$")
+        values = dict(item.split("=") for item in params.split(","))
+        salt, digest = base64.b64decode(salt_text), base64.b64decode(digest_text)
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(
+        password.encode(),
+        salt=salt,
+        dklen=len(digest),
+        n=int(values["n"]),
+        r=int(values["r"]),
+        p=int(values["p"]),
+    )
+    return hmac.compare_digest(candidate, digest)
+
+
+async def audit(
+    store: Store,
+    username: str | None,
+    action: str,
+    target: str | None = None,
+    detail: str | None = None,
+) -> None:
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            audit_log.insert().values(
+                at=utc_now(), username=username, action=action, target=target, detail=detail
+            )
+        )
+
+
+async def create_user(
+    store: Store,
+    *,
+    username: str,
+    full_name: str,
+    unit: str,
+    role: Role,
+    agencies: list[str],
+    password: str,
+    by: str | None = None,
+) -> None:
+    if role not in ("viewer", "clerk", "admin"):
+        raise AccountError(f"role is viewer, clerk or admin, not {role!r}")
+    if not re.fullmatch(r"[a-z0-9]+\.[a-z0-9]+", username):
+        raise AccountError(
+            "account names are <name><initials>.<unit>: lower-case letters and digits (Điều 7)"
+        )
+    if len(password) < 10:
+        raise AccountError("a password has at least 10 characters")
+    try:
+        async with store.engine.begin() as connection:
+            await connection.execute(
+                users.insert().values(
+                    username=username,
+                    full_name=full_name,
+                    unit=unit,
+                    role=role,
+                    agencies=json.dumps(agencies),
+                    password_hash=hash_password(password),
+                    created_at=utc_now(),
+                )
+            )
+    except sa.exc.IntegrityError:
+        raise AccountError(f"{username} exists already (Điều 7.2b: tell them apart)") from None
+    await audit(store, by, "user.add", username, f"{role} for {', '.join(agencies)}")
+
+
+async def lock_user(
+    store: Store, username: str, *, locked: bool = True, by: str | None = None
+) -> bool:
+    async with store.engine.begin() as connection:
+        changed = await connection.execute(
+            users.update()
+            .where(users.c.username == username)
+            .values(locked=locked, failed_logins=0, locked_until=None)
+        )
+        if locked:
+            await connection.execute(sessions.delete().where(sessions.c.username == username))
+    if changed.rowcount:
+        await audit(store, by, "user.lock" if locked else "user.unlock", username)
+    return bool(changed.rowcount)
+
+
+def _account(row: Any, csrf: str = "") -> Account:
+    return Account(
+        row.username, row.full_name, row.unit, row.role, tuple(json.loads(row.agencies)), csrf
+    )
+
+
+async def check_login(store: Store, username: str, password: str) -> Account:
+    """The account if ``password`` is right and it may log in; AccountError says why not."""
+    now = utc_now()
+    async with store.engine.connect() as connection:
+        row = (
+            await connection.execute(sa.select(users).where(users.c.username == username))
+        ).first()
+    if row is None:
+        hash_password(password)  # the same work as for a real account: no timing oracle
+        await audit(store, username, "login.failed", detail="no such account")
+        raise AccountError("wrong account name or password")
+    locked_until = (
+        row.locked_until
+        if row.locked_until is None or row.locked_until.tzinfo
+        else row.locked_until.replace(tzinfo=dt.UTC)
+    )
+    if row.locked:
+        await audit(store, username, "login.refused", detail="account locked")
+        raise AccountError("this account is locked; ask an administrator")
+    if locked_until is not None and locked_until > now:
+        raise AccountError("too many failed logins; try again later")
+    if not verify_password(password, row.password_hash):
+        failures = row.failed_logins + 1
+        values: dict[str, object] = {"failed_logins": failures}
+        if failures >= MAX_FAILURES:
+            values.update(failed_logins=0, locked_until=now + LOCKOUT)
+        async with store.engine.begin() as connection:
+            await connection.execute(
+                users.update().where(users.c.username == username).values(**values)
+            )
+        await audit(store, username, "login.failed", detail=f"failure {failures}")
+        raise AccountError("wrong account name or password")
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            users.update()
+            .where(users.c.username == username)
+            .values(failed_logins=0, locked_until=None)
+        )
+    await audit(store, username, "login")
+    return _account(row)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_session(store: Store, account: Account) -> tuple[str, str]:
+    """(cookie token, CSRF token) of a new session; only the token's hash is stored."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = utc_now()
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            sessions.insert().values(
+                id_hash=_token_hash(token),
+                username=account.username,
+                csrf=csrf,
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+            )
+        )
+    return token, csrf
+
+
+async def session_user(store: Store, token: str) -> Account | None:
+    """The account of a live session (not expired, account not locked)."""
+    async with store.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                sa.select(users, sessions.c.csrf, sessions.c.expires_at)
+                .join(sessions, sessions.c.username == users.c.username)
+                .where(sessions.c.id_hash == _token_hash(token))
+            )
+        ).first()
+    if row is None or row.locked:
+        return None
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
+    if expires < utc_now():
+        return None
+    return _account(row, row.csrf)
+
+
+async def end_session(store: Store, token: str) -> None:
+    async with store.engine.begin() as connection:
+        await connection.execute(sessions.delete().where(sessions.c.id_hash == _token_hash(token)))

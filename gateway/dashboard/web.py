@@ -1,0 +1,387 @@
+"""The operators' dashboard under ``/dashboard``: server-rendered pages, a little JavaScript.
+
+Vietnamese first (``?lang=en`` switches, remembered in a cookie). Sessions are a random
+token in an HttpOnly, SameSite=Strict cookie (only its hash is stored); every form carries
+the session's CSRF token and a POST without it is refused (403). A user sees only the
+agencies assigned to them; only clerks and admins requeue (the button is absent for a
+viewer, and the POST is refused). Live updates come by Server-Sent Events from the state
+feed (Redis pub/sub or in-process), so the per-recipient grid changes without a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import sqlalchemy as sa
+from aiohttp import web
+
+from adapters.blobs import BlobStore
+from adapters.redis.feed import LocalFeed, RedisFeed
+from adapters.store.schema import deliveries, messages
+from adapters.store.store import MessageView, Store, utc_now
+
+from ..dispatch.states import DeliveryState
+from .accounts import (
+    Account,
+    AccountError,
+    audit,
+    check_login,
+    end_session,
+    session_user,
+    start_session,
+)
+
+__all__ = ["DashboardContext", "build_dashboard"]
+
+COOKIE = "edxml_session"
+LOGIN_CSRF = "edxml_login_csrf"
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=jinja2.select_autoescape(["html"]),
+)
+#: The interface's words, Vietnamese first (texts.json: one object per language).
+_TEXT: dict[str, dict[str, str]] = json.loads(
+    Path(__file__).with_name("texts.json").read_text(encoding="utf-8")
+)
+_MEANING = {
+    "01": "Đã đến",
+    "02": "Từ chối tiếp nhận",
+    "03": "Đã tiếp nhận",
+    "04": "Phân công xử lý",
+    "05": "Đang xử lý",
+    "06": "Hoàn thành",
+    "13": "Lấy lại / thu hồi",
+    "15": "Đồng ý",
+    "16": "Từ chối",
+}
+
+
+@dataclass
+class DashboardContext:
+    store: Store
+    blobs: BlobStore
+    feed: LocalFeed | RedisFeed
+    secure_cookies: bool = False  # set behind HTTPS
+
+
+CONTEXT: web.AppKey[DashboardContext] = web.AppKey("dashboard", DashboardContext)
+_USER: web.RequestKey[Account | None] = web.RequestKey("user", object)  # type: ignore[arg-type]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _lang(request: web.Request) -> str:
+    wanted = request.query.get("lang") or request.cookies.get("lang") or "vi"
+    return wanted if wanted in _TEXT else "vi"
+
+
+def _render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    lang = _lang(request)
+    text = _TEXT[lang]
+    html = _TEMPLATES.get_template(template).render(
+        lang=lang,
+        t=lambda key: text.get(key, key),
+        user=request.get(_USER),
+        status_meaning=lambda code: _MEANING.get(code, ""),
+        page_title=values.pop("page_title", ""),
+        **values,
+    )
+    response = web.Response(text=html, content_type="text/html", status=status)
+    if "lang" in request.query:
+        response.set_cookie("lang", lang, path="/dashboard", samesite="Strict", httponly=True)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'self'"
+    )
+    return response
+
+
+@web.middleware
+async def _session(request: web.Request, handler: Handler) -> web.StreamResponse:
+    context = request.app[CONTEXT]
+    token = request.cookies.get(COOKIE)
+    user = await session_user(context.store, token) if token else None
+    request[_USER] = user
+    if request.path.rstrip("/").endswith("/login"):
+        return await handler(request)
+    if user is None:
+        if request.method == "GET" and not request.path.endswith("/events"):
+            raise web.HTTPFound("/dashboard/login")
+        raise web.HTTPUnauthorized(text="log in first")
+    if request.method == "POST":
+        form = await request.post()
+        if not hmac.compare_digest(str(form.get("csrf", "")), user.csrf):
+            raise web.HTTPForbidden(text="missing or wrong CSRF token")
+    return await handler(request)
+
+
+def _user(request: web.Request) -> Account:
+    user = request.get(_USER)
+    assert isinstance(user, Account)  # the session middleware let the request through
+    return user
+
+
+def _like(pattern: str) -> str:
+    return pattern.replace("%", r"\%").replace("_", r"\_").replace("*", "%").replace("?", "_")
+
+
+def _visible(column: Any, user: Account) -> Any:
+    return sa.or_(*(column.like(_like(p), escape="\\") for p in user.agencies))
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    csrf = secrets.token_urlsafe(16)
+    response = _render(request, "login.html", csrf=csrf, page_title="login")
+    response.set_cookie(LOGIN_CSRF, csrf, path="/dashboard", samesite="Strict", httponly=True)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    context = request.app[CONTEXT]
+    form = await request.post()
+    if not hmac.compare_digest(str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF, "-")):
+        raise web.HTTPForbidden(text="missing or wrong CSRF token")
+    try:
+        account = await check_login(
+            context.store, str(form.get("username", "")), str(form.get("password", ""))
+        )
+    except AccountError as exc:
+        csrf = secrets.token_urlsafe(16)
+        response = _render(
+            request, "login.html", status=401, error=str(exc), csrf=csrf, page_title="login"
+        )
+        response.set_cookie(LOGIN_CSRF, csrf, path="/dashboard", samesite="Strict", httponly=True)
+        return response
+    token, _ = await start_session(context.store, account)
+    response = web.HTTPFound("/dashboard/")
+    response.set_cookie(
+        COOKIE,
+        token,
+        path="/dashboard",
+        samesite="Strict",
+        httponly=True,
+        secure=context.secure_cookies,
+    )
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.cookies.get(COOKIE)
+    if token:
+        await end_session(request.app[CONTEXT].store, token)
+    response = web.HTTPFound("/dashboard/login")
+    response.del_cookie(COOKIE, path="/dashboard")
+    raise response
+
+
+async def overview(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, _user(request)
+    today = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+    async with store.engine.connect() as connection:
+        states = {
+            row.state: row.n
+            for row in await connection.execute(
+                sa.select(deliveries.c.state, sa.func.count().label("n"))
+                .join(messages, messages.c.id == deliveries.c.message_id)
+                .where(_visible(messages.c.sender, user))
+                .group_by(deliveries.c.state)
+            )
+        }
+        sent_today = await connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(messages)
+            .where(
+                messages.c.direction == "out",
+                messages.c.created_at >= today,
+                _visible(messages.c.sender, user),
+            )
+        )
+        received_today = await connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(messages)
+            .where(
+                messages.c.direction == "in",
+                messages.c.message_type == "edoc",
+                messages.c.created_at >= today,
+                _visible(messages.c.recipient, user),
+            )
+        )
+    return _render(
+        request,
+        "overview.html",
+        states=states,
+        sent_today=sent_today,
+        received_today=received_today,
+        page_title="overview",
+    )
+
+
+async def sent(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, _user(request)
+    q, state, recipient = (request.query.get(k, "").strip() for k in ("q", "state", "recipient"))
+    query = (
+        sa.select(messages.c.id)
+        .where(
+            messages.c.direction == "out",
+            messages.c.message_type == "edoc",
+            _visible(messages.c.sender, user),
+        )
+        .order_by(messages.c.created_at.desc())
+        .limit(50)
+    )
+    if q:
+        pattern = f"%{q.replace('%', '').replace('_', '')}%"
+        query = query.where(sa.or_(messages.c.code.like(pattern), messages.c.subject.like(pattern)))
+    if state:
+        query = query.where(
+            messages.c.id.in_(sa.select(deliveries.c.message_id).where(deliveries.c.state == state))
+        )
+    if recipient:
+        query = query.where(
+            messages.c.id.in_(
+                sa.select(deliveries.c.message_id).where(deliveries.c.recipient == recipient)
+            )
+        )
+    async with store.engine.connect() as connection:
+        ids = list((await connection.execute(query)).scalars())
+    found = [
+        view for view in [await store.message(i, events=False) for i in ids] if view is not None
+    ]
+    return _render(
+        request,
+        "sent.html",
+        messages=found,
+        q=q,
+        state=state,
+        recipient=recipient,
+        all_states=[s.value for s in DeliveryState],
+        page_title="sent",
+    )
+
+
+async def _visible_message(request: web.Request) -> MessageView:
+    store, user = request.app[CONTEXT].store, _user(request)
+    view = await store.message(request.match_info["id"])
+    if view is None or view.direction != "out" or not user.sees(view.sender):
+        raise web.HTTPNotFound(text="no such document")
+    return view
+
+
+async def document(request: web.Request) -> web.StreamResponse:
+    view = await _visible_message(request)
+    return _render(request, "document.html", message=view, page_title=view.code)
+
+
+async def grid(request: web.Request) -> web.StreamResponse:
+    view = await _visible_message(request)
+    return _render(request, "grid.html", message=view)
+
+
+async def package(request: web.Request) -> web.StreamResponse:
+    view = await _visible_message(request)
+    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    return web.Response(
+        body=data,
+        content_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{view.id}.edxml"'},
+    )
+
+
+async def failures(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, _user(request)
+    async with store.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                sa.select(
+                    deliveries.c.id.label("delivery_id"),
+                    deliveries.c.recipient,
+                    deliveries.c.attempts,
+                    deliveries.c.last_error,
+                    messages.c.id.label("message_id"),
+                    messages.c.code,
+                )
+                .join(messages, messages.c.id == deliveries.c.message_id)
+                .where(deliveries.c.state == "failed", _visible(messages.c.sender, user))
+                .order_by(deliveries.c.updated_at.desc())
+                .limit(200)
+            )
+        ).all()
+    return _render(request, "failures.html", failures=rows, page_title="failures")
+
+
+async def requeue(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, _user(request)
+    if not user.may_act:
+        raise web.HTTPForbidden(text="a viewer cannot requeue")
+    delivery_id = request.match_info["id"]
+    async with store.engine.connect() as connection:
+        sender = await connection.scalar(
+            sa.select(messages.c.sender)
+            .join(deliveries, deliveries.c.message_id == messages.c.id)
+            .where(deliveries.c.id == delivery_id)
+        )
+    if sender is None or not user.sees(sender):
+        raise web.HTTPNotFound(text="no such delivery")
+    requeued = await store.requeue(delivery_id, source=f"operator:{user.username}")
+    await audit(
+        store,
+        user.username,
+        "delivery.requeue",
+        delivery_id,
+        "requeued" if requeued else "not failed",
+    )
+    raise web.HTTPSeeOther(request.headers.get("Referer") or "/dashboard/failures")
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: each state change of a delivery (ids only; pages refetch)."""
+    context, user = request.app[CONTEXT], request.get(_USER)
+    if user is None:
+        raise web.HTTPUnauthorized(text="log in first")
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    async with context.feed.subscribe() as changes:
+        while True:
+            try:
+                change = await asyncio.wait_for(changes.get(), 15)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            payload = json.dumps({"delivery_id": change.delivery_id, "state": change.to_state})
+            with contextlib.suppress(ConnectionResetError):
+                await response.write(f"data: {payload}\n\n".encode())
+            if request.transport is None or request.transport.is_closing():
+                break
+    return response
+
+
+def build_dashboard(context: DashboardContext) -> web.Application:
+    """The ``/dashboard`` sub-application."""
+    app = web.Application(middlewares=[_session])
+    app[CONTEXT] = context
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/", overview)
+    app.router.add_get("/sent", sent)
+    app.router.add_get("/documents/{id}", document)
+    app.router.add_get("/documents/{id}/grid", grid)
+    app.router.add_get("/documents/{id}/package", package)
+    app.router.add_get("/failures", failures)
+    app.router.add_post("/deliveries/{id}/requeue", requeue)
+    app.router.add_get("/events", events)
+    return app
