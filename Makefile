@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
 # Debian packages the suite uses: xmlsec1 and pdfsig check our signatures independently,
-# the fonts carry Vietnamese glyphs for the PDF stamp. Installed only when missing.
-SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core
+# the fonts carry Vietnamese glyphs for the PDF stamp, chromium runs the dashboard's browser
+# tests (Debian's: no browser is ever downloaded). Installed only when missing.
+SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck bench clean system-packages simulate-axis
@@ -27,6 +28,7 @@ system-packages:
 	command -v pdfsig >/dev/null || missing="$$missing poppler-utils"; \
 	[ -f /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf ] || missing="$$missing fonts-liberation2"; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

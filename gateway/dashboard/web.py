@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hmac
 import json
 import secrets
@@ -48,6 +49,18 @@ _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
     autoescape=jinja2.select_autoescape(["html"]),
 )
+_VIETNAM = dt.timezone(dt.timedelta(hours=7))
+
+
+def _local(moment: dt.datetime | None, layout: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Times are stored in UTC and shown in Vietnam time."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(_VIETNAM).strftime(layout)
+
+
+_TEMPLATES.filters["local"] = _local
 #: The interface's words, Vietnamese first (texts.json: one object per language).
 _TEXT: dict[str, dict[str, str]] = json.loads(
     Path(__file__).with_name("texts.json").read_text(encoding="utf-8")

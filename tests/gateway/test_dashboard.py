@@ -1,0 +1,186 @@
+"""The dashboard in a real browser (Debian's Chromium, headless, driven by Playwright).
+
+Also its HTTP rules without a browser: CSRF, roles, locked accounts. Screenshots of the main
+pages are saved under docs/screenshots/ (the README shows them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+import edxml
+from adapters.blobs import BlobStore
+from adapters.redis.feed import LocalFeed
+from adapters.store.store import NewDelivery, NewMessage, Store
+from gateway.dashboard.accounts import create_user, lock_user
+from gateway.dashboard.web import DashboardContext, build_dashboard
+from gateway.dispatch.statuses import apply_status
+from tests.factories import ROOT, document, organization, status
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+PASSWORD = "mật-khẩu-thử-nghiệm"
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+@dataclass
+class Site:
+    url: str
+    store: Store
+    message_id: str
+    failed_delivery: str
+
+
+@pytest.fixture
+async def site(store: Store, tmp_path: Path) -> AsyncIterator[Site]:
+    feed = LocalFeed()
+    store.listeners.append(feed.publish)
+    blobs = BlobStore(tmp_path / "blobs")
+    package = document(recipients=(organization("000.00.00.G22"), organization("000.00.00.H53")))
+    data = edxml.build(package)
+    message_id, (to_vpcp, to_tay_ninh) = await store.accept(
+        NewMessage(
+            direction="out",
+            document_id=package.document_id or "",
+            sender="000.00.01.H42",
+            code="05/UBND-VP",
+            subject=package.subject,
+            package_ref=blobs.put(data),
+            package_size=len(data),
+        ),
+        [NewDelivery("000.00.00.G22", "axis"), NewDelivery("000.00.00.H53", "axis")],
+    )
+    jobs = {job.delivery_id: job for job in await store.claim_due(10, lease_seconds=60)}
+    await store.mark_sent(to_vpcp, jobs[to_vpcp].attempt, "axis-1")
+    await store.mark_failed(
+        to_tay_ninh, jobs[to_tay_ninh].attempt, "refused: unknown recipient agencies"
+    )
+    for username, role in (("binhtt.vp", "clerk"), ("anl.vp", "viewer"), ("cucl.vp", "clerk")):
+        await create_user(
+            store, username=username, full_name=username, unit="VP", role=role,  # type: ignore[arg-type]
+            agencies=["*.H42"], password=PASSWORD,
+        )  # fmt: skip
+    await lock_user(store, "cucl.vp")
+    app = web.Application()
+    app.add_subapp("/dashboard", build_dashboard(DashboardContext(store, blobs, feed)))
+    runner = web.AppRunner(app, shutdown_timeout=1.0)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    host, port = runner.addresses[0][:2]
+    yield Site(f"http://{host}:{port}", store, message_id, to_tay_ninh)
+    await runner.cleanup()
+
+
+async def _login(http: aiohttp.ClientSession, url: str, username: str) -> aiohttp.ClientResponse:
+    async with http.get(f"{url}/dashboard/login") as page:
+        html = await page.text()
+    csrf = html.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    return await http.post(
+        f"{url}/dashboard/login",
+        data={"csrf": csrf, "username": username, "password": PASSWORD},
+        allow_redirects=False,
+    )
+
+
+async def test_http_rules_csrf_roles_and_locks(site: Site) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"{site.url}/dashboard/", allow_redirects=False) as r:
+            assert (r.status, r.headers["Location"]) == (302, "/dashboard/login")
+        async with await _login(http, site.url, "cucl.vp") as r:
+            assert r.status == 401
+            assert "locked" in await r.text()
+        async with await _login(http, site.url, "anl.vp") as r:
+            assert r.status == 302
+        async with http.get(f"{site.url}/dashboard/failures") as r:
+            page = await r.text()
+            assert "refused: unknown recipient" in page
+            assert 'class="requeue"' not in page  # a viewer sees no button
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        async with http.post(
+            f"{site.url}/dashboard/deliveries/{site.failed_delivery}/requeue", data={"csrf": csrf}
+        ) as r:
+            assert r.status == 403  # and the POST is refused
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with await _login(http, site.url, "binhtt.vp") as r:
+            assert r.status == 302
+        async with http.post(
+            f"{site.url}/dashboard/deliveries/{site.failed_delivery}/requeue", data={}
+        ) as r:
+            assert r.status == 403  # no CSRF token
+    assert await site.store.state_of(site.failed_delivery) == "failed"
+
+
+async def test_in_a_browser(site: Site) -> None:
+    from playwright.async_api import async_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            await page.goto(f"{site.url}/dashboard/login")
+            await page.fill("input[name=username]", "binhtt.vp")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("#login")
+            await page.wait_for_url(f"{site.url}/dashboard/")
+            assert await page.inner_text("#failed-count") == "1"
+            await page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+
+            await page.goto(f"{site.url}/dashboard/sent")
+            await page.fill("#search", "05/UBND")
+            await page.press("#search", "Enter")
+            await page.click("text=05/UBND-VP")
+            await page.wait_for_selector("#grid")
+            assert "Đã gửi" in await page.inner_text("#grid")
+
+            # the recipient reports 03: the grid changes without a reload (Server-Sent Events)
+            await asyncio.sleep(0.3)  # the page's EventSource is connected
+            report = status(
+                sender=organization("000.00.00.G22"), status_code="03", description="Đã vào sổ",
+                timestamp=dt.datetime(2026, 11, 25, 9, 0),
+            )  # fmt: skip
+            applied = await apply_status(site.store, report)
+            assert applied.moved
+            # (a locator, not wait_for_function: the page's CSP refuses eval, as it should)
+            await page.locator("#grid .state-accepted").wait_for(timeout=10_000)
+            await page.screenshot(path=str(SCREENSHOTS / "document.png"), full_page=True)
+
+            await page.goto(f"{site.url}/dashboard/failures")
+            await page.screenshot(path=str(SCREENSHOTS / "failures.png"), full_page=True)
+            await page.click("button.requeue")
+            await page.wait_for_url("**/dashboard/failures")
+            assert await page.locator("#failures [data-delivery]").count() == 0
+            assert await site.store.state_of(site.failed_delivery) == "queued"
+
+            viewer = await browser.new_page()
+            await viewer.goto(f"{site.url}/dashboard/login?lang=en")
+            await viewer.fill("input[name=username]", "cucl.vp")
+            await viewer.fill("input[name=password]", PASSWORD)
+            await viewer.click("#login")
+            assert "locked" in await viewer.inner_text("[role=alert]")
+        finally:
+            await browser.close()
+
+
+def test_chromium_is_debians() -> None:
+    found = shutil.which("chromium")
+    assert found is None or Path(found).resolve().is_relative_to("/usr")
