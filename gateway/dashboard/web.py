@@ -280,6 +280,94 @@ async def sent(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def received(request: web.Request) -> web.StreamResponse:
+    """Inbound documents for the user's agencies: our checks, and what we answered."""
+    store, user = request.app[CONTEXT].store, _user(request)
+    q, sender = request.query.get("q", "").strip(), request.query.get("sender", "").strip()
+    query = (
+        sa.select(messages)
+        .where(
+            messages.c.direction == "in",
+            messages.c.message_type == "edoc",
+            _visible(messages.c.recipient, user),
+        )
+        .order_by(messages.c.created_at.desc())
+        .limit(50)
+    )
+    if q:
+        pattern = f"%{q.replace('%', '').replace('_', '')}%"
+        query = query.where(sa.or_(messages.c.code.like(pattern), messages.c.subject.like(pattern)))
+    if sender:
+        query = query.where(messages.c.sender == sender)
+    async with store.engine.connect() as connection:
+        found = (await connection.execute(query)).all()
+        answers: dict[tuple[str, str], list[str]] = {}
+        if found:
+            answered = await connection.execute(
+                sa.select(messages.c.document_id, messages.c.sender, messages.c.status_code).where(
+                    messages.c.direction == "out",
+                    messages.c.message_type == "status",
+                    messages.c.document_id.in_({row.document_id for row in found}),
+                )
+            )
+            for row in answered:
+                answers.setdefault((row.document_id, row.sender), []).append(row.status_code)
+    rows = []
+    for row in found:
+        checks = json.loads(row.checks) if row.checks else {}
+        rows.append(
+            {
+                "code": row.code,
+                "subject": row.subject,
+                "sender": row.sender,
+                "recipient": row.recipient,
+                "inbound_state": row.inbound_state,
+                "reasons": checks.get("reasons") or [],
+                "signature": checks.get("signature"),
+                "answered": sorted(answers.get((row.document_id, row.recipient or ""), [])),
+                "created_at": row.created_at,
+            }
+        )
+    return _render(request, "received.html", rows=rows, q=q, sender=sender, page_title="received")
+
+
+async def due(request: web.Request) -> web.StreamResponse:
+    """Documents that assign tasks (DueDate) not yet done by a recipient (Điều 14.3b)."""
+    store, user = request.app[CONTEXT].store, _user(request)
+    today = dt.datetime.now(_VIETNAM).date()
+    async with store.engine.connect() as connection:
+        found = (
+            await connection.execute(
+                sa.select(
+                    messages.c.id.label("message_id"),
+                    messages.c.code,
+                    messages.c.subject,
+                    messages.c.due_date,
+                    deliveries.c.recipient,
+                    deliveries.c.state,
+                )
+                .join(deliveries, deliveries.c.message_id == messages.c.id)
+                .where(
+                    messages.c.direction == "out",
+                    messages.c.due_date.is_not(None),
+                    deliveries.c.state.not_in(("done", "recalled", "rejected")),
+                    _visible(messages.c.sender, user),
+                )
+                .order_by(messages.c.due_date, messages.c.code)
+                .limit(500)
+            )
+        ).all()
+    rows = [
+        {
+            **row._asdict(),
+            "overdue": row.due_date < today,
+            "days_late": (today - row.due_date).days,
+        }
+        for row in found
+    ]
+    return _render(request, "due.html", rows=rows, page_title="due")
+
+
 async def _visible_message(request: web.Request) -> MessageView:
     store, user = request.app[CONTEXT].store, _user(request)
     view = await store.message(request.match_info["id"])
@@ -391,6 +479,8 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_post("/logout", logout)
     app.router.add_get("/", overview)
     app.router.add_get("/sent", sent)
+    app.router.add_get("/received", received)
+    app.router.add_get("/due", due)
     app.router.add_get("/documents/{id}", document)
     app.router.add_get("/documents/{id}/grid", grid)
     app.router.add_get("/documents/{id}/package", package)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from aiohttp import web
 import edxml
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed
+from adapters.store.schema import messages
 from adapters.store.store import NewDelivery, NewMessage, Store
 from gateway.dashboard.accounts import create_user, lock_user
 from gateway.dashboard.web import DashboardContext, build_dashboard
@@ -60,9 +62,30 @@ async def site(store: Store, tmp_path: Path) -> AsyncIterator[Site]:
             subject=package.subject,
             package_ref=blobs.put(data),
             package_size=len(data),
+            due_date=dt.date(2026, 11, 20),  # assigns a task, already overdue
         ),
         [NewDelivery("000.00.00.G22", "axis"), NewDelivery("000.00.00.H53", "axis")],
     )
+    inbound_id, _ = await store.accept(
+        NewMessage(
+            direction="in",
+            document_id="000.00.00.G22,2026/11/24,99/VPCP-TTĐT",
+            sender="000.00.00.G22",
+            code="99/VPCP-TTĐT",
+            subject="V/v báo cáo tình hình",
+            package_ref=blobs.put(data),
+            package_size=len(data),
+        ),
+        [],
+        deliver=False,
+    )
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            messages.update().where(messages.c.id == inbound_id).values(
+                recipient="000.00.01.H42", inbound_state="accepted",
+                checks=json.dumps({"signature": {"valid": True, "signer": "VPCP"}, "reasons": []}),
+            )
+        )  # fmt: skip
     jobs = {job.delivery_id: job for job in await store.claim_due(10, lease_seconds=60)}
     await store.mark_sent(to_vpcp, jobs[to_vpcp].attempt, "axis-1")
     await store.mark_failed(
@@ -117,6 +140,16 @@ async def test_http_rules_csrf_roles_and_locks(site: Site) -> None:
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with await _login(http, site.url, "binhtt.vp") as r:
             assert r.status == 302
+        async with http.get(f"{site.url}/dashboard/received") as r:
+            page = await r.text()
+            assert "99/VPCP-TTĐT" in page
+            assert "✔ VPCP" in page
+        async with http.get(f"{site.url}/dashboard/due") as r:
+            page = await r.text()
+            assert "quá hạn" in page
+            assert page.count("05/UBND-VP") == 2  # both recipients are not done
+        async with http.get(f"{site.url}/dashboard/due?lang=en") as r:
+            assert "overdue" in await r.text()
         async with http.post(
             f"{site.url}/dashboard/deliveries/{site.failed_delivery}/requeue", data={}
         ) as r:
