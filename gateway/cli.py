@@ -85,6 +85,19 @@ def _parser() -> argparse.ArgumentParser:
     user_lock.add_argument("username")
     user_lock.add_argument("--unlock", action="store_true")
     with_config(user_commands.add_parser("list", help="list the accounts"))
+    report = with_config(
+        commands.add_parser("report", help="the six-monthly report, or an ND30 register")
+    )
+    report.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    report.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
+    report.add_argument("--agency", default="*", help="OrganId or pattern (default: all)")
+    report.add_argument(
+        "--format",
+        choices=("csv", "xlsx", "html", "register-out", "register-in"),
+        default="xlsx",
+        help="register-out/-in: the 10-column books of Nghị định 30 (XLSX)",
+    )
+    report.add_argument("-o", "--output", type=Path, required=True)
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -121,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "version":
         print(f"edxml-gateway {edxml.__version__}")
         return 0
-    if arguments.command in ("migrate", "worker", "serve", "requeue", "clients", "users"):
+    if arguments.command in ("migrate", "worker", "serve", "requeue", "clients", "users", "report"):
         return _service(arguments)
     if arguments.command == "simulate-axis":
         try:
@@ -149,6 +162,8 @@ def _service(arguments: argparse.Namespace) -> int:
             print(f"{name}: the database is up to date ({where})")
         elif arguments.command == "worker":
             asyncio.run(commands.run_worker(settings))
+        elif arguments.command == "report":
+            return asyncio.run(commands.run_report(settings, arguments))
         elif arguments.command == "users":
             return asyncio.run(commands.run_users(settings, arguments))
         elif arguments.command == "clients":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import signal
@@ -32,9 +33,18 @@ from .dashboard.accounts import (
     lock_user,
     propose_username,
 )
+from .reports import incoming_register, outgoing_register, period_report
 from .runtime import Runtime
 
-__all__ = ["run_clients", "run_migrate", "run_requeue", "run_serve", "run_users", "run_worker"]
+__all__ = [
+    "run_clients",
+    "run_migrate",
+    "run_report",
+    "run_requeue",
+    "run_serve",
+    "run_users",
+    "run_worker",
+]
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -161,3 +171,35 @@ async def run_users(settings: GatewaySettings, arguments: argparse.Namespace) ->
         return 0
     finally:
         await engine.dispose()
+
+
+async def run_report(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
+    try:
+        start, end = dt.date.fromisoformat(arguments.start), dt.date.fromisoformat(arguments.end)
+    except ValueError:
+        print("--from and --to are dates: YYYY-MM-DD")
+        return 2
+    if end < start:
+        print("--to comes before --from")
+        return 2
+    engine = create_engine(settings.store_url, schema=settings.database_schema)
+    store = Store(engine)
+    try:
+        if arguments.format == "register-out":
+            data = await outgoing_register(store, start, end, arguments.agency)
+        elif arguments.format == "register-in":
+            data = await incoming_register(store, start, end, arguments.agency)
+        else:
+            found = await period_report(store, start, end, arguments.agency)
+            if arguments.format == "csv":
+                data = found.csv().encode("utf-8-sig")  # Excel reads the BOM as UTF-8
+            elif arguments.format == "html":
+                data = found.html().encode()
+            else:
+                data = found.xlsx()
+    finally:
+        await engine.dispose()
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_bytes(data)
+    print(f"{arguments.output}: {arguments.format}, {start} to {end}, {arguments.agency}")
+    return 0
