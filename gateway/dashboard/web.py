@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import datetime as dt
 import hmac
+import io
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -27,16 +29,21 @@ from aiohttp import web
 
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed, RedisFeed
-from adapters.store.schema import deliveries, messages
+from adapters.store.schema import audit_log, deliveries, messages, users
 from adapters.store.store import MessageView, Store, utc_now
 
 from ..dispatch.states import DeliveryState
+from ..reports import incoming_register, outgoing_register, period_report
 from .accounts import (
     Account,
     AccountError,
     audit,
+    available_username,
     check_login,
+    create_user,
     end_session,
+    lock_user,
+    propose_username,
     session_user,
     start_session,
 )
@@ -44,6 +51,7 @@ from .accounts import (
 __all__ = ["DashboardContext", "build_dashboard"]
 
 COOKIE = "edxml_session"
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LOGIN_CSRF = "edxml_login_csrf"
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
@@ -470,6 +478,134 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def reports_page(request: web.Request) -> web.StreamResponse:
+    today = dt.datetime.now(_VIETNAM).date()
+    start = today.replace(month=1 if today.month <= 6 else 7, day=1)
+    return _render(request, "reports.html", start=start, end=today, page_title="reports")
+
+
+async def reports_download(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, _user(request)
+    try:
+        start = dt.date.fromisoformat(request.query.get("from", ""))
+        end = dt.date.fromisoformat(request.query.get("to", ""))
+    except ValueError:
+        raise web.HTTPBadRequest(text="from and to are dates (YYYY-MM-DD)") from None
+    agency, kind = request.query.get("agency", ""), request.query.get("format", "xlsx")
+    if agency not in user.agencies or end < start:
+        raise web.HTTPBadRequest(
+            text="choose one of your agencies and a period that ends after it starts"
+        )
+    await audit(store, user.username, "report", kind, f"{start} to {end}, {agency}")
+    name = f"bao-cao-{start}-{end}"
+    if kind == "register-out":
+        return _download(
+            await outgoing_register(store, start, end, agency), f"so-van-ban-di-{start}-{end}.xlsx"
+        )
+    if kind == "register-in":
+        return _download(
+            await incoming_register(store, start, end, agency), f"so-van-ban-den-{start}-{end}.xlsx"
+        )
+    found = await period_report(store, start, end, agency)
+    if kind == "csv":
+        return _download(found.csv().encode("utf-8-sig"), f"{name}.csv", "text/csv")
+    if kind == "html":
+        return web.Response(text=found.html(), content_type="text/html")
+    return _download(found.xlsx(), f"{name}.xlsx")
+
+
+def _download(data: bytes, filename: str, content_type: str = _XLSX) -> web.Response:
+    return web.Response(
+        body=data,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _admin(request: web.Request) -> Account:
+    user = _user(request)
+    if user.role != "admin":
+        raise web.HTTPForbidden(text="administrators only")
+    return user
+
+
+async def users_page(request: web.Request, *, message: str = "", error: str = "") -> web.Response:
+    _admin(request)
+    async with request.app[CONTEXT].store.engine.connect() as connection:
+        rows = (await connection.execute(sa.select(users).order_by(users.c.username))).all()
+    listed = [{**row._asdict(), "agencies": json.loads(row.agencies)} for row in rows]
+    status = 400 if error else 200
+    return _render(
+        request,
+        "users.html",
+        status=status,
+        users=listed,
+        message=message,
+        error=error,
+        page_title="users",
+    )
+
+
+async def add_user(request: web.Request) -> web.StreamResponse:
+    store, admin = request.app[CONTEXT].store, _admin(request)
+    form = await request.post()
+    full_name, unit = str(form.get("full_name", "")), str(form.get("unit", ""))
+    agencies = [a.strip() for a in str(form.get("agencies", "")).split(",") if a.strip()]
+    try:
+        proposed = propose_username(full_name, unit)
+        username, clashed = await available_username(store, proposed)
+        await create_user(
+            store,
+            username=username,
+            full_name=full_name,
+            unit=unit,
+            role=str(form.get("role", "viewer")),  # type: ignore[arg-type]
+            agencies=agencies,
+            password=str(form.get("password", "")),
+            by=admin.username,
+        )
+    except AccountError as exc:
+        return await users_page(request, error=str(exc))
+    note = f" ({proposed} đã có: Điều 7.2b)" if clashed else ""
+    return await users_page(request, message=f"{username}{note}")
+
+
+async def set_lock(request: web.Request) -> web.StreamResponse:
+    store, admin = request.app[CONTEXT].store, _admin(request)
+    username, action = request.match_info["username"], request.match_info["action"]
+    if username == admin.username:
+        return await users_page(request, error="an administrator cannot lock their own account")
+    await lock_user(store, username, locked=action == "lock", by=admin.username)
+    raise web.HTTPSeeOther("/dashboard/users")
+
+
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    _admin(request)
+    async with request.app[CONTEXT].store.engine.connect() as connection:
+        entries = (
+            await connection.execute(
+                sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(500)
+            )
+        ).all()
+    return _render(request, "audit.html", entries=entries, page_title="audit")
+
+
+async def audit_csv(request: web.Request) -> web.StreamResponse:
+    admin = _admin(request)
+    store = request.app[CONTEXT].store
+    async with store.engine.connect() as connection:
+        entries = (await connection.execute(sa.select(audit_log).order_by(audit_log.c.id))).all()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(("at", "username", "action", "target", "detail"))
+    for entry in entries:
+        writer.writerow(
+            (_local(entry.at), entry.username, entry.action, entry.target, entry.detail)
+        )
+    await audit(store, admin.username, "audit.export")
+    return _download(out.getvalue().encode("utf-8-sig"), "nhat-ky-thao-tac.csv", "text/csv")
+
+
 def build_dashboard(context: DashboardContext) -> web.Application:
     """The ``/dashboard`` sub-application."""
     app = web.Application(middlewares=[_session])
@@ -487,4 +623,11 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_get("/failures", failures)
     app.router.add_post("/deliveries/{id}/requeue", requeue)
     app.router.add_get("/events", events)
+    app.router.add_get("/reports", reports_page)
+    app.router.add_get("/reports/download", reports_download)
+    app.router.add_get("/users", users_page)
+    app.router.add_post("/users", add_user)
+    app.router.add_post("/users/{username}/{action:lock|unlock}", set_lock)
+    app.router.add_get("/audit", audit_page)
+    app.router.add_get("/audit.csv", audit_csv)
     return app

@@ -91,7 +91,12 @@ async def site(store: Store, tmp_path: Path) -> AsyncIterator[Site]:
     await store.mark_failed(
         to_tay_ninh, jobs[to_tay_ninh].attempt, "refused: unknown recipient agencies"
     )
-    for username, role in (("binhtt.vp", "clerk"), ("anl.vp", "viewer"), ("cucl.vp", "clerk")):
+    for username, role in (
+        ("binhtt.vp", "clerk"),
+        ("anl.vp", "viewer"),
+        ("cucl.vp", "clerk"),
+        ("quantri.vp", "admin"),
+    ):
         await create_user(
             store, username=username, full_name=username, unit="VP", role=role,  # type: ignore[arg-type]
             agencies=["*.H42"], password=PASSWORD,
@@ -217,3 +222,50 @@ async def test_in_a_browser(site: Site) -> None:
 def test_chromium_is_debians() -> None:
     found = shutil.which("chromium")
     assert found is None or Path(found).resolve().is_relative_to("/usr")
+
+
+async def test_admin_pages_reports_and_audit(site: Site) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with await _login(http, site.url, "anl.vp") as r:
+            assert r.status == 302
+        async with http.get(f"{site.url}/dashboard/users") as r:
+            assert r.status == 403  # viewers and clerks: no user management
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with await _login(http, site.url, "quantri.vp") as r:
+            assert r.status == 302
+        async with http.get(f"{site.url}/dashboard/users") as r:
+            page = await r.text()
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        form = {
+            "csrf": csrf,
+            "full_name": "Nguyễn Văn Dũng",
+            "unit": "STTTT",
+            "role": "clerk",
+            "agencies": "000.00.13.H42",
+            "password": "mat-khau-dung-1",
+        }
+        async with http.post(f"{site.url}/dashboard/users", data=form) as r:
+            assert "dungnv.stttt" in await r.text()
+        async with http.post(f"{site.url}/dashboard/users", data=form) as r:
+            assert "dungnv2.stttt (dungnv.stttt đã có: Điều 7.2b)" in await r.text()
+        async with http.post(
+            f"{site.url}/dashboard/users", data={**form, "password": "short"}
+        ) as r:
+            assert r.status == 400
+            assert "10 characters" in await r.text()
+        async with http.post(
+            f"{site.url}/dashboard/users/dungnv.stttt/lock", data={"csrf": csrf}
+        ) as r:
+            assert "dungnv.stttt" in await r.text()
+        period = {"from": "2026-11-01", "to": "2026-11-30"}
+        download = f"{site.url}/dashboard/reports/download"
+        async with http.get(download, params={**period, "agency": "*.H42", "format": "xlsx"}) as r:
+            assert r.status == 200
+            assert r.headers["Content-Disposition"].endswith('.xlsx"')
+            assert (await r.read())[:2] == b"PK"
+        async with http.get(download, params={**period, "agency": "*", "format": "csv"}) as r:
+            assert r.status == 400  # not one of the user's agencies
+        async with http.get(f"{site.url}/dashboard/audit.csv") as r:
+            text = (await r.read()).decode("utf-8-sig")
+    for action in ("login", "user.add", "user.lock", "report"):
+        assert f",{action}," in text, action
