@@ -167,6 +167,8 @@ class GatewaySettings(BaseSettings):
     vdxp_systems: dict[str, FacadeSystemSettings] = {}
     #: Mark the dashboard's session cookie Secure (serve behind HTTPS in production).
     secure_cookies: bool = False
+    #: A maintenance or outage notice shown on every dashboard page (Điều 20, 21.6).
+    maintenance_notice: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

@@ -225,7 +225,11 @@ class Runtime:
             "/dashboard",
             build_dashboard(
                 DashboardContext(
-                    self.store, self.blobs, self.feed, secure_cookies=settings.secure_cookies
+                    self.store,
+                    self.blobs,
+                    self.feed,
+                    secure_cookies=settings.secure_cookies,
+                    notice=settings.maintenance_notice,
                 )
             ),
         )

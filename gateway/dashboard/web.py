@@ -29,7 +29,7 @@ from aiohttp import web
 
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed, RedisFeed
-from adapters.store.schema import audit_log, deliveries, messages, users
+from adapters.store.schema import audit_log, deliveries, delivery_events, messages, users
 from adapters.store.store import MessageView, Store, utc_now
 
 from ..dispatch.states import DeliveryState
@@ -92,6 +92,8 @@ class DashboardContext:
     blobs: BlobStore
     feed: LocalFeed | RedisFeed
     secure_cookies: bool = False  # set behind HTTPS
+    #: A maintenance or outage notice shown on every page (Điều 20, 21.6)
+    notice: str | None = None
 
 
 CONTEXT: web.AppKey[DashboardContext] = web.AppKey("dashboard", DashboardContext)
@@ -113,6 +115,7 @@ def _render(request: web.Request, template: str, status: int = 200, **values: An
         user=request.get(_USER),
         status_meaning=lambda code: _MEANING.get(code, ""),
         page_title=values.pop("page_title", ""),
+        banner=request.app[CONTEXT].notice,
         **values,
     )
     response = web.Response(text=html, content_type="text/html", status=status)
@@ -241,8 +244,90 @@ async def overview(request: web.Request) -> web.StreamResponse:
         states=states,
         sent_today=sent_today,
         received_today=received_today,
+        destinations=await _destinations(store, user),
+        median_to_arrival=await _median_to_arrival(store, user),
+        notice=request.app[CONTEXT].notice,
         page_title="overview",
     )
+
+
+async def _destinations(store: Store, user: Account) -> list[dict[str, Any]]:
+    """Per destination: waiting, failed, the last success and the last error (Điều 20)."""
+    async with store.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                sa.select(
+                    deliveries.c.route,
+                    sa.func.sum(
+                        sa.case((deliveries.c.state.in_(("queued", "retry_wait")), 1), else_=0)
+                    ).label("waiting"),
+                    sa.func.sum(sa.case((deliveries.c.state == "failed", 1), else_=0)).label(
+                        "failed"
+                    ),
+                )
+                .join(messages, messages.c.id == deliveries.c.message_id)
+                .where(_visible(messages.c.sender, user))
+                .group_by(deliveries.c.route)
+            )
+        ).all()
+        found = []
+        for row in rows:
+            last_sent = await connection.scalar(
+                sa.select(sa.func.max(delivery_events.c.at))
+                .join(deliveries, deliveries.c.id == delivery_events.c.delivery_id)
+                .where(deliveries.c.route == row.route, delivery_events.c.to_state == "sent")
+            )
+            last_error = (
+                await connection.execute(
+                    sa.select(delivery_events.c.at, delivery_events.c.detail)
+                    .join(deliveries, deliveries.c.id == delivery_events.c.delivery_id)
+                    .where(
+                        deliveries.c.route == row.route,
+                        delivery_events.c.to_state.in_(("retry_wait", "failed")),
+                    )
+                    .order_by(delivery_events.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+            healthy = last_error is None or (last_sent is not None and last_sent >= last_error.at)
+            found.append(
+                {
+                    "route": row.route,
+                    "waiting": int(row.waiting or 0),
+                    "failed": int(row.failed or 0),
+                    "last_sent": last_sent,
+                    "last_error": last_error.detail if last_error else "",
+                    "healthy": healthy,
+                }
+            )
+    return found
+
+
+async def _median_to_arrival(store: Store, user: Account) -> float | None:
+    """Median minutes from acceptance to "arrived" (01), over the last 500 deliveries."""
+    async with store.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                sa.select(messages.c.created_at, sa.func.min(delivery_events.c.at).label("arrived"))
+                .join(deliveries, deliveries.c.message_id == messages.c.id)
+                .join(delivery_events, delivery_events.c.delivery_id == deliveries.c.id)
+                .where(
+                    _visible(messages.c.sender, user),
+                    delivery_events.c.to_state.in_(("arrived", "accepted", "rejected", "done")),
+                )
+                .group_by(deliveries.c.id, messages.c.created_at)
+                .order_by(messages.c.created_at.desc())
+                .limit(500)
+            )
+        ).all()
+    spans = sorted(
+        (_aware(row.arrived) - _aware(row.created_at)).total_seconds() / 60 for row in rows
+    )
+    return spans[len(spans) // 2] if spans else None
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 async def sent(request: web.Request) -> web.StreamResponse:
@@ -450,6 +535,28 @@ async def requeue(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(request.headers.get("Referer") or "/dashboard/failures")
 
 
+async def requeue_many(request: web.Request) -> web.StreamResponse:
+    """Bulk requeue from the failures page (the page asks for confirmation first)."""
+    store, user = request.app[CONTEXT].store, _user(request)
+    if not user.may_act:
+        raise web.HTTPForbidden(text="a viewer cannot requeue")
+    form = await request.post()
+    wanted = [str(value) for value in form.getall("id", [])]
+    async with store.engine.connect() as connection:
+        allowed = list(
+            (
+                await connection.execute(
+                    sa.select(deliveries.c.id)
+                    .join(messages, messages.c.id == deliveries.c.message_id)
+                    .where(deliveries.c.id.in_(wanted), _visible(messages.c.sender, user))
+                )
+            ).scalars()
+        )
+    done = [d for d in allowed if await store.requeue(d, source=f"operator:{user.username}")]
+    await audit(store, user.username, "delivery.requeue", ",".join(done), f"bulk: {len(done)}")
+    raise web.HTTPSeeOther("/dashboard/failures")
+
+
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-Sent Events: each state change of a delivery (ids only; pages refetch)."""
     context, user = request.app[CONTEXT], request.get(_USER)
@@ -621,6 +728,7 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_get("/documents/{id}/grid", grid)
     app.router.add_get("/documents/{id}/package", package)
     app.router.add_get("/failures", failures)
+    app.router.add_post("/deliveries/requeue", requeue_many)
     app.router.add_post("/deliveries/{id}/requeue", requeue)
     app.router.add_get("/events", events)
     app.router.add_get("/reports", reports_page)

@@ -103,7 +103,10 @@ async def site(store: Store, tmp_path: Path) -> AsyncIterator[Site]:
         )  # fmt: skip
     await lock_user(store, "cucl.vp")
     app = web.Application()
-    app.add_subapp("/dashboard", build_dashboard(DashboardContext(store, blobs, feed)))
+    notice = "Trục liên thông bảo trì 22:00–23:00 ngày 28/11 (Điều 21.6)"
+    app.add_subapp(
+        "/dashboard", build_dashboard(DashboardContext(store, blobs, feed, notice=notice))
+    )
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
@@ -269,3 +272,20 @@ async def test_admin_pages_reports_and_audit(site: Site) -> None:
             text = (await r.read()).decode("utf-8-sig")
     for action in ("login", "user.add", "user.lock", "report"):
         assert f",{action}," in text, action
+
+
+async def test_overview_health_banner_and_bulk_requeue(site: Site) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with await _login(http, site.url, "binhtt.vp") as r:
+            assert r.status == 302
+        async with http.get(f"{site.url}/dashboard/") as r:
+            page = await r.text()
+        assert "bảo trì" in page  # the maintenance notice, on every page
+        destinations = page.split('id="destinations"', 1)[1]
+        assert "axis" in destinations
+        assert "refused: unknown recipient agencies" in destinations  # the last error
+        csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        bulk = {"csrf": csrf, "id": [site.failed_delivery, "not-a-delivery"]}
+        async with http.post(f"{site.url}/dashboard/deliveries/requeue", data=bulk) as r:
+            assert r.status == 200
+    assert await site.store.state_of(site.failed_delivery) == "queued"
