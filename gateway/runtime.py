@@ -230,6 +230,7 @@ class Runtime:
                     self.feed,
                     secure_cookies=settings.secure_cookies,
                     notice=settings.maintenance_notice,
+                    routes=tuple((route.pattern, route.destination) for route in settings.routes),
                 )
             ),
         )

@@ -24,6 +24,7 @@ __all__ = [
     "inbox_acks",
     "messages",
     "metadata",
+    "notices",
     "outbox",
     "sessions",
     "users",
@@ -260,4 +261,21 @@ audit_log = sa.Table(
     sa.Column("target", sa.Text, nullable=True),
     sa.Column("detail", sa.Text, nullable=True),
     sa.Index(None, "at"),
+)
+
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("starts_at", _TIME, nullable=False),
+    sa.Column("ends_at", _TIME, nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=True),
+    sa.Column("created_at", _TIME, nullable=False),
+    sa.Index(None, "ends_at"),
 )

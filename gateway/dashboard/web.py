@@ -29,9 +29,18 @@ from aiohttp import web
 
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed, RedisFeed
-from adapters.store.schema import audit_log, deliveries, delivery_events, messages, users
+from adapters.store.schema import (
+    api_clients,
+    audit_log,
+    deliveries,
+    delivery_events,
+    messages,
+    notices,
+    users,
+)
 from adapters.store.store import MessageView, Store, utc_now
 
+from ..api.clients import create_client, revoke_client
 from ..dispatch.states import DeliveryState
 from ..reports import incoming_register, outgoing_register, period_report
 from .accounts import (
@@ -94,9 +103,12 @@ class DashboardContext:
     secure_cookies: bool = False  # set behind HTTPS
     #: A maintenance or outage notice shown on every page (Điều 20, 21.6)
     notice: str | None = None
+    #: The routing table, shown to admins (pattern, destination)
+    routes: tuple[tuple[str, str], ...] = ()
 
 
 CONTEXT: web.AppKey[DashboardContext] = web.AppKey("dashboard", DashboardContext)
+_NOTICE: web.RequestKey[str] = web.RequestKey("notice", str)
 _USER: web.RequestKey[Account | None] = web.RequestKey("user", object)  # type: ignore[arg-type]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -115,7 +127,7 @@ def _render(request: web.Request, template: str, status: int = 200, **values: An
         user=request.get(_USER),
         status_meaning=lambda code: _MEANING.get(code, ""),
         page_title=values.pop("page_title", ""),
-        banner=request.app[CONTEXT].notice,
+        banner=request.get(_NOTICE),
         **values,
     )
     response = web.Response(text=html, content_type="text/html", status=status)
@@ -134,6 +146,9 @@ async def _session(request: web.Request, handler: Handler) -> web.StreamResponse
     token = request.cookies.get(COOKIE)
     user = await session_user(context.store, token) if token else None
     request[_USER] = user
+    notice = await _active_notice(request)
+    if notice:
+        request[_NOTICE] = notice
     if request.path.rstrip("/").endswith("/login"):
         return await handler(request)
     if user is None:
@@ -246,7 +261,6 @@ async def overview(request: web.Request) -> web.StreamResponse:
         received_today=received_today,
         destinations=await _destinations(store, user),
         median_to_arrival=await _median_to_arrival(store, user),
-        notice=request.app[CONTEXT].notice,
         page_title="overview",
     )
 
@@ -713,6 +727,98 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     return _download(out.getvalue().encode("utf-8-sig"), "nhat-ky-thao-tac.csv", "text/csv")
 
 
+async def _active_notice(request: web.Request) -> str | None:
+    """The notice in force now (announced by an admin), else the settings' one."""
+    context = request.app[CONTEXT]
+    now = utc_now()
+    async with context.store.engine.connect() as connection:
+        text = await connection.scalar(
+            sa.select(notices.c.text)
+            .where(notices.c.starts_at <= now, notices.c.ends_at > now)
+            .order_by(notices.c.id.desc())
+            .limit(1)
+        )
+    return str(text) if text else context.notice
+
+
+async def admin_page(request: web.Request, *, message: str = "", error: str = "") -> web.Response:
+    _admin(request)
+    context = request.app[CONTEXT]
+    async with context.store.engine.connect() as connection:
+        listed = (
+            await connection.execute(
+                sa.select(notices).order_by(notices.c.starts_at.desc()).limit(20)
+            )
+        ).all()
+        client_rows = (
+            await connection.execute(sa.select(api_clients).order_by(api_clients.c.created_at))
+        ).all()
+    clients = [{**row._asdict(), "agencies": json.loads(row.agencies)} for row in client_rows]
+    return _render(
+        request,
+        "admin.html",
+        status=400 if error else 200,
+        notices=listed,
+        clients=clients,
+        routes=context.routes,
+        message=message,
+        error=error,
+        page_title="admin",
+    )
+
+
+async def add_notice(request: web.Request) -> web.StreamResponse:
+    admin, store = _admin(request), request.app[CONTEXT].store
+    form = await request.post()
+    text = str(form.get("text", "")).strip()
+    try:
+        # entered in Vietnam time, stored in UTC like every time of the store
+        starts = _from_local(str(form.get("starts_at", "")))
+        ends = _from_local(str(form.get("ends_at", "")))
+    except ValueError:
+        return await admin_page(request, error="from and to are date-times")
+    if not text or ends <= starts:
+        return await admin_page(
+            request, error="a notice needs a text and a period that ends after it starts"
+        )
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            notices.insert().values(
+                text=text,
+                starts_at=starts,
+                ends_at=ends,
+                created_by=admin.username,
+                created_at=utc_now(),
+            )
+        )
+    await audit(store, admin.username, "notice.add", text, f"{starts} to {ends}")
+    raise web.HTTPSeeOther("/dashboard/admin")
+
+
+def _from_local(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=_VIETNAM).astimezone(dt.UTC)
+
+
+async def add_client(request: web.Request) -> web.StreamResponse:
+    admin, store = _admin(request), request.app[CONTEXT].store
+    form = await request.post()
+    name = str(form.get("name", "")).strip()
+    agencies = [a.strip() for a in str(form.get("agencies", "")).split(",") if a.strip()]
+    if not name or not agencies:
+        return await admin_page(request, error="a client needs a name and its agencies")
+    client, key = await create_client(store, name, agencies)
+    await audit(store, admin.username, "client.add", client.id, f"{name}: {', '.join(agencies)}")
+    return await admin_page(request, message=f"{client.id}: {key}")
+
+
+async def revoke_api_client(request: web.Request) -> web.StreamResponse:
+    admin, store = _admin(request), request.app[CONTEXT].store
+    client_id = request.match_info["id"]
+    if await revoke_client(store, client_id):
+        await audit(store, admin.username, "client.revoke", client_id)
+    raise web.HTTPSeeOther("/dashboard/admin")
+
+
 def build_dashboard(context: DashboardContext) -> web.Application:
     """The ``/dashboard`` sub-application."""
     app = web.Application(middlewares=[_session])
@@ -737,5 +843,9 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_post("/users", add_user)
     app.router.add_post("/users/{username}/{action:lock|unlock}", set_lock)
     app.router.add_get("/audit", audit_page)
+    app.router.add_get("/admin", admin_page)
+    app.router.add_post("/admin/notices", add_notice)
+    app.router.add_post("/admin/clients", add_client)
+    app.router.add_post("/admin/clients/{id}/revoke", revoke_api_client)
     app.router.add_get("/audit.csv", audit_csv)
     return app

@@ -105,7 +105,12 @@ async def site(store: Store, tmp_path: Path) -> AsyncIterator[Site]:
     app = web.Application()
     notice = "Trục liên thông bảo trì 22:00–23:00 ngày 28/11 (Điều 21.6)"
     app.add_subapp(
-        "/dashboard", build_dashboard(DashboardContext(store, blobs, feed, notice=notice))
+        "/dashboard",
+        build_dashboard(
+            DashboardContext(
+                store, blobs, feed, notice=notice, routes=(("*.H42", "local"), ("*", "axis"))
+            )
+        ),
     )
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
@@ -205,6 +210,9 @@ async def test_in_a_browser(site: Site) -> None:
             await page.locator("#grid .state-accepted").wait_for(timeout=10_000)
             await page.screenshot(path=str(SCREENSHOTS / "document.png"), full_page=True)
 
+            for name in ("received", "due", "reports"):
+                await page.goto(f"{site.url}/dashboard/{name}")
+                await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
             await page.goto(f"{site.url}/dashboard/failures")
             await page.screenshot(path=str(SCREENSHOTS / "failures.png"), full_page=True)
             await page.click("button.requeue")
@@ -289,3 +297,37 @@ async def test_overview_health_banner_and_bulk_requeue(site: Site) -> None:
         async with http.post(f"{site.url}/dashboard/deliveries/requeue", data=bulk) as r:
             assert r.status == 200
     assert await site.store.state_of(site.failed_delivery) == "queued"
+
+
+async def test_administration_notices_clients_routes(site: Site) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with await _login(http, site.url, "quantri.vp") as r:
+            assert r.status == 302
+        async with http.get(f"{site.url}/dashboard/admin") as r:
+            page = await r.text()
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        assert "<code>*.H42</code>" in page
+        now = dt.datetime.now(dt.timezone(dt.timedelta(hours=7)))
+        notice = {
+            "csrf": csrf,
+            "text": "Nâng cấp hệ thống tối nay",
+            "starts_at": (now - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+            "ends_at": (now + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"),
+        }
+        async with http.post(f"{site.url}/dashboard/admin/notices", data=notice) as r:
+            assert "Nâng cấp hệ thống tối nay" in await r.text()
+        async with http.get(f"{site.url}/dashboard/sent") as r:
+            assert (
+                'id="notice">Nâng cấp hệ thống tối nay' in await r.text()
+            )  # in force: on every page
+        async with http.post(
+            f"{site.url}/dashboard/admin/clients",
+            data={"csrf": csrf, "name": "QLVB", "agencies": "*.H42"},
+        ) as r:
+            shown = (await r.text()).split('id="admin-message">', 1)[1].split("<", 1)[0]
+        client_id, key = shown.split(": ")
+        assert key.startswith("edk_")
+        async with http.post(
+            f"{site.url}/dashboard/admin/clients/{client_id}/revoke", data={"csrf": csrf}
+        ) as r:
+            assert "thu hồi" in await r.text()
