@@ -19,13 +19,16 @@ import pytest
 from aiohttp import web
 
 import edxml
+from adapters.axis.poller import poll_once
+from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed
 from adapters.store.schema import messages
 from adapters.store.store import NewDelivery, NewMessage, Store
 from gateway.dashboard.accounts import create_user, lock_user
 from gateway.dashboard.web import DashboardContext, build_dashboard
-from gateway.dispatch.statuses import apply_status
+from gateway.receive import StoreSeenDocIds, make_handover
+from tests.adapters.conftest import client_for
 from tests.factories import ROOT, document, organization, status
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,6 +47,7 @@ class Site:
     store: Store
     message_id: str
     failed_delivery: str
+    blobs: BlobStore
 
 
 @pytest.fixture
@@ -117,7 +121,7 @@ async def site(store: Store, tmp_path: Path) -> AsyncIterator[Site]:
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
     await tcp.start()
     host, port = runner.addresses[0][:2]
-    yield Site(f"http://{host}:{port}", store, message_id, to_tay_ninh)
+    yield Site(f"http://{host}:{port}", store, message_id, to_tay_ninh, blobs)
     await runner.cleanup()
 
 
@@ -170,7 +174,7 @@ async def test_http_rules_csrf_roles_and_locks(site: Site) -> None:
     assert await site.store.state_of(site.failed_delivery) == "failed"
 
 
-async def test_in_a_browser(site: Site) -> None:
+async def test_in_a_browser(site: Site, simulator: AxisSimulator) -> None:
     from playwright.async_api import async_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -198,14 +202,23 @@ async def test_in_a_browser(site: Site) -> None:
             await page.wait_for_selector("#grid")
             assert "Đã gửi" in await page.inner_text("#grid")
 
-            # the recipient reports 03: the grid changes without a reload (Server-Sent Events)
+            # VPCP reports 03 through the (simulated) axis; our poller brings it in, and the
+            # grid changes without a reload (Server-Sent Events)
             await asyncio.sleep(0.3)  # the page's EventSource is connected
             report = status(
-                sender=organization("000.00.00.G22"), status_code="03", description="Đã vào sổ",
+                sender=organization("000.00.00.G22"),
+                status_code="03",
+                description="Đã vào sổ",
                 timestamp=dt.datetime(2026, 11, 25, 9, 0),
-            )  # fmt: skip
-            applied = await apply_status(site.store, report)
-            assert applied.moved
+            )
+            async with client_for(simulator, "000.00.00.G22") as vpcp:
+                await vpcp.send_edoc(
+                    edxml.build(report), sender="000.00.00.G22", message_type="status"
+                )
+            async with client_for(simulator, "00.42.W00") as ours:
+                handover = make_handover(site.store, site.blobs)
+                polled = await poll_once(ours, handover, StoreSeenDocIds(site.store))
+            assert len(polled.handed_over) == 1
             # (a locator, not wait_for_function: the page's CSP refuses eval, as it should)
             await page.locator("#grid .state-accepted").wait_for(timeout=10_000)
             await page.screenshot(path=str(SCREENSHOTS / "document.png"), full_page=True)
