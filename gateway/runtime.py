@@ -231,6 +231,7 @@ class Runtime:
                     secure_cookies=settings.secure_cookies,
                     notice=settings.maintenance_notice,
                     routes=tuple((route.pattern, route.destination) for route in settings.routes),
+                    routing=settings.routing,
                 )
             ),
         )

@@ -19,7 +19,7 @@ import io
 import json
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import jinja2
 import sqlalchemy as sa
 from aiohttp import web
 
+import edxml
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.store.schema import (
@@ -40,8 +41,11 @@ from adapters.store.schema import (
 )
 from adapters.store.store import MessageView, Store, utc_now
 
+from ..accept import AcceptanceError
 from ..api.clients import create_client, revoke_client
+from ..dispatch.routing import RoutingTable
 from ..dispatch.states import DeliveryState
+from ..operations import recall
 from ..reports import incoming_register, outgoing_register, period_report
 from .accounts import (
     Account,
@@ -105,6 +109,8 @@ class DashboardContext:
     notice: str | None = None
     #: The routing table, shown to admins (pattern, destination)
     routes: tuple[tuple[str, str], ...] = ()
+    #: Routing for the packages the dashboard sends (recall)
+    routing: RoutingTable = field(default_factory=RoutingTable)
 
 
 CONTEXT: web.AppKey[DashboardContext] = web.AppKey("dashboard", DashboardContext)
@@ -344,6 +350,14 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def _day(request: web.Request, name: str) -> dt.date | None:
+    text = request.query.get(name, "")
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 async def sent(request: web.Request) -> web.StreamResponse:
     store, user = request.app[CONTEXT].store, _user(request)
     q, state, recipient = (request.query.get(k, "").strip() for k in ("q", "state", "recipient"))
@@ -370,6 +384,20 @@ async def sent(request: web.Request) -> web.StreamResponse:
                 sa.select(deliveries.c.message_id).where(deliveries.c.recipient == recipient)
             )
         )
+    start, end = _day(request, "from"), _day(request, "to")
+    if start is not None:
+        query = query.where(messages.c.created_at >= _from_local(f"{start}T00:00"))
+    if end is not None:
+        query = query.where(
+            messages.c.created_at < _from_local(f"{end + dt.timedelta(days=1)}T00:00")
+        )
+    if request.query.get("urgent"):
+        query = query.where(messages.c.priority >= 1)
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    query = query.offset((page - 1) * 50)
     async with store.engine.connect() as connection:
         ids = list((await connection.execute(query)).scalars())
     found = [
@@ -382,6 +410,11 @@ async def sent(request: web.Request) -> web.StreamResponse:
         q=q,
         state=state,
         recipient=recipient,
+        start=start or "",
+        end=end or "",
+        urgent=bool(request.query.get("urgent")),
+        page=page,
+        more=len(found) == 50,
         all_states=[s.value for s in DeliveryState],
         page_title="sent",
     )
@@ -485,7 +518,10 @@ async def _visible_message(request: web.Request) -> MessageView:
 
 async def document(request: web.Request) -> web.StreamResponse:
     view = await _visible_message(request)
-    return _render(request, "document.html", message=view, page_title=view.code)
+    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    package = await asyncio.to_thread(edxml.parse, data)
+    files = [(a.content_id, a.name) for a in getattr(package, "attachments", ())]
+    return _render(request, "document.html", message=view, files=files, page_title=view.code)
 
 
 async def grid(request: web.Request) -> web.StreamResponse:
@@ -501,6 +537,33 @@ async def package(request: web.Request) -> web.StreamResponse:
         content_type="application/xml",
         headers={"Content-Disposition": f'attachment; filename="{view.id}.edxml"'},
     )
+
+
+async def attachment(request: web.Request) -> web.StreamResponse:
+    view = await _visible_message(request)
+    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    package = await asyncio.to_thread(edxml.parse, data)
+    for item in getattr(package, "attachments", ()):
+        if item.content_id == request.match_info["cid"] and item.data is not None:
+            return _download(item.data, edxml.safe_filename(item.name), item.media_type)
+    raise web.HTTPNotFound(text="no such attachment")
+
+
+async def recall_document(request: web.Request) -> web.StreamResponse:
+    context, user = request.app[CONTEXT], _user(request)
+    if not user.may_act:
+        raise web.HTTPForbidden(text="a viewer cannot recall")
+    view = await _visible_message(request)
+    form = await request.post()
+    reason = str(form.get("reason", "")).strip()
+    if not reason:
+        raise web.HTTPBadRequest(text="a recall needs its reason")
+    try:
+        await recall(context.store, context.blobs, context.routing, view.id, reason=reason)
+    except AcceptanceError as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
+    await audit(context.store, user.username, "document.recall", view.id, reason)
+    raise web.HTTPSeeOther(f"/dashboard/documents/{view.id}")
 
 
 async def failures(request: web.Request) -> web.StreamResponse:
@@ -833,6 +896,8 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_get("/documents/{id}", document)
     app.router.add_get("/documents/{id}/grid", grid)
     app.router.add_get("/documents/{id}/package", package)
+    app.router.add_get("/documents/{id}/attachments/{cid}", attachment)
+    app.router.add_post("/documents/{id}/recall", recall_document)
     app.router.add_get("/failures", failures)
     app.router.add_post("/deliveries/requeue", requeue_many)
     app.router.add_post("/deliveries/{id}/requeue", requeue)

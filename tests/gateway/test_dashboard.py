@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 import edxml
@@ -344,3 +345,41 @@ async def test_administration_notices_clients_routes(site: Site) -> None:
             f"{site.url}/dashboard/admin/clients/{client_id}/revoke", data={"csrf": csrf}
         ) as r:
             assert "thu hồi" in await r.text()
+
+
+async def test_document_files_recall_and_search_filters(site: Site) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with await _login(http, site.url, "binhtt.vp") as r:
+            assert r.status == 302
+        async with http.get(f"{site.url}/dashboard/documents/{site.message_id}") as r:
+            page = await r.text()
+        assert 'id="recall"' in page
+        csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        async with http.get(
+            f"{site.url}/dashboard/documents/{site.message_id}/attachments/a1"
+        ) as r:
+            assert (await r.read())[:4] == b"%PDF"
+        for query, expected in (
+            ({"from": "2026-11-25", "to": "2026-11-25"}, True),
+            ({"from": "2026-11-26"}, False),
+            ({"urgent": "1"}, False),  # its Priority is 0
+            ({"page": "2"}, False),
+        ):
+            async with http.get(f"{site.url}/dashboard/sent", params=query) as r:
+                assert ("05/UBND-VP" in await r.text()) is expected, query
+        async with http.post(
+            f"{site.url}/dashboard/documents/{site.message_id}/recall",
+            data={"csrf": csrf, "reason": "Nhầm"},
+        ) as r:
+            assert r.status == 200  # back on the document page
+    async with site.store.engine.connect() as connection:
+        codes = list(
+            (
+                await connection.execute(
+                    sa.select(messages.c.status_code).where(
+                        messages.c.direction == "out", messages.c.message_type == "status"
+                    )
+                )
+            ).scalars()
+        )
+    assert codes == ["13"]  # to the one recipient that has it
