@@ -12,7 +12,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck bench clean system-packages simulate-axis
+.PHONY: run example test lint typecheck bench clean system-packages simulate-axis
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -35,12 +35,17 @@ system-packages:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# Until the service exists: build the example record into a package, validate it,
-# sign it with a development PKI, verify the signature, and sign/verify its PDF.
+# The whole gateway on this machine: embedded store and queue, the axis simulator, demo
+# data and a development PKI, all under demo-data/ (see gateway/demo.py). Ctrl-C stops it.
+run: $(STAMP)
+	$(BIN)/edxml-gateway demo
+
+# The edxml library's own walk-through: build the example record into a package, validate
+# it, sign it with a development PKI, verify the signature, and sign/verify its PDF.
 KEYS := build/keys
 CRLS := --crl $(KEYS)/crl/root.crl --crl $(KEYS)/crl/intermediate.crl
 AGENCY := $(KEYS)/agencies/000.00.01.H42
-run: $(STAMP) system-packages
+example: $(STAMP) system-packages
 	@mkdir -p build
 	$(BIN)/python -m edxml build config/examples/record.json -o build/example.edxml
 	$(BIN)/python -m edxml validate build/example.edxml
@@ -71,4 +76,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build demo-data .pytest_cache .mypy_cache .ruff_cache .hypothesis

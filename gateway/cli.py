@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--host", default="127.0.0.1", help="address to listen on")
     simulate.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    demo = commands.add_parser(
+        "demo", help="the whole gateway with demo data and the axis simulator (make run)"
+    )
+    demo.add_argument("--data", type=Path, default=Path("demo-data"), help="its folder")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080, help="port (0: any free port)")
 
     def with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
         command.add_argument(
@@ -136,6 +142,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if arguments.command in ("migrate", "worker", "serve", "requeue", "clients", "users", "report"):
         return _service(arguments)
+    if arguments.command == "demo":
+        from .demo import run_demo  # noqa: PLC0415 (the service's imports, only when asked)
+
+        try:
+            asyncio.run(run_demo(arguments.data, arguments.host, arguments.port))
+        except (ConfigurationError, OSError) as exc:
+            print(f"edxml-gateway demo: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if arguments.command == "simulate-axis":
         try:
             asyncio.run(_simulate(arguments.config, arguments.host, arguments.port))
