@@ -50,6 +50,7 @@ from .dispatch.destinations import (
 )
 from .dispatch.dispatcher import Dispatcher, run_embedded
 from .dispatch.queue import relay_outbox, work_handler
+from .health import install_health
 from .inbound import InboundPipeline
 from .receive import StoreSeenDocIds
 from .signing import Signers
@@ -201,15 +202,12 @@ class Runtime:
         return f"local:{message_id}"
 
     def web_app(self) -> web.Application:
-        """The HTTP face: /healthz, the REST API under /api/v1, the VDXP facade under /vdxp."""
+        """The HTTP face: /healthz, /readyz, /metrics, the REST API under /api/v1, the VDXP
+        facade under /vdxp and the dashboard under /dashboard."""
         settings = self.settings
         # aiohttp reads bodies with the root application's limit (1 MiB by default).
         app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-
-        async def healthz(request: web.Request) -> web.Response:
-            return web.json_response({"status": "ok"})
-
-        app.router.add_get("/healthz", healthz)
+        install_health(app, self)
         context = ApiContext(
             self.store,
             self.blobs,

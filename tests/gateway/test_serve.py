@@ -15,7 +15,7 @@ import aiohttp
 import yaml
 
 from adapters.axis.client import AxisClient, AxisConfig
-from adapters.axis.simulator import AxisSimulator
+from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.keys import load_signing_identity
 from adapters.pdf_signatures import sign_pdf
 from tests.adapters.conftest import client_for
@@ -126,6 +126,21 @@ async def test_serve_accepts_signs_and_delivers_and_serves_the_facade(
             assert delivery["state"] == "sent"
             async with http.get(f"{url}/healthz") as response:
                 assert (await response.json()) == {"status": "ok"}
+            async with http.get(f"{url}/readyz") as response:
+                ready = await response.json()
+                assert response.status == 200, ready
+            assert set(ready["checks"]) == {"store", "keys", "axis"}
+            assert "expires in" in ready["checks"]["keys"]["detail"]
+            simulator.faults.set(FaultPlan(outage_seconds=30))
+            async with http.get(f"{url}/readyz") as response:
+                assert response.status == 503
+                assert (await response.json())["checks"]["axis"]["ok"] is False
+            simulator.faults.set(FaultPlan())
+            async with http.get(f"{url}/metrics") as response:
+                text = await response.text()
+            assert 'edxml_deliveries{state="sent"} 1' in text
+            assert 'edxml_certificate_days_to_expiry{agency="000.00.01.H42"}' in text
+            assert "edxml_queue_depth 0" in text
         async with client_for(simulator, "000.00.00.G22") as vpcp:
             (item,) = await vpcp.received_list()
             package = await vpcp.get_edoc(item.doc_id)
