@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--host", default="127.0.0.1", help="address to listen on")
     simulate.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    send = commands.add_parser("send", help="send a document record to a running gateway")
+    send.add_argument("record", type=Path, help="the record (JSON, as for `python -m edxml build`)")
+    status = commands.add_parser("status", help="each recipient's state of a sent document")
+    status.add_argument("message_id")
+    for command in (send, status):
+        command.add_argument("--url", default="http://127.0.0.1:8080", help="the gateway")
+        command.add_argument("--key", default=None, help="API key (or EDXML_API_KEY)")
     demo = commands.add_parser(
         "demo", help="the whole gateway with demo data and the axis simulator (make run)"
     )
@@ -142,6 +149,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if arguments.command in ("migrate", "worker", "serve", "requeue", "clients", "users", "report"):
         return _service(arguments)
+    if arguments.command in ("send", "status"):
+        from . import client_commands  # noqa: PLC0415 (only when asked)
+
+        try:
+            key = client_commands.api_key(arguments.key)
+            if arguments.command == "send":
+                sent = asyncio.run(client_commands.run_send(arguments.record, arguments.url, key))
+                print(f"accepted: {sent['document_id']}")
+                print(f"  follow it: edxml-gateway status {sent['id']}")
+            else:
+                print(
+                    asyncio.run(
+                        client_commands.run_status(arguments.message_id, arguments.url, key)
+                    )
+                )
+        except client_commands.CommandError as exc:
+            print(f"edxml-gateway {arguments.command}: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if arguments.command == "demo":
         from .demo import run_demo  # noqa: PLC0415 (the service's imports, only when asked)
 

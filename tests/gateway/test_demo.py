@@ -28,6 +28,8 @@ async def test_the_demo_serves_the_dashboard_with_demo_data(tmp_path: Path) -> N
         assert url.endswith("/dashboard/"), first
         login = (await process.stdout.readline()).decode()
         password = login.rsplit(" ", 1)[-1].strip()
+        key = (await process.stdout.readline()).decode().rsplit(" ", 1)[-1].strip()
+        base = url.removesuffix("/dashboard/")
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             async with http.get(f"{url}login") as page:
                 assert page.status == 200
@@ -44,7 +46,31 @@ async def test_the_demo_serves_the_dashboard_with_demo_data(tmp_path: Path) -> N
                 await asyncio.sleep(0.2)
             assert "Đã tiếp nhận" in listing
             assert "Gửi lỗi" in listing  # the one the axis does not know
+        # a second terminal: send the example record and follow it
+        sent = await _cli("send", "config/examples/record.json", "--url", base, "--key", key)
+        assert "accepted: 000.00.01.H42," in sent
+        message_id = sent.rsplit("status ", 1)[-1].strip()
+        shown = await _cli("status", message_id, "--url", base, "--key", key)
+        assert "000.00.00.G22" in shown
+        assert "000.00.12.H42" in shown
+        refused = await _cli("status", message_id, "--url", base, "--key", "edk_x.y", code=2)
+        assert "HTTP 401" in refused
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, output.decode()[-2000:]
+
+
+async def _cli(*args: str, code: int = 0) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == code, output.decode()
+    return output.decode()
