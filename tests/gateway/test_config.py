@@ -14,7 +14,7 @@ from tests.factories import ROOT
 def test_the_example_loads_and_the_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDXML_WORKERS__CONCURRENCY", "7")
     monkeypatch.setenv("EDXML_AXIS__SYSTEM_ID", "00.53.W00")
-    settings = load_settings(ROOT / "config" / "gateway.example.yaml")
+    settings = load_settings(ROOT / "config" / "production.example.yaml")
     assert settings.workers.concurrency == 7
     assert settings.axis is not None
     assert settings.axis.system_id == "00.53.W00"
@@ -49,7 +49,7 @@ def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
 
 def test_a_missing_secret_is_named_not_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EDXML_AXIS_SECRET", raising=False)
-    settings = load_settings(ROOT / "config" / "gateway.example.yaml")
+    settings = load_settings(ROOT / "config" / "production.example.yaml")
     assert settings.axis is not None
     with pytest.raises(ConfigurationError, match="EDXML_AXIS_SECRET"):
         settings.axis.client_config({})
