@@ -21,6 +21,18 @@ from adapters.errors import ConfigurationError, TransportError
 __all__ = ["main"]
 
 DEFAULT_SIMULATOR_CONFIG = Path("config/axis-simulator.json")
+#: The commands that load the gateway's settings (--config and EDXML_* variables).
+SERVICE_COMMANDS = (
+    "migrate",
+    "worker",
+    "serve",
+    "requeue",
+    "clients",
+    "users",
+    "report",
+    "backup",
+    "restore",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
         help="register-out/-in: the 10-column books of Nghị định 30 (XLSX)",
     )
     report.add_argument("-o", "--output", type=Path, required=True)
+    backup = with_config(
+        commands.add_parser("backup", help="snapshot the store and blobs (Điều 18.2)")
+    )
+    backup.add_argument("folder", type=Path)
+    restore = with_config(
+        commands.add_parser("restore", help="restore a snapshot into an empty deployment")
+    )
+    restore.add_argument("folder", type=Path)
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -147,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "version":
         print(f"edxml-gateway {edxml.__version__}")
         return 0
-    if arguments.command in ("migrate", "worker", "serve", "requeue", "clients", "users", "report"):
+    if arguments.command in SERVICE_COMMANDS:
         return _service(arguments)
     if arguments.command in ("send", "status"):
         from . import client_commands  # noqa: PLC0415 (only when asked)
@@ -203,6 +223,19 @@ def _service(arguments: argparse.Namespace) -> int:
             print(f"{name}: the database is up to date ({where})")
         elif arguments.command == "worker":
             asyncio.run(commands.run_worker(settings))
+        elif arguments.command in ("backup", "restore"):
+            from .backup import BackupError, backup, restore  # noqa: PLC0415
+
+            try:
+                if arguments.command == "backup":
+                    manifest = backup(settings, arguments.folder)
+                else:
+                    manifest = asyncio.run(restore(settings, arguments.folder))
+            except BackupError as exc:
+                print(f"{name}: {exc}", file=sys.stderr)
+                return 2
+            files, kind = len(manifest["files"]), manifest["database"]
+            print(f"{name}: {files} files, {kind}, {arguments.folder}")
         elif arguments.command == "report":
             return asyncio.run(commands.run_report(settings, arguments))
         elif arguments.command == "users":

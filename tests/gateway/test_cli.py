@@ -109,3 +109,17 @@ def test_service_commands_name_a_bad_config(
     config.write_text("workers: {concurrency: -1}\n")
     assert main(["worker", "--config", str(config)]) == 2
     assert "workers.concurrency" in capsys.readouterr().err
+
+
+def test_backup_and_restore_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EDXML_DATA_DIR", str(tmp_path / "live"))
+    assert main(["migrate"]) == 0
+    assert main(["backup", str(tmp_path / "snap")]) == 0
+    assert "sqlite" in capsys.readouterr().out
+    monkeypatch.setenv("EDXML_DATA_DIR", str(tmp_path / "new"))
+    assert main(["restore", str(tmp_path / "snap")]) == 0
+    assert (tmp_path / "new" / "gateway.db").exists()
+    assert main(["restore", str(tmp_path / "nowhere")]) == 2
+    assert "manifest" in capsys.readouterr().err

@@ -1,0 +1,169 @@
+"""Backup and restore (Điều 18.2: a daily backup, a restore on incident).
+
+``backup(settings, folder)`` writes a consistent snapshot: the database by the engine's own
+means — SQLite's online backup API, or ``pg_dump --format=custom`` — plus the blob store,
+and a ``manifest.json`` with the SHA-256 of every file. ``restore(settings, folder)`` checks
+every sum first, refuses a deployment that already holds messages, then restores the
+database (a file copy, or ``pg_restore``) and the blobs, and checks the blobs again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from adapters.store.engine import create_engine
+
+from .config import GatewaySettings
+
+__all__ = ["BackupError", "backup", "restore"]
+
+MANIFEST = "manifest.json"
+
+
+class BackupError(Exception):
+    """The snapshot cannot be made or restored; the message says why."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _sqlite_path(settings: GatewaySettings) -> Path | None:
+    url = sa.make_url(settings.store_url)
+    return Path(url.database or "") if url.get_backend_name() == "sqlite" else None
+
+
+def _pg_url(settings: GatewaySettings) -> str:
+    url = sa.make_url(settings.store_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def _run(command: list[str], environ: dict[str, str] | None = None) -> None:
+    try:
+        subprocess.run(command, check=True, capture_output=True, env=environ)  # noqa: S603
+    except FileNotFoundError:
+        raise BackupError(f"{command[0]} is not installed") from None
+    except subprocess.CalledProcessError as exc:
+        raise BackupError(
+            f"{command[0]} failed: {exc.stderr.decode(errors='replace')[-500:]}"
+        ) from None
+
+
+def backup(settings: GatewaySettings, folder: Path) -> dict[str, Any]:
+    """Write a snapshot into ``folder`` (created; must be empty); returns the manifest."""
+    if folder.exists() and any(folder.iterdir()):
+        raise BackupError(f"{folder} is not empty")
+    folder.mkdir(parents=True, exist_ok=True)
+    database = _sqlite_path(settings)
+    if database is not None:
+        if not database.exists():
+            raise BackupError(f"no database at {database}")
+        source, target = sqlite3.connect(database), sqlite3.connect(folder / "gateway.db")
+        try:
+            source.backup(target)  # consistent even while the gateway writes (WAL)
+        finally:
+            target.close()
+            source.close()
+        kind = "sqlite"
+    else:
+        command = [
+            "pg_dump",
+            "--format=custom",
+            "--no-owner",
+            "--file",
+            str(folder / "gateway.pgdump"),
+        ]
+        if settings.database_schema:
+            command += ["--schema", settings.database_schema]
+        _run([*command, _pg_url(settings)])
+        kind = "postgresql"
+    blobs = settings.data_dir / "blobs"
+    if blobs.exists():
+        shutil.copytree(blobs, folder / "blobs", ignore=shutil.ignore_patterns(".incoming-*"))
+    files = {
+        str(path.relative_to(folder)): _sha256(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+    manifest = {
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "database": kind,
+        "schema": settings.database_schema,
+        "files": files,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    return manifest
+
+
+def _verify(folder: Path) -> dict[str, Any]:
+    try:
+        manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackupError(f"{folder} has no readable {MANIFEST}: {exc}") from None
+    for name, digest in manifest["files"].items():
+        path = folder / name
+        if not path.is_file() or _sha256(path) != digest:
+            raise BackupError(
+                f"{name} is missing or altered (its SHA-256 differs from the manifest)"
+            )
+    return manifest
+
+
+async def _holds_messages(settings: GatewaySettings) -> bool:
+    engine = create_engine(settings.store_url, schema=settings.database_schema)
+    try:
+        async with engine.connect() as connection:
+            return bool(await connection.scalar(sa.text("SELECT count(*) FROM messages")))
+    except sa.exc.SQLAlchemyError:
+        return False  # no tables yet: an empty deployment
+    finally:
+        await engine.dispose()
+
+
+async def restore(settings: GatewaySettings, folder: Path) -> dict[str, Any]:
+    """Restore ``folder`` into the (empty) deployment of ``settings``; returns the manifest."""
+    manifest = _verify(folder)
+    if await _holds_messages(settings):
+        raise BackupError("the target deployment already holds messages: restore into an empty one")
+    database = _sqlite_path(settings)
+    if manifest["database"] == "sqlite":
+        if database is None:
+            raise BackupError("this is an SQLite snapshot: restore it into an SQLite deployment")
+        database.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(folder / "gateway.db", database)
+    else:
+        if database is not None:
+            raise BackupError("this is a PostgreSQL snapshot: restore it into PostgreSQL")
+        _run(
+            [
+                "pg_restore",
+                "--no-owner",
+                "--dbname",
+                _pg_url(settings),
+                str(folder / "gateway.pgdump"),
+            ]
+        )
+    target = settings.data_dir / "blobs"
+    if (folder / "blobs").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(folder / "blobs", target, dirs_exist_ok=True)
+        for name, digest in manifest["files"].items():
+            if name.startswith("blobs" + os.sep) and _sha256(settings.data_dir / name) != digest:
+                raise BackupError(f"{name} differs after the copy")
+    return manifest
