@@ -32,6 +32,7 @@ SERVICE_COMMANDS = (
     "report",
     "backup",
     "restore",
+    "check-config",
 )
 
 
@@ -131,6 +132,9 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("restore", help="restore a snapshot into an empty deployment")
     )
     restore.add_argument("folder", type=Path)
+    with_config(
+        commands.add_parser("check-config", help="validate the settings and try each connection")
+    )
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -223,6 +227,13 @@ def _service(arguments: argparse.Namespace) -> int:
             print(f"{name}: the database is up to date ({where})")
         elif arguments.command == "worker":
             asyncio.run(commands.run_worker(settings))
+        elif arguments.command == "check-config":
+            from .check_config import check_config  # noqa: PLC0415
+
+            checked = asyncio.run(check_config(settings))
+            for part, ok, detail in checked:
+                print(f"{'ok  ' if ok else 'FAIL'} {part}: {detail}")
+            return 0 if all(ok for _, ok, _ in checked) else 1
         elif arguments.command in ("backup", "restore"):
             from .backup import BackupError, backup, restore  # noqa: PLC0415
 

@@ -1,0 +1,46 @@
+"""check-config names each part: a wrong password, an unreachable host, a missing secret."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adapters.axis.simulator import AxisSimulator
+from gateway.cli import main
+from tests.backends import POSTGRES_URL
+
+
+async def test_each_part_is_reported(
+    tmp_path: Path,
+    simulator: AxisSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(tmp_path / "data"),
+                "database_url": POSTGRES_URL,
+                "broker_url": "amqp://guest:wrong-password@127.0.0.1:5672/",
+                "redis_url": "redis://127.0.0.1:9/0",  # nobody listens there
+                "axis": {"base_url": simulator.url, "system_id": "00.42.W00"},
+            }
+        )
+    )
+    monkeypatch.setenv("EDXML_AXIS_SECRET", "test-secret-for-vectors")
+    # in a thread: the in-process simulator answers on this test's event loop
+    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    lines = {line.split(":", 1)[0]: line for line in out.splitlines()}
+    assert lines["ok   store"].startswith("ok")
+    assert "FAIL broker" in lines
+    assert "wrong-password" not in out  # the password is never shown
+    assert "FAIL redis" in lines
+    assert "ok   axis" in lines
+    monkeypatch.setenv("EDXML_AXIS_SECRET", "not-the-secret")
+    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
+    assert "FAIL axis" in capsys.readouterr().out
