@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import logging
 import os
 import signal
 from pathlib import Path
@@ -33,6 +32,7 @@ from .dashboard.accounts import (
     lock_user,
     propose_username,
 )
+from .logs import configure_logging
 from .reports import incoming_register, outgoing_register, period_report
 from .runtime import Runtime
 
@@ -58,9 +58,7 @@ def _stop_on_signals() -> asyncio.Event:
 
 def settings_from(config: Path | None) -> GatewaySettings:
     settings = load_settings(config)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

@@ -170,6 +170,8 @@ class GatewaySettings(BaseSettings):
     #: A maintenance or outage notice shown on every dashboard page (Điều 20, 21.6).
     maintenance_notice: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: json: one object per line with message/delivery ids (for a collector); text: a terminal
+    log_format: Literal["json", "text"] = "json"
 
     @classmethod
     def settings_customise_sources(

@@ -86,9 +86,9 @@ class Dispatcher:
             ours = await self.store.mark_failed(job.delivery_id, job.attempt, detail)
         if not ours:
             log.warning(
-                "delivery %s attempt %s was taken over; outcome dropped",
-                job.delivery_id,
+                "attempt %s was taken over; outcome dropped",
                 job.attempt,
+                extra={"message_id": job.message_id, "delivery_id": job.delivery_id},
             )
             return Outcome(job.delivery_id, job.attempt, "lost", detail)
         return Outcome(job.delivery_id, job.attempt, state, detail)
@@ -124,7 +124,11 @@ class Dispatcher:
                 return await self._record(job, "failed", str(exc))
             return await self._retry_or_fail(job, str(exc))
         except Exception as exc:  # a bug or an unmapped driver error: retry, and say so
-            log.exception("delivery %s attempt %s: unexpected error", job.delivery_id, job.attempt)
+            log.exception(
+                "attempt %s: unexpected error",
+                job.attempt,
+                extra={"message_id": job.message_id, "delivery_id": job.delivery_id},
+            )
             return await self._retry_or_fail(job, f"unexpected {type(exc).__name__}: {exc}")
         return await self._record(job, "sent", "", remote_id=remote_id)
 
