@@ -9,9 +9,12 @@ database (a file copy, or ``pg_restore``) and the blobs, and checks the blobs ag
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -25,9 +28,17 @@ from adapters.store.engine import create_engine
 
 from .config import GatewaySettings
 
-__all__ = ["BackupError", "backup", "restore"]
+__all__ = [
+    "BackupError",
+    "backup",
+    "next_backup_at",
+    "restore",
+    "run_daily_backups",
+    "take_daily_backup",
+]
 
 MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 
 
 class BackupError(Exception):
@@ -167,3 +178,43 @@ async def restore(settings: GatewaySettings, folder: Path) -> dict[str, Any]:
             if name.startswith("blobs" + os.sep) and _sha256(settings.data_dir / name) != digest:
                 raise BackupError(f"{name} differs after the copy")
     return manifest
+
+
+_VIETNAM = dt.timezone(dt.timedelta(hours=7))
+
+
+def next_backup_at(now: dt.datetime, at: str) -> dt.datetime:
+    """The next ``at`` (HH:MM, Vietnam time) after ``now``."""
+    hour, minute = (int(part) for part in at.split(":"))
+    local = now.astimezone(_VIETNAM)
+    candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if candidate <= local:
+        candidate += dt.timedelta(days=1)
+    return candidate.astimezone(dt.UTC)
+
+
+def take_daily_backup(settings: GatewaySettings, now: dt.datetime) -> Path:
+    """One scheduled snapshot, named by its time, then only the newest ``keep`` are kept."""
+    assert settings.backup is not None
+    root = settings.backup.folder
+    folder = root / now.astimezone(_VIETNAM).strftime("%Y-%m-%dT%H%M")
+    backup(settings, folder)
+    snapshots = sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists())
+    for old in snapshots[: -settings.backup.keep]:
+        shutil.rmtree(old)
+    return folder
+
+
+async def run_daily_backups(settings: GatewaySettings, stop: Any) -> None:
+    """Sleep until each day's backup time, take it, repeat until ``stop`` (an asyncio.Event)."""
+    assert settings.backup is not None
+    while not stop.is_set():
+        due = next_backup_at(dt.datetime.now(dt.UTC), settings.backup.at)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), (due - dt.datetime.now(dt.UTC)).total_seconds())
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(take_daily_backup, settings, due)
+        except BackupError as exc:
+            log.error("daily backup failed: %s", exc)

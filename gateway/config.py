@@ -125,6 +125,14 @@ class FacadeSystemSettings(_Frozen):
     agencies: tuple[str, ...]
 
 
+class BackupSettings(_Frozen):
+    """The daily backup (Điều 18.2): where, when (Vietnam time, HH:MM), how many to keep."""
+
+    folder: Path
+    at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    keep: int = Field(default=7, ge=1)
+
+
 class WorkerSettings(_Frozen):
     concurrency: int = Field(default=20, ge=1)
     batch: int = Field(default=20, ge=1)
@@ -169,6 +177,8 @@ class GatewaySettings(BaseSettings):
     secure_cookies: bool = False
     #: A maintenance or outage notice shown on every dashboard page (Điều 20, 21.6).
     maintenance_notice: str | None = None
+    #: The built-in daily backup; None: backups are taken by `edxml-gateway backup` only.
+    backup: BackupSettings | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: json: one object per line with message/delivery ids (for a collector); text: a terminal
     log_format: Literal["json", "text"] = "json"

@@ -39,6 +39,7 @@ from adapters.trust import load_trust_store
 
 from .api.app import MAX_REQUEST_BYTES, ApiContext, build_api
 from .api.app import PREFIX as API_PREFIX
+from .backup import run_daily_backups
 from .config import GatewaySettings
 from .dashboard.web import DashboardContext, build_dashboard
 from .dispatch.destinations import (
@@ -282,6 +283,13 @@ class Runtime:
             await run_webhooks(self.store, stop=job_stop)
 
         tasks.append(asyncio.create_task(while_leader(self.lock("webhooks"), webhooks, stop=stop)))
+        if self.settings.backup is not None:
+            settings = self.settings
+
+            async def backups(job_stop: asyncio.Event) -> None:
+                await run_daily_backups(settings, job_stop)
+
+            tasks.append(asyncio.create_task(while_leader(self.lock("backup"), backups, stop=stop)))
         axis_settings = self.settings.axis
         if self.axis is not None and axis_settings is not None and axis_settings.poll:
             axis = self.axis

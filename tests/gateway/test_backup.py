@@ -109,3 +109,28 @@ async def test_postgresql_round_trip(tmp_path: Path) -> None:
             await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
             await connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         await admin.dispose()
+
+
+def test_the_daily_schedule_and_retention(tmp_path: Path) -> None:
+    import asyncio as _asyncio
+    import datetime as dt
+
+    from gateway.backup import next_backup_at, take_daily_backup
+    from gateway.config import BackupSettings
+
+    vietnam = dt.timezone(dt.timedelta(hours=7))
+    morning = dt.datetime(2026, 11, 25, 1, 30, tzinfo=vietnam)
+    assert next_backup_at(morning, "02:00") == dt.datetime(2026, 11, 25, 2, 0, tzinfo=vietnam)
+    assert next_backup_at(morning.replace(hour=3), "02:00") == dt.datetime(
+        2026, 11, 26, 2, 0, tzinfo=vietnam
+    )
+    settings = GatewaySettings(
+        data_dir=tmp_path / "live", backup=BackupSettings(folder=tmp_path / "backups", keep=2)
+    )
+    _asyncio.run(_seed(settings))
+    for day in (25, 26, 27):
+        take_daily_backup(settings, dt.datetime(2026, 11, day, 2, 0, tzinfo=vietnam))
+    assert sorted(p.name for p in (tmp_path / "backups").iterdir()) == [
+        "2026-11-26T0200",
+        "2026-11-27T0200",
+    ]
