@@ -33,6 +33,7 @@ SERVICE_COMMANDS = (
     "backup",
     "restore",
     "check-config",
+    "retention",
 )
 
 
@@ -135,6 +136,14 @@ def _parser() -> argparse.ArgumentParser:
     with_config(
         commands.add_parser("check-config", help="validate the settings and try each connection")
     )
+    retention = with_config(
+        commands.add_parser(
+            "retention", help="list (or, confirmed, remove) packages past retention"
+        )
+    )
+    retention.add_argument("--older-than-days", type=int, required=True)
+    retention.add_argument("--delete", action="store_true", help="remove their package files")
+    retention.add_argument("--yes", action="store_true", help="confirm the removal")
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -227,6 +236,8 @@ def _service(arguments: argparse.Namespace) -> int:
             print(f"{name}: the database is up to date ({where})")
         elif arguments.command == "worker":
             asyncio.run(commands.run_worker(settings))
+        elif arguments.command == "retention":
+            return asyncio.run(commands.run_retention(settings, arguments))
         elif arguments.command == "check-config":
             from .check_config import check_config  # noqa: PLC0415
 

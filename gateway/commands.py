@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from aiohttp import web
 
+from adapters.blobs import BlobStore
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.schema import users
 from adapters.store.store import Store
@@ -34,6 +35,7 @@ from .dashboard.accounts import (
 )
 from .logs import configure_logging
 from .reports import incoming_register, outgoing_register, period_report
+from .retention import past_retention, remove_packages
 from .runtime import Runtime
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "run_migrate",
     "run_report",
     "run_requeue",
+    "run_retention",
     "run_serve",
     "run_users",
     "run_worker",
@@ -201,3 +204,29 @@ async def run_report(settings: GatewaySettings, arguments: argparse.Namespace) -
     arguments.output.write_bytes(data)
     print(f"{arguments.output}: {arguments.format}, {start} to {end}, {arguments.agency}")
     return 0
+
+
+async def run_retention(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
+    if arguments.older_than_days < 1:
+        print("--older-than-days is at least 1")
+        return 2
+    engine = create_engine(settings.store_url, schema=settings.database_schema)
+    store = Store(engine)
+    try:
+        expired = await past_retention(store, arguments.older_than_days)
+        size = sum(item.package_size for item in expired)
+        print(f"{len(expired)} messages older than {arguments.older_than_days} days, {size} bytes")
+        for item in expired[:20]:
+            print(f"  {item.created_at:%Y-%m-%d}  {item.document_id}")
+        if not arguments.delete:
+            return 0
+        if not arguments.yes:
+            print("not removed: add --yes to confirm (the metadata stays, the packages go)")
+            return 1
+        removed = await remove_packages(
+            store, BlobStore(settings.data_dir / "blobs"), expired, by="cli"
+        )
+        print(f"removed {removed} package files; the messages' metadata is kept")
+        return 0
+    finally:
+        await engine.dispose()

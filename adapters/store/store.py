@@ -187,6 +187,10 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    def now(self) -> dt.datetime:
+        """The store's clock (UTC): what its rows' times are measured against."""
+        return self._clock()
+
     # -- writing ---------------------------------------------------------------------------------
 
     async def _event(

@@ -1,0 +1,51 @@
+"""Retention: listed, removed only when confirmed, metadata and shared files kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from adapters.blobs import BlobStore
+from adapters.store.schema import audit_log
+from adapters.store.store import NewDelivery, NewMessage, Store
+from gateway.retention import REMOVED, past_retention, remove_packages
+from tests.backends import Clock
+
+
+async def test_packages_past_retention(store: Store, clock: Clock, tmp_path: Path) -> None:
+    blobs = BlobStore(tmp_path)
+    old, shared = blobs.put(b"old package"), blobs.put(b"shared package")
+    for ref, document_id in ((old, "old"), (shared, "shared-old")):
+        await store.accept(
+            NewMessage(
+                direction="out",
+                document_id=document_id,
+                sender="s",
+                package_ref=ref,
+                package_size=11,
+            ),
+            [NewDelivery("r", "axis")],
+        )
+    clock.advance(400 * 86400)
+    await store.accept(  # a newer message with the same bytes keeps the file alive
+        NewMessage(
+            direction="in",
+            document_id="shared-new",
+            sender="s",
+            package_ref=shared,
+            package_size=14,
+        ),
+        [],
+        deliver=False,
+    )
+    expired = await past_retention(store, 365)
+    assert sorted(e.document_id for e in expired) == ["old", "shared-old"]
+    assert await remove_packages(store, blobs, expired, by="admin") == 1
+    assert not blobs.exists(old)
+    assert blobs.exists(shared)
+    assert await past_retention(store, 365) == []  # removed once
+    view = await store.message(expired[0].message_id)
+    assert view is not None
+    assert (view.package_ref, len(view.deliveries[0].events)) == (REMOVED, 1)  # metadata kept
+    async with store.engine.connect() as connection:
+        actions = [row.action for row in await connection.execute(audit_log.select())]
+    assert actions == ["retention.remove", "retention.remove"]
