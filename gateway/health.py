@@ -4,8 +4,9 @@
 keys (and how many days their certificates have left) and the axis — and answers 503 when
 one the deployment needs is down, so a load balancer stops sending work (Điều 20: outages
 are visible). ``/metrics`` exposes counters and gauges read from the store: messages by
-direction, deliveries by state, the queue depth, attempts, the age of the oldest waiting
-delivery and each signing certificate's days to expiry.
+direction, deliveries by state, sent and failed, attempts and retries, the queue depth, the
+age of the oldest waiting delivery, a histogram of the time from acceptance to the
+destination, inbound signature failures and each signing certificate's days to expiry.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from adapters.store.schema import deliveries, messages
 from adapters.store.store import utc_now
 
 __all__ = ["install_health"]
+
+#: Upper bounds (seconds) of the delivery latency histogram: a second to a day.
+LATENCY_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0, 86400.0)
 
 Check = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -110,6 +114,26 @@ def install_health(app: web.Application, runtime: Any) -> None:
                     ).group_by(deliveries.c.state)
                 )
             ).all()
+            latency = (
+                await connection.execute(
+                    sa.select(
+                        *(
+                            sa.func.sum(
+                                sa.case((deliveries.c.send_seconds <= bound, 1), else_=0)
+                            ).label(f"le{index}")
+                            for index, bound in enumerate(LATENCY_BUCKETS)
+                        ),
+                        sa.func.count(deliveries.c.send_seconds).label("count"),
+                        sa.func.sum(deliveries.c.send_seconds).label("total"),
+                        sa.func.sum(
+                            sa.case((deliveries.c.attempts > 1, deliveries.c.attempts - 1), else_=0)
+                        ).label("retries"),
+                    )
+                )
+            ).one()
+            signature_failures = await connection.scalar(
+                sa.select(sa.func.count()).where(messages.c.signature_failed.is_(True))
+            )
             oldest = await connection.scalar(
                 sa.select(sa.func.min(deliveries.c.created_at)).where(
                     deliveries.c.state.in_(("queued", "retry_wait", "sending"))
@@ -132,6 +156,46 @@ def install_health(app: web.Application, runtime: Any) -> None:
             "counter",
             "Delivery attempts made.",
             [("", float(sum(int(r.attempts or 0) for r in by_state)))],
+        )
+        metric(
+            "edxml_delivery_retries_total",
+            "counter",
+            "Attempts after the first (transient failures retried).",
+            [("", float(latency.retries or 0))],
+        )
+        metric(
+            "edxml_deliveries_sent_total",
+            "counter",
+            "Deliveries a destination took.",
+            [("", float(latency.count or 0))],
+        )
+        metric(
+            "edxml_deliveries_failed",
+            "gauge",
+            "Deliveries that gave up (dead-lettered) and wait for an operator.",
+            [("", float(sum(r.n for r in by_state if r.state == "failed")))],
+        )
+        buckets = [
+            (f'{{le="{bound:g}"}}', float(getattr(latency, f"le{index}") or 0))
+            for index, bound in enumerate(LATENCY_BUCKETS)
+        ]
+        metric(
+            "edxml_delivery_latency_seconds",
+            "histogram",
+            "From acceptance to the destination taking it.",
+            [],
+        )
+        lines.extend(
+            f"edxml_delivery_latency_seconds_bucket{labels} {v:g}" for labels, v in buckets
+        )
+        lines.append(f'edxml_delivery_latency_seconds_bucket{{le="+Inf"}} {latency.count or 0:g}')
+        lines.append(f"edxml_delivery_latency_seconds_sum {float(latency.total or 0):g}")
+        lines.append(f"edxml_delivery_latency_seconds_count {latency.count or 0:g}")
+        metric(
+            "edxml_signature_failures_total",
+            "counter",
+            "Inbound packages whose signature failed the policy.",
+            [("", float(signature_failures or 0))],
         )
         waiting = sum(r.n for r in by_state if r.state in ("queued", "retry_wait", "sending"))
         metric("edxml_queue_depth", "gauge", "Deliveries not yet delivered.", [("", waiting)])

@@ -158,7 +158,13 @@ class InboundPipeline:
             deliver=False,
             inbound=(source, remote_id),
         )
-        await self._set_inbound(message_id, recipient=recipient, state=state, checks=checks)
+        await self._set_inbound(
+            message_id,
+            recipient=recipient,
+            state=state,
+            checks=checks,
+            signature_failed=not _signature_sound(signature),
+        )
         if self.answer_statuses:
             code = "02" if reasons else "01"
             description = "; ".join(reasons) if reasons else "Đã đến"
@@ -220,9 +226,17 @@ class InboundPipeline:
         return bool(found)
 
     async def _set_inbound(
-        self, message_id: str, *, recipient: str | None = None, state: str, checks: object = None
+        self,
+        message_id: str,
+        *,
+        recipient: str | None = None,
+        state: str,
+        checks: object = None,
+        signature_failed: bool | None = None,
     ) -> None:
         values: dict[str, object] = {"inbound_state": state}
+        if signature_failed is not None:
+            values["signature_failed"] = signature_failed
         if recipient is not None:
             values["recipient"] = recipient
         if checks is not None:
@@ -335,3 +349,10 @@ class InboundPipeline:
         return InboundResult(
             request_id, "recall", () if recalled.rowcount else ("no such document",)
         )
+
+
+def _signature_sound(signature: edxml.VerifyResult) -> bool:
+    """Signed, intact and chained to a trusted root, and the policy accepts it. Under the
+    "flag" policy a broken signature is still accepted (and flagged), yet it is a signature
+    failure the operator must see counted (/metrics)."""
+    return signature.accepted and signature.present and signature.valid and signature.trusted

@@ -65,6 +65,8 @@ messages = sa.Table(
     sa.Column("recipient", sa.String(40), nullable=True),
     sa.Column("inbound_state", sa.String(16), nullable=True),  # accepted | rejected | recalled
     sa.Column("checks", sa.Text, nullable=True),  # JSON: signature and rule findings
+    # inbound: the package signature failed the policy (counted by /metrics)
+    sa.Column("signature_failed", sa.Boolean, nullable=True),
     sa.Index(None, "created_at"),
     sa.Index(None, "direction", "recipient", "created_at"),
     sa.Index(None, "document_id", "sender"),
@@ -93,6 +95,9 @@ deliveries = sa.Table(
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", _TIME, nullable=False),
     sa.Column("updated_at", _TIME, nullable=False),
+    # when the destination took it, and how long after acceptance (the latency histogram)
+    sa.Column("sent_at", _TIME, nullable=True),
+    sa.Column("send_seconds", sa.Float, nullable=True),
     sa.UniqueConstraint("message_id", "recipient"),
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "recipient", "state"),

@@ -479,6 +479,14 @@ class Store:
         outbox in the same transaction (a crash cannot lose a scheduled retry)."""
         now = self._clock()
         async with self._transaction() as connection:
+            if to_state == SENT:  # the latency /metrics reports: acceptance -> destination
+                created = _aware(
+                    await connection.scalar(
+                        sa.select(deliveries.c.created_at).where(deliveries.c.id == job_id)
+                    )
+                )
+                values["sent_at"] = now
+                values["send_seconds"] = (now - created).total_seconds() if created else None
             moved = await connection.execute(
                 deliveries.update()
                 .where(
