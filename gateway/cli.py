@@ -1,8 +1,9 @@
 """``edxml-gateway``: the service's command line.
 
 Commands: ``version``; ``simulate-axis`` (the axis simulator on its own, for a local QLVB
-team to test against); ``migrate``, ``worker``, ``serve``, ``requeue`` (the service, see
-``gateway.commands``).
+team to test against); ``demo``; ``send`` and ``status`` (a client of a running gateway);
+``migrate``, ``worker``, ``serve``, ``requeue``, ``alerts`` and the other service commands
+(see ``gateway.commands``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SERVICE_COMMANDS = (
     "restore",
     "check-config",
     "retention",
+    "alerts",
 )
 
 
@@ -144,6 +146,20 @@ def _parser() -> argparse.ArgumentParser:
     retention.add_argument("--older-than-days", type=int, required=True)
     retention.add_argument("--delete", action="store_true", help="remove their package files")
     retention.add_argument("--yes", action="store_true", help="confirm the removal")
+    alerts = with_config(
+        commands.add_parser(
+            "alerts",
+            help="the operator alerts in force (exit 1 if any); --check, --test",
+            description="List the alerts in force: failing destinations, dead letters, "
+            "certificates near expiry. Exit 0 when there is none, 1 when there are.",
+        )
+    )
+    alerts.add_argument(
+        "--check", action="store_true", help="evaluate now and tell the e-mail/webhook sinks"
+    )
+    alerts.add_argument(
+        "--test", action="store_true", help="send a test alert through each configured sink"
+    )
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -236,6 +252,8 @@ def _service(arguments: argparse.Namespace) -> int:
             print(f"{name}: the database is up to date ({where})")
         elif arguments.command == "worker":
             asyncio.run(commands.run_worker(settings))
+        elif arguments.command == "alerts":
+            return asyncio.run(commands.run_alerts_command(settings, arguments))
         elif arguments.command == "retention":
             return asyncio.run(commands.run_retention(settings, arguments))
         elif arguments.command == "check-config":

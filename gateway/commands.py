@@ -24,6 +24,13 @@ from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.schema import users
 from adapters.store.store import Store
 
+from .alerts import (
+    AlertChange,
+    active_alerts,
+    evaluate,
+    notify_pending,
+    sinks_from_settings,
+)
 from .api.clients import create_client, revoke_client
 from .config import GatewaySettings, load_settings
 from .dashboard.accounts import (
@@ -39,6 +46,7 @@ from .retention import past_retention, remove_packages
 from .runtime import Runtime
 
 __all__ = [
+    "run_alerts_command",
     "run_clients",
     "run_migrate",
     "run_report",
@@ -230,3 +238,44 @@ async def run_retention(settings: GatewaySettings, arguments: argparse.Namespace
         return 0
     finally:
         await engine.dispose()
+
+
+async def run_alerts_command(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
+    """List the alerts in force (exit 1 if any); ``--check`` evaluates and tells the sinks
+    now; ``--test`` sends a test alert through each configured sink."""
+    if arguments.test:
+        sinks = sinks_from_settings(settings.alerts, os.environ)
+        if not sinks:
+            print("no sink configured: set alerts.smtp and/or alerts.webhook")
+            return 2
+        test = AlertChange("test", "test", "raised", {}, dt.datetime.now(dt.UTC))
+        failed = 0
+        for sink in sinks:
+            try:
+                await sink.send([test])
+                print(f"ok   {sink.name}")
+            except Exception as exc:  # report each sink, whatever went wrong
+                failed += 1
+                print(f"FAIL {sink.name}: {type(exc).__name__}: {exc}")
+        return 1 if failed else 0
+    if arguments.check:
+        async with Runtime(settings) as runtime:
+            changes = await evaluate(runtime.store, runtime.signers, settings.alerts)
+            for change in changes:
+                print(f"{change.change}: {change.text('en')}")
+            told = await notify_pending(
+                runtime.store, sinks_from_settings(settings.alerts, os.environ)
+            )
+            print(f"{told} changes told to the sinks")
+            active = await active_alerts(runtime.store)
+    else:
+        engine = create_engine(settings.store_url, schema=settings.database_schema)
+        try:
+            active = await active_alerts(Store(engine))
+        finally:
+            await engine.dispose()
+    for alert in active:
+        print(f"{alert.at:%Y-%m-%d %H:%M} UTC  {alert.key}  {alert.text('en')}")
+    if not active:
+        print("no alert in force")
+    return 1 if active else 0

@@ -34,11 +34,14 @@ from .dispatch.retry import RetryPolicy
 from .dispatch.routing import Route, RoutingTable
 
 __all__ = [
+    "AlertSettings",
+    "AlertWebhookSettings",
     "AxisSettings",
     "FacadeSystemSettings",
     "GatewaySettings",
     "RestEndpointSettings",
     "SigningKeySettings",
+    "SmtpSettings",
     "SoapHubSettings",
     "WorkerSettings",
     "load_settings",
@@ -133,6 +136,41 @@ class BackupSettings(_Frozen):
     keep: int = Field(default=7, ge=1)
 
 
+class SmtpSettings(_Frozen):
+    """Where alert e-mails go. The password is read from the variable ``password_env`` names."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    #: "starttls" (port 587), "tls" (implicit, port 465) or "none" (a relay on the LAN)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    sender: str
+    to: tuple[str, ...] = Field(min_length=1)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class AlertWebhookSettings(_Frozen):
+    """An operator's webhook (chat, paging): JSON POSTed, signed when ``secret_env`` is set."""
+
+    url: str = Field(pattern=r"^https?://")
+    secret_env: str | None = None
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class AlertSettings(_Frozen):
+    """When the operator is warned (dashboard banner always; e-mail and webhook if set)."""
+
+    interval_seconds: float = Field(default=60.0, gt=0)
+    #: A destination is failing when at least this many of its deliveries wait on (or are in)
+    #: a retry or failed in the last hour, and none went through since the latest failure.
+    destination_failures: int = Field(default=3, ge=1)
+    #: Warn when a signing certificate has this many days left or fewer.
+    certificate_days: int = Field(default=30, ge=1)
+    smtp: SmtpSettings | None = None
+    webhook: AlertWebhookSettings | None = None
+
+
 class WorkerSettings(_Frozen):
     concurrency: int = Field(default=20, ge=1)
     batch: int = Field(default=20, ge=1)
@@ -179,6 +217,8 @@ class GatewaySettings(BaseSettings):
     maintenance_notice: str | None = None
     #: The built-in daily backup; None: backups are taken by `edxml-gateway backup` only.
     backup: BackupSettings | None = None
+    #: Operator alerts: failing destinations, growing dead letters, expiring certificates.
+    alerts: AlertSettings = AlertSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: json: one object per line with message/delivery ids (for a collector); text: a terminal
     log_format: Literal["json", "text"] = "json"

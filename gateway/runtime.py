@@ -37,6 +37,7 @@ from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, NewMessage, Store
 from adapters.trust import load_trust_store
 
+from .alerts import run_alerts, sinks_from_settings
 from .api.app import MAX_REQUEST_BYTES, ApiContext, build_api
 from .api.app import PREFIX as API_PREFIX
 from .backup import run_daily_backups
@@ -161,6 +162,9 @@ class Runtime:
             policy=edxml.VerifyPolicy(on_failure=settings.inbound_signature_policy),
         )
         self.webhooks = WebhookEvents(self.store)
+        # Closed before the engine (the stack unwinds in reverse): events still being logged
+        # finish their writes instead of holding a connection the engine no longer owns.
+        self._stack.push_async_callback(self.webhooks.drain)
         self.inbound.listeners.append(self.webhooks.on_inbound)
         self.store.listeners.append(self.webhooks.on_change)
         if settings.broker_url is not None:
@@ -283,6 +287,14 @@ class Runtime:
             await run_webhooks(self.store, stop=job_stop)
 
         tasks.append(asyncio.create_task(while_leader(self.lock("webhooks"), webhooks, stop=stop)))
+        alert_sinks = sinks_from_settings(self.settings.alerts, self._environ)
+
+        async def alerts(job_stop: asyncio.Event) -> None:
+            await run_alerts(
+                self.store, self.signers, self.settings.alerts, alert_sinks, stop=job_stop
+            )
+
+        tasks.append(asyncio.create_task(while_leader(self.lock("alerts"), alerts, stop=stop)))
         if self.settings.backup is not None:
             settings = self.settings
 

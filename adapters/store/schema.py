@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "agencies",
+    "alerts",
     "api_clients",
     "audit_log",
     "deliveries",
@@ -102,6 +103,7 @@ deliveries = sa.Table(
     sa.Index(None, "state", "next_attempt_at"),
     sa.Index(None, "recipient", "state"),
     sa.Index(None, "updated_at"),
+    sa.Index(None, "route", "sent_at"),  # the alerts' "last success per destination"
 )
 
 delivery_events = sa.Table(
@@ -283,4 +285,20 @@ notices = sa.Table(
     sa.Column("created_by", sa.String(80), nullable=True),
     sa.Column("created_at", _TIME, nullable=False),
     sa.Index(None, "ends_at"),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    # what the alert is about: destination:<route> | dead_letters | certificate:<OrganId>
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON: what the texts are made of
+    sa.Column("value", sa.Integer, nullable=True),  # dead letters: the count last reported
+    sa.Column("raised_at", _TIME, nullable=False),
+    sa.Column("changed_at", _TIME, nullable=False),
+    sa.Column("resolved_at", _TIME, nullable=True),  # NULL while the condition holds
+    # raised, grown or resolved but not yet told to the e-mail/webhook sinks
+    sa.Column("pending", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index(None, "resolved_at"),
 )

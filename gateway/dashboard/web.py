@@ -42,6 +42,7 @@ from adapters.store.schema import (
 from adapters.store.store import MessageView, Store, utc_now
 
 from ..accept import AcceptanceError
+from ..alerts import AlertChange, active_alerts
 from ..api.clients import create_client, revoke_client
 from ..dispatch.routing import RoutingTable
 from ..dispatch.states import DeliveryState
@@ -115,6 +116,7 @@ class DashboardContext:
 
 CONTEXT: web.AppKey[DashboardContext] = web.AppKey("dashboard", DashboardContext)
 _NOTICE: web.RequestKey[str] = web.RequestKey("notice", str)
+_ALERTS: web.RequestKey[list[AlertChange]] = web.RequestKey("alerts", list)
 _USER: web.RequestKey[Account | None] = web.RequestKey("user", object)  # type: ignore[arg-type]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -134,6 +136,7 @@ def _render(request: web.Request, template: str, status: int = 200, **values: An
         status_meaning=lambda code: _MEANING.get(code, ""),
         page_title=values.pop("page_title", ""),
         banner=request.get(_NOTICE),
+        alerts=request.get(_ALERTS, []),
         **values,
     )
     response = web.Response(text=html, content_type="text/html", status=status)
@@ -157,6 +160,8 @@ async def _session(request: web.Request, handler: Handler) -> web.StreamResponse
         request[_NOTICE] = notice
     if request.path.rstrip("/").endswith("/login"):
         return await handler(request)
+    if user is not None and request.method == "GET":
+        request[_ALERTS] = await active_alerts(context.store)  # Điều 20, 21.6: outages shown
     if user is None:
         if request.method == "GET" and not request.path.endswith("/events"):
             raise web.HTTPFound("/dashboard/login")
