@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from adapters.store.engine import create_engine
 
+from . import progress
 from .config import GatewaySettings
 
 __all__ = [
@@ -104,12 +105,8 @@ def backup(settings: GatewaySettings, folder: Path) -> dict[str, Any]:
         kind = "postgresql"
     blobs = settings.data_dir / "blobs"
     if blobs.exists():
-        shutil.copytree(blobs, folder / "blobs", ignore=shutil.ignore_patterns(".incoming-*"))
-    files = {
-        str(path.relative_to(folder)): _sha256(path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
+        _copy_files(blobs, folder / "blobs", "copying blobs")
+    files = _sums(folder, sorted(path for path in folder.rglob("*") if path.is_file()), "sums")
     manifest = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "database": kind,
@@ -120,14 +117,41 @@ def backup(settings: GatewaySettings, folder: Path) -> dict[str, Any]:
     return manifest
 
 
+def _copy_files(source: Path, target: Path, description: str) -> None:
+    """Copy the tree ``source`` into ``target`` (merging), a file at a time, with a bar;
+    the blob store's unfinished ``.incoming-*`` files are left out."""
+    paths = [
+        path
+        for path in sorted(source.rglob("*"))
+        if path.is_file() and not path.name.startswith(".incoming-")
+    ]
+    with progress.bar(description, sum(path.stat().st_size for path in paths)) as shown:
+        for path in paths:
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, destination)
+            shown.update(path.stat().st_size)
+
+
+def _sums(root: Path, paths: list[Path], description: str) -> dict[str, str]:
+    """SHA-256 of each of ``paths``, by its name relative to ``root``, with a bar."""
+    sums: dict[str, str] = {}
+    with progress.bar(description, sum(path.stat().st_size for path in paths)) as shown:
+        for path in paths:
+            sums[str(path.relative_to(root))] = _sha256(path)
+            shown.update(path.stat().st_size)
+    return sums
+
+
 def _verify(folder: Path) -> dict[str, Any]:
     try:
         manifest: dict[str, Any] = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BackupError(f"{folder} has no readable {MANIFEST}: {exc}") from None
+    present = [folder / name for name in manifest["files"] if (folder / name).is_file()]
+    found = _sums(folder, present, "checking sums")
     for name, digest in manifest["files"].items():
-        path = folder / name
-        if not path.is_file() or _sha256(path) != digest:
+        if found.get(name) != digest:
             raise BackupError(
                 f"{name} is missing or altered (its SHA-256 differs from the manifest)"
             )
@@ -173,9 +197,13 @@ async def restore(settings: GatewaySettings, folder: Path) -> dict[str, Any]:
     target = settings.data_dir / "blobs"
     if (folder / "blobs").exists():
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(folder / "blobs", target, dirs_exist_ok=True)
-        for name, digest in manifest["files"].items():
-            if name.startswith("blobs" + os.sep) and _sha256(settings.data_dir / name) != digest:
+        _copy_files(folder / "blobs", target, "restoring blobs")
+        restored = [name for name in manifest["files"] if name.startswith("blobs" + os.sep)]
+        found = _sums(
+            settings.data_dir, [settings.data_dir / name for name in restored], "checking blobs"
+        )
+        for name in restored:
+            if found[name] != manifest["files"][name]:
                 raise BackupError(f"{name} differs after the copy")
     return manifest
 

@@ -3,7 +3,7 @@
 They talk to a running gateway (``--url``, default http://127.0.0.1:8080) with an API key
 from ``--key``, ``EDXML_API_KEY`` or, for the demo, ``demo-data/api-key.txt``. A record's
 attachments name their files by ``path`` (relative to the record), as for ``edxml build``;
-the files are sent as multipart parts, streamed.
+the files are sent as multipart parts, streamed, with a progress bar on a terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from . import progress
+from .progress import CountingReader
 
 __all__ = ["api_key", "run_send", "run_status"]
 
@@ -50,17 +53,19 @@ async def run_send(record_path: Path, url: str, key: str) -> dict[str, Any]:
     except ValueError as exc:
         raise CommandError(f"{record_path} is not JSON: {exc}") from None
     form = aiohttp.FormData()
-    handles = []
+    handles: list[CountingReader] = []
+    uploaded = progress.bar("sending", None)
     try:
         for index, attachment in enumerate(record.get("attachments") or []):
             if isinstance(attachment, dict) and "path" in attachment:
                 file = record_path.parent / attachment.pop("path")
                 try:
-                    handle = file.open("rb")
+                    handle = CountingReader(file, uploaded)
                 except OSError as exc:
                     raise CommandError(
                         f"attachments[{index}]: cannot read {file}: {exc.strerror}"
                     ) from None
+                uploaded.total = (uploaded.total or 0) + file.stat().st_size
                 handles.append(handle)
                 attachment.setdefault("name", file.name)
                 attachment["file"] = f"{index}-{file.name}"
@@ -79,6 +84,7 @@ async def run_send(record_path: Path, url: str, key: str) -> dict[str, Any]:
     except aiohttp.ClientError as exc:
         raise CommandError(f"cannot reach the gateway at {url}: {exc}") from None
     finally:
+        uploaded.close()
         for handle in handles:
             handle.close()
 

@@ -18,6 +18,7 @@ from adapters.blobs import BlobStore
 from adapters.store.schema import messages
 from adapters.store.store import Store
 
+from . import progress
 from .dashboard.accounts import audit
 
 __all__ = ["Expired", "past_retention", "remove_packages"]
@@ -52,28 +53,30 @@ async def remove_packages(
 ) -> int:
     """Remove the packages of ``expired`` (metadata kept); returns how many files went."""
     removed = 0
-    for item in expired:
-        async with store.engine.begin() as connection:
-            await connection.execute(
-                messages.update()
-                .where(messages.c.id == item.message_id)
-                .values(package_ref=REMOVED)
+    with progress.bar("removing", len(expired), unit="package") as shown:
+        for item in expired:
+            async with store.engine.begin() as connection:
+                await connection.execute(
+                    messages.update()
+                    .where(messages.c.id == item.message_id)
+                    .values(package_ref=REMOVED)
+                )
+                still_used = await connection.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(messages)
+                    .where(messages.c.package_ref == item.package_ref)
+                )
+            if not still_used and blobs.exists(item.package_ref):
+                path = blobs.path(item.package_ref)
+                path.chmod(0o644)
+                path.unlink()
+                removed += 1
+            await audit(
+                store,
+                by,
+                "retention.remove",
+                item.message_id,
+                f"{item.document_id}: package {item.package_ref} ({item.package_size} bytes)",
             )
-            still_used = await connection.scalar(
-                sa.select(sa.func.count())
-                .select_from(messages)
-                .where(messages.c.package_ref == item.package_ref)
-            )
-        if not still_used and blobs.exists(item.package_ref):
-            path = blobs.path(item.package_ref)
-            path.chmod(0o644)
-            path.unlink()
-            removed += 1
-        await audit(
-            store,
-            by,
-            "retention.remove",
-            item.message_id,
-            f"{item.document_id}: package {item.package_ref} ({item.package_size} bytes)",
-        )
+            shown.update(1)
     return removed

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -16,6 +19,8 @@ from adapters.store.store import NewDelivery, NewMessage, Store
 from gateway.backup import BackupError, backup, restore
 from gateway.config import GatewaySettings
 from tests.backends import POSTGRES_URL
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def _seed(settings: GatewaySettings) -> None:
@@ -134,3 +139,32 @@ def test_the_daily_schedule_and_retention(tmp_path: Path) -> None:
         "2026-11-26T0200",
         "2026-11-27T0200",
     ]
+
+
+async def test_the_commands_show_progress_on_stderr_and_answer_on_stdout(tmp_path: Path) -> None:
+    source, target = tmp_path / "source.yaml", tmp_path / "target.yaml"
+    source.write_text(f"data_dir: {tmp_path / 'source'}\n")
+    target.write_text(f"data_dir: {tmp_path / 'target'}\n")
+    await _seed(GatewaySettings(data_dir=tmp_path / "source"))
+    snapshot = str(tmp_path / "snapshot")
+
+    def run(*args: str, progress: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gateway.cli", *args],
+            cwd=ROOT,
+            env={**os.environ, "EDXML_PROGRESS": progress},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+
+    made = run("backup", snapshot, "--config", str(source), progress="1")
+    assert made.stdout.startswith("edxml-gateway backup: 5 files, sqlite")
+    assert "copying blobs: 100%" in made.stderr
+    assert "sums: 100%" in made.stderr
+    restored = run("restore", snapshot, "--config", str(target), progress="1")
+    assert restored.stdout.startswith("edxml-gateway restore: 5 files, sqlite")
+    for step in ("checking sums", "restoring blobs", "checking blobs"):
+        assert f"{step}: 100%" in restored.stderr
+    quiet = run("backup", str(tmp_path / "again"), "--config", str(source), progress="0")
+    assert "%" not in quiet.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,8 +48,11 @@ async def test_the_demo_serves_the_dashboard_with_demo_data(tmp_path: Path) -> N
             assert "Đã tiếp nhận" in listing
             assert "Gửi lỗi" in listing  # the one the axis does not know
         # a second terminal: send the example record and follow it
-        sent = await _cli("send", "config/examples/record.json", "--url", base, "--key", key)
+        sent = await _cli(
+            "send", "config/examples/record.json", "--url", base, "--key", key, progress=True
+        )
         assert "accepted: 000.00.01.H42," in sent
+        assert "sending: 100%" in sent  # the upload's bar (forced: no terminal here)
         message_id = sent.rsplit("status ", 1)[-1].strip()
         shown = await _cli("status", message_id, "--url", base, "--key", key)
         assert "000.00.00.G22" in shown
@@ -61,13 +65,15 @@ async def test_the_demo_serves_the_dashboard_with_demo_data(tmp_path: Path) -> N
     assert process.returncode == 0, output.decode()[-2000:]
 
 
-async def _cli(*args: str, code: int = 0) -> str:
+async def _cli(*args: str, code: int = 0, progress: bool = False) -> str:
+    environ = {**os.environ, "EDXML_PROGRESS": "1" if progress else "0"}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "gateway.cli",
         *args,
         cwd=ROOT,
+        env=environ,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
