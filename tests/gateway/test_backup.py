@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -14,16 +15,26 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.blobs import BlobStore
 from adapters.store.engine import create_engine, migrate
-from adapters.store.schema import deliveries, delivery_events, messages
+from adapters.store.schema import metadata
 from adapters.store.store import NewDelivery, NewMessage, Store
+from gateway.alerts import evaluate
 from gateway.backup import BackupError, backup, restore
-from gateway.config import GatewaySettings
+from gateway.config import AlertSettings, GatewaySettings
+from gateway.dashboard.accounts import create_user
+from gateway.runtime import Runtime
+from gateway.signing import Signers
 from tests.backends import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Where the seeded deliveries end up: one in every state of DESIGN.md's machine.
+_STATUS_STATES = ("arrived", "rejected", "accepted", "assigned", "processing", "done", "recalled")
+
+
 async def _seed(settings: GatewaySettings) -> None:
+    """Four messages to three recipients: twelve deliveries, one in each state; an inbound
+    message with its checks, an account, an audit line and an alert."""
     engine = create_engine(settings.store_url, schema=settings.database_schema)
     await migrate(engine)
     store = Store(engine)
@@ -38,16 +49,44 @@ async def _seed(settings: GatewaySettings) -> None:
                 package_ref=ref,
                 package_size=9,
             ),
-            [NewDelivery("000.00.00.G22", "axis"), NewDelivery("000.00.00.G10", "axis")],
+            [NewDelivery(f"000.00.00.G{r}", "axis") for r in (10, 22, 30)],
         )
-    jobs = await store.claim_due(10, lease_seconds=60)
-    await store.mark_sent(jobs[0].delivery_id, jobs[0].attempt, "x")
+    jobs = await store.claim_due(11, lease_seconds=60)  # one stays queued, one sending
     await store.mark_failed(jobs[1].delivery_id, jobs[1].attempt, "refused")
     await store.mark_retry(jobs[2].delivery_id, jobs[2].attempt, "503", jobs[2].message_created_at)
+    for job, state in zip(jobs[3:], ("sent", *_STATUS_STATES), strict=True):
+        assert await store.mark_sent(job.delivery_id, job.attempt, f"doc-{job.delivery_id}")
+        if state != "sent":
+            assert await store.move(job.delivery_id, "sent", state, source="status:test")
+    await store.accept(
+        NewMessage(
+            direction="in",
+            document_id="in-1",
+            sender="000.00.00.G22",
+            package_ref=blobs.put(b"inbound package"),
+            package_size=15,
+        ),
+        [],
+        deliver=False,
+        inbound=("axis", "remote-1"),
+    )
+    await create_user(
+        store,
+        username="binhtt.vp",
+        full_name="Trần Thanh Bình",
+        unit="VP",
+        role="clerk",
+        agencies=["*.H42"],
+        password="mat-khau-dai-du",
+    )
+    await evaluate(store, Signers(), AlertSettings())  # the failed one: a dead-letter alert
+    assert set((await store.counts_by_state()).values()) == {1}
+    assert len(await store.counts_by_state()) == 12
     await store.close()
 
 
 async def _contents(settings: GatewaySettings) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the store."""
     engine = create_engine(settings.store_url, schema=settings.database_schema)
     try:
         async with engine.connect() as connection:
@@ -55,7 +94,7 @@ async def _contents(settings: GatewaySettings) -> dict[str, list[tuple[object, .
                 table.name: sorted(
                     tuple(map(str, row)) for row in await connection.execute(sa.select(table))
                 )
-                for table in (messages, deliveries, delivery_events)
+                for table in metadata.sorted_tables
             }
     finally:
         await engine.dispose()
@@ -67,9 +106,11 @@ def _blobs(settings: GatewaySettings) -> dict[str, bytes]:
 
 
 async def test_sqlite_round_trip(tmp_path: Path) -> None:
-    source = GatewaySettings(data_dir=tmp_path / "source")
+    source = GatewaySettings(data_dir=tmp_path / "source", signature_required=False)
     await _seed(source)
-    manifest = backup(source, tmp_path / "snapshot")
+    async with Runtime(source):  # a running gateway: its connections open, WAL in use
+        manifest = await asyncio.to_thread(backup, source, tmp_path / "snapshot")
+    assert len(manifest["files"]) == 6  # the database and five blobs
     assert manifest["database"] == "sqlite"
     with pytest.raises(BackupError, match="not empty"):
         backup(source, tmp_path / "snapshot")
@@ -77,7 +118,10 @@ async def test_sqlite_round_trip(tmp_path: Path) -> None:
     await restore(target, tmp_path / "snapshot")
     assert await _contents(target) == await _contents(source)
     assert _blobs(target) == _blobs(source)
-    assert len(_blobs(target)) == 4
+    assert len(_blobs(target)) == 5
+    contents = await _contents(target)
+    assert {row[4] for row in contents["deliveries"]} >= set(_STATUS_STATES)
+    assert len(contents["users"]) == len(contents["alerts"]) == 1
     with pytest.raises(BackupError, match="already holds messages"):
         await restore(target, tmp_path / "snapshot")
     tampered = (
@@ -99,10 +143,15 @@ async def test_postgresql_round_trip(tmp_path: Path) -> None:
     target_url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}"
     try:
         source = GatewaySettings(
-            data_dir=tmp_path / "source", database_url=POSTGRES_URL, database_schema=schema
+            data_dir=tmp_path / "source",
+            database_url=POSTGRES_URL,
+            database_schema=schema,
+            signature_required=False,
         )
         await _seed(source)
-        assert backup(source, tmp_path / "snapshot")["database"] == "postgresql"
+        async with Runtime(source):
+            manifest = await asyncio.to_thread(backup, source, tmp_path / "snapshot")
+        assert manifest["database"] == "postgresql"
         target = GatewaySettings(
             data_dir=tmp_path / "target", database_url=target_url, database_schema=schema
         )
@@ -159,11 +208,11 @@ async def test_the_commands_show_progress_on_stderr_and_answer_on_stdout(tmp_pat
         )
 
     made = run("backup", snapshot, "--config", str(source), progress="1")
-    assert made.stdout.startswith("edxml-gateway backup: 5 files, sqlite")
+    assert made.stdout.startswith("edxml-gateway backup: 6 files, sqlite")
     assert "copying blobs: 100%" in made.stderr
     assert "sums: 100%" in made.stderr
     restored = run("restore", snapshot, "--config", str(target), progress="1")
-    assert restored.stdout.startswith("edxml-gateway restore: 5 files, sqlite")
+    assert restored.stdout.startswith("edxml-gateway restore: 6 files, sqlite")
     for step in ("checking sums", "restoring blobs", "checking blobs"):
         assert f"{step}: 100%" in restored.stderr
     quiet = run("backup", str(tmp_path / "again"), "--config", str(source), progress="0")
