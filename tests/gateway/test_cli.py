@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,24 @@ def test_backup_and_restore_commands(
     assert (tmp_path / "new" / "gateway.db").exists()
     assert main(["restore", str(tmp_path / "nowhere")]) == 2
     assert "manifest" in capsys.readouterr().err
+
+
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
+    from gateway.cli import _parser
+
+    parser = _parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    names = sorted(commands.choices)
+    assert {"send", "status", "requeue", "backup", "restore", "check-config", "alerts"} <= set(
+        names
+    )
+    for name in names:
+        with pytest.raises(SystemExit) as exited:
+            main([name, "--help"])
+        assert exited.value.code == 0
+        shown = capsys.readouterr().out
+        assert shown.startswith(f"usage: edxml-gateway {name}"), name
+        help_line = commands.choices[name].description or next(
+            c.help for c in commands._choices_actions if c.dest == name
+        )
+        assert help_line, f"{name} has no help text"
