@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 import edxml
-from adapters.axis.poller import poll_once
+from adapters.axis.poller import Handover, poll_once
 from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed
@@ -28,7 +28,9 @@ from adapters.store.schema import messages
 from adapters.store.store import NewDelivery, NewMessage, Store
 from gateway.dashboard.accounts import create_user, lock_user
 from gateway.dashboard.web import DashboardContext, build_dashboard
-from gateway.receive import StoreSeenDocIds, make_handover
+from gateway.dispatch.routing import RoutingTable
+from gateway.inbound import InboundPipeline
+from gateway.receive import StoreSeenDocIds
 from tests.adapters.conftest import client_for
 from tests.factories import ROOT, document, organization, status
 
@@ -217,7 +219,7 @@ async def test_in_a_browser(site: Site, simulator: AxisSimulator) -> None:
                     edxml.build(report), sender="000.00.00.G22", message_type="status"
                 )
             async with client_for(simulator, "00.42.W00") as ours:
-                handover = make_handover(site.store, site.blobs)
+                handover = _handover(site.store, site.blobs)
                 polled = await poll_once(ours, handover, StoreSeenDocIds(site.store))
             assert len(polled.handed_over) == 1
             # (a locator, not wait_for_function: the page's CSP refuses eval, as it should)
@@ -383,3 +385,8 @@ async def test_document_files_recall_and_search_filters(site: Site) -> None:
             ).scalars()
         )
     assert codes == ["13"]  # to the one recipient that has it
+
+
+def _handover(store: Store, blobs: BlobStore) -> Handover:
+    """The gateway's inbound pipeline, as the poller's hand-over (status packages here)."""
+    return InboundPipeline(store, blobs, RoutingTable(), ("*",)).handover()

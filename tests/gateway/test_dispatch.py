@@ -13,15 +13,17 @@ import pytest
 
 import edxml
 from adapters.axis.client import AxisClient
-from adapters.axis.poller import poll_once
+from adapters.axis.poller import Handover, poll_once
 from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.blobs import BlobStore
 from adapters.store.store import NewDelivery, NewMessage, Store
 from gateway.dispatch.destinations import AxisDestination
 from gateway.dispatch.dispatcher import Dispatcher, run_embedded
 from gateway.dispatch.retry import RetryPolicy
+from gateway.dispatch.routing import RoutingTable
 from gateway.dispatch.statuses import apply_status
-from gateway.receive import StoreSeenDocIds, make_handover
+from gateway.inbound import InboundPipeline
+from gateway.receive import StoreSeenDocIds
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization, status
 
@@ -118,7 +120,7 @@ async def test_three_recipients_sent_then_01_03_06_with_exact_events(
                 )
                 await theirs.send_edoc(edxml.build(report), sender=recipient, message_type="status")
     # the statuses come back through the poller and move the deliveries
-    report = await poll_once(axis, make_handover(store, blobs), StoreSeenDocIds(store))
+    report = await poll_once(axis, _handover(store, blobs), StoreSeenDocIds(store))
     assert len(report.handed_over) == 9
     assert await _states(store, message_id) == dict.fromkeys(RECIPIENTS, "done")
     view = await store.message(message_id)
@@ -141,7 +143,7 @@ async def test_three_recipients_sent_then_01_03_06_with_exact_events(
         assert applied.matched
     assert (await _states(store, message_id))[VPCP] == "done"
     # the poller's memory is the store: a second pass hands nothing over again
-    again = await poll_once(axis, make_handover(store, blobs), StoreSeenDocIds(store))
+    again = await poll_once(axis, _handover(store, blobs), StoreSeenDocIds(store))
     assert again.handed_over == []
 
 
@@ -226,3 +228,8 @@ async def test_transient_failures_past_the_schedule_end_in_failed(
         return (await _states(store, message_id)) == {VPCP: "sent"}
 
     await _run_until(short, sent)
+
+
+def _handover(store: Store, blobs: BlobStore) -> Handover:
+    """The gateway's inbound pipeline, as the poller's hand-over (status packages here)."""
+    return InboundPipeline(store, blobs, RoutingTable(), ("*",)).handover()

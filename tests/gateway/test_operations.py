@@ -11,7 +11,7 @@ import pytest
 
 import edxml
 from adapters.axis.client import AxisClient
-from adapters.axis.poller import poll_once
+from adapters.axis.poller import Handover, poll_once
 from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
@@ -19,8 +19,9 @@ from gateway.accept import AcceptanceError, accept_package
 from gateway.dispatch.destinations import AxisDestination
 from gateway.dispatch.dispatcher import Dispatcher, run_embedded
 from gateway.dispatch.routing import RoutingTable
+from gateway.inbound import InboundPipeline
 from gateway.operations import recall, replace, update
-from gateway.receive import StoreSeenDocIds, make_handover
+from gateway.receive import StoreSeenDocIds
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization
 
@@ -132,7 +133,7 @@ async def test_a_recall_answered_15_by_one_recipient_and_16_by_the_other(
     await _answer(simulator, VPCP, "15", accepted.document_id)
     await _answer(simulator, TAY_NINH, "16", accepted.document_id)
     await poll_once(
-        engine.axis, make_handover(engine.store, engine.blobs), StoreSeenDocIds(engine.store)
+        engine.axis, _handover(engine.store, engine.blobs), StoreSeenDocIds(engine.store)
     )
     assert await engine.states(accepted.message_id) == {VPCP: "recalled", TAY_NINH: "sent"}
     assert (await engine.timeline(accepted.message_id, VPCP))[-2:] == [
@@ -185,7 +186,7 @@ async def test_update_and_replace_are_sent_and_their_answers_noted(
 
     await _answer(simulator, VPCP, "15", accepted.document_id)  # agrees to the update
     await poll_once(
-        engine.axis, make_handover(engine.store, engine.blobs), StoreSeenDocIds(engine.store)
+        engine.axis, _handover(engine.store, engine.blobs), StoreSeenDocIds(engine.store)
     )
     assert (await engine.states(accepted.message_id))[VPCP] == "sent"  # not recalled
     assert [source for source, _ in await engine.timeline(accepted.message_id, VPCP)][-3:] == [
@@ -193,3 +194,8 @@ async def test_update_and_replace_are_sent_and_their_answers_noted(
         "operator:replace",
         "status:15",
     ]
+
+
+def _handover(store: Store, blobs: BlobStore) -> Handover:
+    """The gateway's inbound pipeline, as the poller's hand-over (status packages here)."""
+    return InboundPipeline(store, blobs, RoutingTable(), ("*",)).handover()
