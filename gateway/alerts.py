@@ -22,7 +22,7 @@ import logging
 import smtplib
 import ssl
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, Literal, Protocol
@@ -305,6 +305,24 @@ class EmailSink:
         return message
 
     def _send(self, message: EmailMessage) -> None:
+        with self._session() as server:
+            server.send_message(message)
+
+    async def check(self) -> str:
+        """Connect, secure and log in without sending anything (check-config)."""
+        await asyncio.to_thread(self._check)
+        settings = self.settings
+        return (
+            f"{settings.host}:{settings.port} ({settings.security}), {len(settings.to)} recipients"
+        )
+
+    def _check(self) -> None:
+        with self._session() as server:
+            server.noop()
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[smtplib.SMTP]:
+        """A connection secured as configured and logged in."""
         settings = self.settings
         context = ssl.create_default_context()
         server: smtplib.SMTP
@@ -319,7 +337,7 @@ class EmailSink:
                 server.starttls(context=context)
             if settings.username:
                 server.login(settings.username, self.password or "")
-            server.send_message(message)
+            yield server
 
 
 @dataclass

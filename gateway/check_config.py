@@ -1,9 +1,10 @@
 """`edxml-gateway check-config`: the settings are valid, and each connection answers.
 
 Each part is tried on its own and reported on one line — the store (and its migration
-level), the broker, Redis, every signing key, the trust folder, and the axis (an
-authenticated ``countReceiveEdoc``) — so a wrong password or an unreachable host is named
-before the gateway is started. Secrets never appear in the report.
+level), the broker, Redis, every signing key, the trust folder, the axis (an
+authenticated ``countReceiveEdoc``) and the alerts' SMTP server (a login, nothing sent) —
+so a wrong password or an unreachable host is named before the gateway is started.
+Secrets never appear in the report.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.store.engine import create_engine
 from adapters.trust import load_trust_store
 
+from .alerts import EmailSink
 from .config import GatewaySettings, SigningKeySettings
 
 __all__ = ["check_config"]
@@ -101,6 +103,11 @@ async def check_config(settings: GatewaySettings) -> list[tuple[str, bool, str]]
             )
 
         probes["axis"] = axis
+    smtp_settings = settings.alerts.smtp
+    if smtp_settings is not None:
+        password_env = smtp_settings.password_env
+        sink = EmailSink(smtp_settings, os.environ.get(password_env) if password_env else None)
+        probes["smtp"] = sink.check
     results = []
     for name, probe in probes.items():
         try:

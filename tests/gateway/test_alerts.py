@@ -392,6 +392,20 @@ async def test_the_alerts_command(
     assert hook.bodies[-1]["alerts"][0]["kind"] == "test"
     assert SMTP_PASSWORD not in out
 
+    code, out = await asyncio.to_thread(run, "check-config")
+    assert code == 0, out
+    assert f"ok   smtp: 127.0.0.1:{mailbox.port} (none), 2 recipients" in out.splitlines()
+    monkeypatch.setenv("EDXML_SMTP_PASSWORD", "sai-mat-khau")
+    impatient = tmp_path / "impatient.yaml"  # aiosmtpd holds the line after a refusal
+    values = yaml.safe_load(config.read_text())
+    values["alerts"]["smtp"]["timeout_seconds"] = 1
+    impatient.write_text(yaml.safe_dump(values))
+    assert await asyncio.to_thread(main, ["check-config", "--config", str(impatient)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL smtp" in out
+    assert "sai-mat-khau" not in out
+    monkeypatch.setenv("EDXML_SMTP_PASSWORD", SMTP_PASSWORD)
+
     code, out = await asyncio.to_thread(run, "migrate")
     assert code == 0, out
     code, out = await asyncio.to_thread(run, "alerts")
