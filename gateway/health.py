@@ -105,32 +105,27 @@ def install_health(app: web.Application, runtime: Any) -> None:
                     ).group_by(messages.c.direction, messages.c.message_type)
                 )
             ).all()
+            # One pass over the deliveries for the states, attempts, retries and latency.
             by_state = (
                 await connection.execute(
                     sa.select(
                         deliveries.c.state,
                         sa.func.count().label("n"),
                         sa.func.sum(deliveries.c.attempts).label("attempts"),
-                    ).group_by(deliveries.c.state)
-                )
-            ).all()
-            latency = (
-                await connection.execute(
-                    sa.select(
+                        sa.func.sum(
+                            sa.case((deliveries.c.attempts > 1, deliveries.c.attempts - 1), else_=0)
+                        ).label("retries"),
+                        sa.func.count(deliveries.c.send_seconds).label("sent"),
+                        sa.func.sum(deliveries.c.send_seconds).label("seconds"),
                         *(
                             sa.func.sum(
                                 sa.case((deliveries.c.send_seconds <= bound, 1), else_=0)
                             ).label(f"le{index}")
                             for index, bound in enumerate(LATENCY_BUCKETS)
                         ),
-                        sa.func.count(deliveries.c.send_seconds).label("count"),
-                        sa.func.sum(deliveries.c.send_seconds).label("total"),
-                        sa.func.sum(
-                            sa.case((deliveries.c.attempts > 1, deliveries.c.attempts - 1), else_=0)
-                        ).label("retries"),
-                    )
+                    ).group_by(deliveries.c.state)
                 )
-            ).one()
+            ).all()
             signature_failures = await connection.scalar(
                 sa.select(sa.func.count()).where(messages.c.signature_failed.is_(True))
             )
@@ -157,17 +152,19 @@ def install_health(app: web.Application, runtime: Any) -> None:
             "Delivery attempts made.",
             [("", float(sum(int(r.attempts or 0) for r in by_state)))],
         )
+        sent_total = sum(int(r.sent or 0) for r in by_state)
+        sent_seconds = sum(float(r.seconds or 0) for r in by_state)
         metric(
             "edxml_delivery_retries_total",
             "counter",
             "Attempts after the first (transient failures retried).",
-            [("", float(latency.retries or 0))],
+            [("", float(sum(int(r.retries or 0) for r in by_state)))],
         )
         metric(
             "edxml_deliveries_sent_total",
             "counter",
             "Deliveries a destination took.",
-            [("", float(latency.count or 0))],
+            [("", float(sent_total))],
         )
         metric(
             "edxml_deliveries_failed",
@@ -176,8 +173,8 @@ def install_health(app: web.Application, runtime: Any) -> None:
             [("", float(sum(r.n for r in by_state if r.state == "failed")))],
         )
         buckets = [
-            (f'{{le="{bound:g}"}}', float(getattr(latency, f"le{index}") or 0))
-            for index, bound in enumerate(LATENCY_BUCKETS)
+            (f'{{le="{bound:g}"}}', float(sum(int(getattr(r, f"le{i}") or 0) for r in by_state)))
+            for i, bound in enumerate(LATENCY_BUCKETS)
         ]
         metric(
             "edxml_delivery_latency_seconds",
@@ -188,9 +185,9 @@ def install_health(app: web.Application, runtime: Any) -> None:
         lines.extend(
             f"edxml_delivery_latency_seconds_bucket{labels} {v:g}" for labels, v in buckets
         )
-        lines.append(f'edxml_delivery_latency_seconds_bucket{{le="+Inf"}} {latency.count or 0:g}')
-        lines.append(f"edxml_delivery_latency_seconds_sum {float(latency.total or 0):g}")
-        lines.append(f"edxml_delivery_latency_seconds_count {latency.count or 0:g}")
+        lines.append(f'edxml_delivery_latency_seconds_bucket{{le="+Inf"}} {sent_total:g}')
+        lines.append(f"edxml_delivery_latency_seconds_sum {sent_seconds:g}")
+        lines.append(f"edxml_delivery_latency_seconds_count {sent_total:g}")
         metric(
             "edxml_signature_failures_total",
             "counter",

@@ -72,6 +72,8 @@ messages = sa.Table(
     sa.Index(None, "direction", "recipient", "created_at"),
     sa.Index(None, "document_id", "sender"),
     sa.Index(None, "direction", "created_at"),
+    sa.Index(None, "direction", "message_type"),  # /metrics: messages by direction and type
+    sa.Index(None, "signature_failed"),  # /metrics: inbound signature failures
 )
 
 deliveries = sa.Table(
