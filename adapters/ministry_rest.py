@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from .errors import RemoteServiceError, TransportError
+from .errors import (
+    AIOHTTP_NEVER_CONNECTED,
+    GATEWAY_STATUSES,
+    RemoteServiceError,
+    TransportError,
+    outcome_unknown,
+    retry_after_seconds,
+)
 
 __all__ = ["MinistryRestClient", "MinistryRestConfig", "RestPermanentError", "RestTransientError"]
 
@@ -68,9 +75,12 @@ class MinistryRestClient:
                 status = answer.status
                 body = await answer.read()
                 content_type = answer.content_type
+                retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise RestTransientError(
-                f"the endpoint is unreachable ({type(exc).__name__}: {exc})", operation="POST"
+                f"the endpoint is unreachable ({type(exc).__name__}: {exc})",
+                operation="POST",
+                in_doubt=outcome_unknown(exc, AIOHTTP_NEVER_CONNECTED),
             ) from exc
         if 200 <= status < 300:
             if content_type == "application/json":
@@ -82,5 +92,12 @@ class MinistryRestClient:
                 return str(remote) if remote is not None else None
             return None
         detail = body[:200].decode("utf-8", "replace")
-        error = RestTransientError if status in (408, 429) or status >= 500 else RestPermanentError
-        raise error(f"HTTP {status}: {detail}", operation="POST", http_status=status)
+        if status in (408, 429) or status >= 500:
+            raise RestTransientError(
+                f"HTTP {status}: {detail}",
+                operation="POST",
+                http_status=status,
+                in_doubt=status in GATEWAY_STATUSES,
+                retry_after=retry_after,
+            )
+        raise RestPermanentError(f"HTTP {status}: {detail}", operation="POST", http_status=status)

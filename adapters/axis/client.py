@@ -26,7 +26,15 @@ import aiohttp
 import aiohttp.payload
 from aiohttp.abc import AbstractStreamWriter
 
-from ..errors import ConfigurationError, RemoteServiceError, TransportError
+from ..errors import (
+    AIOHTTP_NEVER_CONNECTED,
+    GATEWAY_STATUSES,
+    ConfigurationError,
+    RemoteServiceError,
+    TransportError,
+    outcome_unknown,
+    retry_after_seconds,
+)
 from .auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields
 
 __all__ = [
@@ -245,12 +253,23 @@ class AxisClient:
             ) as response:
                 payload = await response.read()
                 status = response.status
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            in_doubt = outcome_unknown(exc, AIOHTTP_NEVER_CONNECTED)
             raise AxisTransientError(
-                f"the axis is unreachable ({type(exc).__name__}: {exc})", operation=operation
+                f"the axis is unreachable ({type(exc).__name__}: {exc})"
+                + ("; it may have carried the request out" if in_doubt else ""),
+                operation=operation,
+                in_doubt=in_doubt,
             ) from exc
         if status >= 500 or status == 429:
-            raise AxisTransientError(f"HTTP {status}", operation=operation, http_status=status)
+            raise AxisTransientError(
+                f"HTTP {status}",
+                operation=operation,
+                http_status=status,
+                in_doubt=status in GATEWAY_STATUSES,
+                retry_after=retry_after,
+            )
         if raw and status == 200:
             return payload
         try:

@@ -28,7 +28,14 @@ from zeep.transports import AsyncTransport
 
 import edxml
 
-from ..errors import ConfigurationError, RemoteServiceError, TransportError
+from ..errors import (
+    GATEWAY_STATUSES,
+    ConfigurationError,
+    RemoteServiceError,
+    TransportError,
+    outcome_unknown,
+    retry_after_seconds,
+)
 from .envelope import (
     SERVICE_NS,
     SOAP_NS,
@@ -126,6 +133,18 @@ class HubOrganization:
     email: str = ""
 
 
+#: httpx's failures before the request is on the wire: the hub carried nothing out.
+_NEVER_CONNECTED: tuple[type[BaseException], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def _unreachable(exc: BaseException, operation: str) -> SoapHubTransientError:
+    return SoapHubTransientError(
+        f"the hub is unreachable ({type(exc).__name__}: {exc})",
+        operation=operation,
+        in_doubt=outcome_unknown(exc, _NEVER_CONNECTED),
+    )
+
+
 def _fault_details(fault: zeep.exceptions.Fault) -> tuple[bool, str | None]:
     """(transient, error code) of a Fault: ``soap:Server`` may pass, ``soap:Client`` will not."""
     transient = str(fault.code or "").endswith("Server")
@@ -203,9 +222,7 @@ class SoapHubClient:
                 f"HTTP {exc.status_code}", operation=operation, http_status=exc.status_code
             ) from None
         except (httpx.TransportError, OSError) as exc:
-            raise SoapHubTransientError(
-                f"the hub is unreachable ({type(exc).__name__}: {exc})", operation=operation
-            ) from exc
+            raise _unreachable(exc, operation) from exc
         except (zeep.exceptions.Error, etree.LxmlError) as exc:
             raise SoapHubPermanentError(f"unreadable answer: {exc}", operation=operation) from None
 
@@ -231,9 +248,7 @@ class SoapHubClient:
                 self._config.endpoint, content=stream(chunks), headers=headers
             )
         except (httpx.TransportError, OSError) as exc:
-            raise SoapHubTransientError(
-                f"the hub is unreachable ({type(exc).__name__}: {exc})", operation=operation
-            ) from exc
+            raise _unreachable(exc, operation) from exc
         return response
 
     def _envelope_of(
@@ -266,6 +281,8 @@ class SoapHubClient:
                 f"HTTP {response.status_code}",
                 operation=operation,
                 http_status=response.status_code,
+                in_doubt=response.status_code in GATEWAY_STATUSES,
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         return envelope, message.parts
 

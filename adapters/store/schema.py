@@ -68,12 +68,19 @@ messages = sa.Table(
     sa.Column("checks", sa.Text, nullable=True),  # JSON: signature and rule findings
     # inbound: the package signature failed the policy (counted by /metrics)
     sa.Column("signature_failed", sa.Boolean, nullable=True),
+    # inbound: the last status we reported about it (01..06), so none goes backwards
+    sa.Column("reported_status", sa.String(4), nullable=True),
+    # inbound update/replacement/recall (business type 1-3): the document it is about
+    sa.Column("original_id", sa.String(36), nullable=True),
+    # out: stored unsigned because no key could sign it yet; signed before it is sent
+    sa.Column("needs_signature", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(None, "created_at"),
     sa.Index(None, "direction", "recipient", "created_at"),
     sa.Index(None, "document_id", "sender"),
     sa.Index(None, "direction", "created_at"),
     sa.Index(None, "direction", "message_type"),  # /metrics: messages by direction and type
     sa.Index(None, "signature_failed"),  # /metrics: inbound signature failures
+    sa.Index(None, "original_id"),
 )
 
 deliveries = sa.Table(
@@ -95,7 +102,13 @@ deliveries = sa.Table(
     sa.Column("lease_until", _TIME, nullable=True),  # a worker holds it until then
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("remote_id", sa.String(80), nullable=True),  # the axis docId, the hub's id
+    # the queue's lane, 0..3: the document's urgency, one lower for the tail of a large fan-out
     sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    # the last attempt's outcome is unknown (timeout after the request was written, a dead
+    # worker): the next attempt asks the destination before sending again
+    sa.Column("in_doubt", sa.Boolean, nullable=False, server_default=sa.false()),
+    # steps of the retry schedule used (a wait the destination asked for uses none)
+    sa.Column("backoff_step", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", _TIME, nullable=False),
     sa.Column("updated_at", _TIME, nullable=False),
     # when the destination took it, and how long after acceptance (the latency histogram)
@@ -146,6 +159,7 @@ outbox = sa.Table(
     sa.Column("due_at", _TIME, nullable=False),  # when the attempt may run (retry delays)
     sa.Column("published_at", _TIME, nullable=True),
     sa.Index(None, "published_at", "id"),
+    sa.Index(None, "delivery_id", "attempt"),  # the sweeper: has this attempt a row at all?
 )
 
 inbound_items = sa.Table(
@@ -168,8 +182,10 @@ idempotency_keys = sa.Table(
     sa.Column("client_id", sa.String(80), primary_key=True),
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("request_hash", sa.String(64), nullable=False),
-    sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Column("message_id", sa.String(36), nullable=True),  # set with the message, atomically
     sa.Column("created_at", _TIME, nullable=False),
+    sa.Column("expires_at", _TIME, nullable=True),  # after it, the key may be used afresh
+    sa.Index(None, "expires_at"),
 )
 
 agencies = sa.Table(

@@ -45,6 +45,18 @@ __all__ = [
 
 QUEUED, SENDING, RETRY_WAIT, FAILED, SENT = "queued", "sending", "retry_wait", "failed", "sent"
 
+#: Recipients of one document that keep its lane; the rest of a large fan-out goes one lane
+#: lower, so a document to two thousand agencies cannot hold back the next one-recipient
+#: document of the same urgency (they share the queue fairly).
+FAIR_SHARE = 20
+
+
+def queue_lane(priority: int, index: int) -> int:
+    """The queue's lane (0..3, higher first) of the ``index``-th recipient of a document of
+    ``priority`` (spec 1.4 OtherInfo/Priority: 0 normal, 1 urgent, 2+ most urgent)."""
+    lane = 1 + min(max(priority, 0), 2)
+    return lane if index < FAIR_SHARE else lane - 1
+
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -96,8 +108,11 @@ class DeliveryJob:
     message_created_at: dt.datetime
     code: str = ""
     subject: str = ""
-    #: The previous attempt's worker died mid-way: the destination may have it already.
+    #: The previous attempt's outcome is unknown (its worker died, or the destination took
+    #: the request and never answered): the destination may have this copy already.
     in_doubt: bool = False
+    #: Steps of the retry schedule used so far (waits a destination asked for use none).
+    backoff_step: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,11 +310,13 @@ class Store:
                             "state": QUEUED,
                             "attempts": 0,
                             "next_attempt_at": now if deliver else None,
-                            "priority": message.priority,
+                            "priority": queue_lane(message.priority, index),
                             "created_at": now,
                             "updated_at": now,
                         }
-                        for delivery_id, recipient in zip(delivery_ids, recipients, strict=True)
+                        for index, (delivery_id, recipient) in enumerate(
+                            zip(delivery_ids, recipients, strict=True)
+                        )
                     ],
                 )
                 await connection.execute(
@@ -341,7 +358,9 @@ class Store:
             sa.and_(deliveries.c.state == SENDING, deliveries.c.lease_until < now),
         )
         query = (
-            sa.select(deliveries.c.id, deliveries.c.state, deliveries.c.attempts)
+            sa.select(
+                deliveries.c.id, deliveries.c.state, deliveries.c.attempts, deliveries.c.in_doubt
+            )
             .where(due)
             .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at)
             .limit(limit)
@@ -369,12 +388,13 @@ class Store:
                         deliveries.c.attempts,
                         deliveries.c.lease_until,
                         deliveries.c.next_attempt_at,
+                        deliveries.c.in_doubt,
                     ).where(deliveries.c.id == delivery_id)
                 )
             ).first()
             if found is None:
                 return Claim(None, None, "unknown delivery")
-            state, attempts, lease_until, next_attempt_at = found
+            state, attempts, lease_until, next_attempt_at, doubtful = found
             lease_until, next_attempt_at = _aware(lease_until), _aware(next_attempt_at)
             if state == SENDING and lease_until is not None and lease_until >= now:
                 return Claim(None, lease_until, "another worker holds it")
@@ -383,7 +403,7 @@ class Store:
             if state not in (QUEUED, RETRY_WAIT, SENDING):
                 return Claim(None, None, f"nothing to do: it is {state}")
             jobs = await self._claim(
-                connection, [(delivery_id, state, attempts)], now, lease_seconds
+                connection, [(delivery_id, state, attempts, doubtful)], now, lease_seconds
             )
         return Claim(jobs[0] if jobs else None, None, "" if jobs else "taken by another worker")
 
@@ -397,7 +417,7 @@ class Store:
         lease_until = now + dt.timedelta(seconds=lease_seconds)
         claimed: list[str] = []
         in_doubt: set[str] = set()
-        for delivery_id, state, attempts in candidates:
+        for delivery_id, state, attempts, doubtful in candidates:
             moved = await connection.execute(
                 deliveries.update()
                 .where(
@@ -412,10 +432,14 @@ class Store:
             if moved.rowcount != 1:
                 continue  # another worker was faster
             claimed.append(delivery_id)
-            if state == SENDING:
+            if state == SENDING or doubtful:
                 in_doubt.add(delivery_id)
             detail = f"attempt {attempts + 1}" + (
-                " (the previous worker's lease expired)" if state == SENDING else ""
+                " (the previous worker's lease expired)"
+                if state == SENDING
+                else " (the previous attempt's outcome is unknown)"
+                if doubtful
+                else ""
             )
             await self._event(
                 connection,
@@ -435,6 +459,7 @@ class Store:
                 deliveries.c.recipient,
                 deliveries.c.route,
                 deliveries.c.attempts,
+                deliveries.c.backoff_step,
                 messages.c.package_ref,
                 messages.c.message_type,
                 messages.c.sender,
@@ -461,6 +486,7 @@ class Store:
                 code=row.code,
                 subject=row.subject,
                 in_doubt=row.id in in_doubt,
+                backoff_step=row.backoff_step,
             )
             for row in rows
         ]
@@ -515,21 +541,39 @@ class Store:
                 )
         return True
 
-    async def mark_sent(self, delivery_id: str, attempt: int, remote_id: str | None) -> bool:
+    async def mark_sent(
+        self, delivery_id: str, attempt: int, remote_id: str | None, *, note: str = ""
+    ) -> bool:
         """The destination took attempt ``attempt``; False if that attempt is no longer ours."""
         detail = f"attempt {attempt}" + (f", remote id {remote_id}" if remote_id else "")
         return await self._finish_attempt(
-            delivery_id, attempt, SENT, detail, remote_id=remote_id, last_error=None,
-            next_attempt_at=None,
+            delivery_id, attempt, SENT, f"{detail}: {note}" if note else detail,
+            remote_id=remote_id, last_error=None, next_attempt_at=None, in_doubt=False,
         )  # fmt: skip
 
     async def mark_retry(
-        self, delivery_id: str, attempt: int, error: str, next_attempt_at: dt.datetime
+        self,
+        delivery_id: str,
+        attempt: int,
+        error: str,
+        next_attempt_at: dt.datetime,
+        *,
+        in_doubt: bool = False,
+        backoff_step: int | None = None,
     ) -> bool:
-        detail = f"attempt {attempt} failed: {error}; next at {next_attempt_at.isoformat()}"
+        """Attempt ``attempt`` failed and may pass: try again at ``next_attempt_at``.
+
+        ``in_doubt``: the destination may have carried it out (no answer came back), so the
+        next attempt asks it first. ``backoff_step``: the retry schedule's step now used.
+        """
+        doubt = "; its outcome is unknown" if in_doubt else ""
+        detail = f"attempt {attempt} failed: {error}{doubt}; next at {next_attempt_at.isoformat()}"
+        values: dict[str, Any] = {"in_doubt": in_doubt}
+        if backoff_step is not None:
+            values["backoff_step"] = backoff_step
         return await self._finish_attempt(
             delivery_id, attempt, RETRY_WAIT, detail, last_error=error,
-            next_attempt_at=next_attempt_at, next_due=next_attempt_at,
+            next_attempt_at=next_attempt_at, next_due=next_attempt_at, **values,
         )  # fmt: skip
 
     async def mark_failed(self, delivery_id: str, attempt: int, error: str) -> bool:
@@ -537,6 +581,59 @@ class Store:
             delivery_id, attempt, FAILED, f"attempt {attempt}: {error}", last_error=error,
             next_attempt_at=None,
         )  # fmt: skip
+
+    async def wake_route(self, route: str, *, source: str = "dispatcher") -> int:
+        """Make every delivery waiting on a retry to ``route`` due now (the destination
+        answers again: its waiting work need not sit out the rest of the schedule). Set-based:
+        one UPDATE, one insert of events and, with a broker, of outbox rows. Returns how many."""
+        now = self._clock()
+        async with self._transaction() as connection:
+            woken = (
+                await connection.execute(
+                    deliveries.update()
+                    .where(
+                        deliveries.c.route == route,
+                        deliveries.c.state == RETRY_WAIT,
+                        deliveries.c.next_attempt_at > now,
+                    )
+                    .values(next_attempt_at=now, updated_at=now)
+                    .returning(deliveries.c.id, deliveries.c.attempts)
+                )
+            ).all()
+            if not woken:
+                return 0
+            detail = f"due now: {route} answers again"
+            await connection.execute(
+                delivery_events.insert(),
+                [
+                    {
+                        "delivery_id": row.id,
+                        "from_state": RETRY_WAIT,
+                        "to_state": RETRY_WAIT,
+                        "at": now,
+                        "source": source,
+                        "detail": detail,
+                    }
+                    for row in woken
+                ],
+            )
+            connection.info["changes"].extend(
+                StateChange(row.id, RETRY_WAIT, RETRY_WAIT, source, now) for row in woken
+            )
+            if self.outbox:
+                await connection.execute(
+                    outbox.insert(),
+                    [
+                        {
+                            "delivery_id": row.id,
+                            "attempt": row.attempts + 1,
+                            "created_at": now,
+                            "due_at": now,
+                        }
+                        for row in woken
+                    ],
+                )
+        return len(woken)
 
     async def move(
         self,
@@ -605,7 +702,8 @@ class Store:
             moved = await connection.execute(
                 deliveries.update()
                 .where(deliveries.c.id == delivery_id, deliveries.c.state == FAILED)
-                .values(state=QUEUED, next_attempt_at=now, updated_at=now)
+                # a requeued delivery gets the whole retry schedule again
+                .values(state=QUEUED, next_attempt_at=now, updated_at=now, backoff_step=0)
             )
             if moved.rowcount != 1:
                 return False
@@ -699,26 +797,30 @@ class Store:
         ]
 
     async def reschedule_stuck(self, *, grace_seconds: float) -> int:
-        """Put back in the outbox any delivery due for more than ``grace_seconds`` that has
-        no unpublished outbox row: a message the broker lost or a worker dropped.
+        """Put in the outbox any delivery due for more than ``grace_seconds`` whose next
+        attempt has no outbox row at all: work that was never handed to the broker.
 
-        The belt to the outbox's braces, run now and then by the relay; with a healthy broker
-        it finds nothing. Returns how many it rescheduled.
+        A published row means the broker confirmed the message, and a confirmed message is
+        never lost (durable, persistent; a dead consumer's message is delivered again), so
+        a delivery that merely waits its turn in a long queue is not stuck and is not
+        published again. Run now and then by the relay; normally it finds nothing.
         """
         if not self.outbox:
             return 0
         now = self._clock()
         late = now - dt.timedelta(seconds=grace_seconds)
-        pending = sa.select(outbox.c.delivery_id).where(outbox.c.published_at.is_(None))
+        covered = (
+            sa.select(outbox.c.id)
+            .where(
+                outbox.c.delivery_id == deliveries.c.id,
+                outbox.c.attempt == deliveries.c.attempts + 1,
+            )
+            .exists()
+        )
         query = sa.select(deliveries.c.id, deliveries.c.attempts).where(
-            sa.or_(
-                sa.and_(
-                    deliveries.c.state.in_((QUEUED, RETRY_WAIT)),
-                    deliveries.c.next_attempt_at < late,
-                ),
-                sa.and_(deliveries.c.state == SENDING, deliveries.c.lease_until < late),
-            ),
-            deliveries.c.id.not_in(pending),
+            deliveries.c.state.in_((QUEUED, RETRY_WAIT)),
+            deliveries.c.next_attempt_at < late,
+            ~covered,
         )
         async with self._transaction() as connection:
             stuck = (await connection.execute(query)).all()
@@ -859,6 +961,19 @@ class Store:
                 for d in delivery_rows
             ),
         )
+
+    async def remote_id_taken(self, route: str, remote_id: str, delivery_id: str) -> bool:
+        """Whether another delivery to ``route`` already recorded ``remote_id`` as its copy."""
+        rows = await self._rows(
+            sa.select(deliveries.c.id)
+            .where(
+                deliveries.c.route == route,
+                deliveries.c.remote_id == remote_id,
+                deliveries.c.id != delivery_id,
+            )
+            .limit(1)
+        )
+        return bool(rows)
 
     async def counts_by_state(self) -> dict[str, int]:
         rows = await self._rows(

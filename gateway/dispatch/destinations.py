@@ -32,12 +32,18 @@ __all__ = [
 
 class Destination(Protocol):
     name: str
+    #: Whether the destination can be asked what it received (``find_delivered``). Where it
+    #: cannot, an attempt in doubt is sent again and may arrive twice (the README says so).
+    can_look_up: bool
+    #: Whether delivering the same copy again is harmless (it finds the first one).
+    idempotent: bool
 
     async def deliver(self, job: DeliveryJob, package: bytes) -> str | None: ...
 
-    async def find_delivered(self, job: DeliveryJob) -> str | None:
-        """For an attempt in doubt (its worker died mid-way): the remote id if the
-        destination already has this copy, so it is not sent twice; None if unknown."""
+    async def find_delivered(self, job: DeliveryJob) -> list[str]:
+        """For an attempt in doubt (its worker died, or no answer came back): the remote ids
+        of copies the destination holds that may be this one, best first; the dispatcher
+        takes the first that no other delivery of ours has claimed."""
         ...
 
 
@@ -47,6 +53,8 @@ class UnreadablePackage(RemoteServiceError):
 
 class AxisDestination:
     """The national axis (VDXP): ``sendEdoc`` with ``to`` = the one recipient."""
+
+    can_look_up, idempotent = True, False
 
     def __init__(self, client: AxisClient, name: str = "axis") -> None:
         self.name = name
@@ -61,18 +69,22 @@ class AxisDestination:
             to=json.dumps([job.recipient]),
         )
 
-    async def find_delivered(self, job: DeliveryJob) -> str | None:
-        """Look the copy up in ``getSentEdocList``: same recipient, number/notation and
-        subject, sent since the message was accepted (the axis lists no DocumentId)."""
+    async def find_delivered(self, job: DeliveryJob) -> list[str]:
+        """Copies in ``getSentEdocList`` with the same recipient, number/notation and subject
+        (the axis lists no DocumentId), newest first."""
         message_type: MessageType = "status" if job.message_type == "status" else "edoc"
-        for row in await self._client.sent_list(message_type):
-            if (row.receiver, row.notation, row.title) == (job.recipient, job.code, job.subject):
-                return row.doc_id
-        return None
+        rows = await self._client.sent_list(message_type)
+        return [
+            row.doc_id
+            for row in reversed(rows)
+            if (row.receiver, row.notation, row.title) == (job.recipient, job.code, job.subject)
+        ]
 
 
 class SoapHubDestination:
     """An older provincial e-doc hub: the package converted to its SOAP flavour."""
+
+    can_look_up, idempotent = False, False
 
     def __init__(self, client: SoapHubClient, name: str) -> None:
         self.name = name
@@ -85,12 +97,14 @@ class SoapHubDestination:
             raise UnreadablePackage(str(exc), operation="SendDocument") from None
         return await self._client.send_document(parsed)
 
-    async def find_delivered(self, job: DeliveryJob) -> str | None:
-        return None  # the hub has no sent list: an attempt in doubt is sent again
+    async def find_delivered(self, job: DeliveryJob) -> list[str]:
+        return []  # the hub has no sent list: an attempt in doubt is sent again
 
 
 class RestDestination:
     """A ministry's own REST endpoint (``adapters.ministry_rest``)."""
+
+    can_look_up, idempotent = False, False
 
     def __init__(self, client: MinistryRestClient, name: str) -> None:
         self.name = name
@@ -99,8 +113,8 @@ class RestDestination:
     async def deliver(self, job: DeliveryJob, package: bytes) -> str | None:
         return await self._client.send(package, recipient=job.recipient)
 
-    async def find_delivered(self, job: DeliveryJob) -> str | None:
-        return None  # no way to ask: an attempt in doubt is sent again
+    async def find_delivered(self, job: DeliveryJob) -> list[str]:
+        return []  # no way to ask: an attempt in doubt is sent again
 
 
 LocalReceiver = Callable[[DeliveryJob, bytes], Awaitable[str]]
@@ -109,6 +123,9 @@ LocalReceiver = Callable[[DeliveryJob, bytes], Awaitable[str]]
 class LocalDestination:
     """An agency of our own province: handed to our inbound side without leaving the gateway."""
 
+    #: The local receiver is idempotent on the delivery id: handing over again is safe.
+    can_look_up, idempotent = False, True
+
     def __init__(self, receive: LocalReceiver, name: str = "local") -> None:
         self.name = name
         self._receive = receive
@@ -116,5 +133,5 @@ class LocalDestination:
     async def deliver(self, job: DeliveryJob, package: bytes) -> str | None:
         return await self._receive(job, package)
 
-    async def find_delivered(self, job: DeliveryJob) -> str | None:
-        return None  # the local receiver is idempotent on the delivery id
+    async def find_delivered(self, job: DeliveryJob) -> list[str]:
+        return []  # never asked: handing it over again finds the first copy

@@ -5,9 +5,17 @@ destination within that destination's concurrency limit, and record the outcome 
 attempt as fencing token:
 
 * taken -> ``sent`` (with the remote id);
-* transient failure -> ``retry_wait`` at the schedule's next time, or ``failed`` when the
-  schedule or the message's maximum age is over;
+* transient failure -> ``retry_wait`` at the schedule's next time (or when the destination
+  asked, ``Retry-After``), or ``failed`` when the schedule or the message's maximum age is
+  over;
 * permanent failure (refused, invalid, unknown recipient) -> ``failed`` with the reason.
+
+An attempt whose outcome is unknown — its worker died, or the request was written and no
+answer came (a timeout, a dropped connection) — is *in doubt*: before sending again, the
+destination is asked whether it has the copy (the axis' ``getSentEdocList``), so a late
+answer causes no duplicate. A destination that cannot be asked gets the copy again, and
+the timeline says so. The first success after failures makes the destination's waiting
+deliveries due at once: a recovered axis drains without the tail of the retry schedule.
 
 The limit per destination keeps a recovering axis from a retry storm: at most ``limit``
 requests in flight per destination in this process, and, with Redis, at most the shared
@@ -68,6 +76,9 @@ class Dispatcher:
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._clock = clock
         self.in_flight: dict[str, int] = {}  # per destination, for tests and metrics
+        #: Destinations whose last attempt here failed and may pass: the next success there
+        #: makes their waiting deliveries due at once.
+        self._troubled: set[str] = set()
 
     async def _record(
         self,
@@ -77,11 +88,20 @@ class Dispatcher:
         *,
         remote_id: str | None = None,
         at: dt.datetime | None = None,
+        in_doubt: bool = False,
+        backoff_step: int | None = None,
     ) -> Outcome:
         if state == "sent":
-            ours = await self.store.mark_sent(job.delivery_id, job.attempt, remote_id)
+            ours = await self.store.mark_sent(job.delivery_id, job.attempt, remote_id, note=detail)
         elif state == "retry_wait" and at is not None:
-            ours = await self.store.mark_retry(job.delivery_id, job.attempt, detail, at)
+            ours = await self.store.mark_retry(
+                job.delivery_id,
+                job.attempt,
+                detail,
+                at,
+                in_doubt=in_doubt,
+                backoff_step=backoff_step,
+            )
         else:
             ours = await self.store.mark_failed(job.delivery_id, job.attempt, detail)
         if not ours:
@@ -112,35 +132,105 @@ class Dispatcher:
                     await slots.enter_async_context(self._shared_limit.slot(job.route))
                 self.in_flight[job.route] = self.in_flight.get(job.route, 0) + 1
                 try:
-                    found = await destination.find_delivered(job) if job.in_doubt else None
-                    if found is not None:
-                        detail = "the previous attempt had reached the destination"
-                        return await self._record(job, "sent", detail, remote_id=found)
+                    if job.in_doubt and not destination.idempotent:
+                        found = await self._look_up(job, destination)
+                        if found is not None:
+                            return await self._delivered(job, found, "found at the destination")
                     remote_id = await destination.deliver(job, package)
                 finally:
                     self.in_flight[job.route] -= 1
         except RemoteServiceError as exc:
             if not exc.transient:
                 return await self._record(job, "failed", str(exc))
-            return await self._retry_or_fail(job, str(exc))
+            return await self._retry_or_fail(
+                job,
+                str(exc),
+                # an attempt already in doubt stays so until the destination has been asked
+                in_doubt=exc.in_doubt or job.in_doubt,
+                retry_after=exc.retry_after,
+            )
         except Exception as exc:  # a bug or an unmapped driver error: retry, and say so
             log.exception(
                 "attempt %s: unexpected error",
                 job.attempt,
                 extra={"message_id": job.message_id, "delivery_id": job.delivery_id},
             )
-            return await self._retry_or_fail(job, f"unexpected {type(exc).__name__}: {exc}")
-        return await self._record(job, "sent", "", remote_id=remote_id)
+            # Whether the request left is unknown: the next attempt asks first.
+            return await self._retry_or_fail(
+                job, f"unexpected {type(exc).__name__}: {exc}", in_doubt=True
+            )
+        return await self._delivered(job, remote_id, "")
 
-    async def _retry_or_fail(self, job: DeliveryJob, error: str) -> Outcome:
+    async def _look_up(self, job: DeliveryJob, destination: Destination) -> str | None:
+        """Before sending an attempt in doubt again: has the destination got this copy?
+
+        Where it can be asked (the axis' sent list), a copy found is recorded as sent and
+        nothing is sent. Where it cannot (a SOAP hub, a ministry's REST endpoint), the copy
+        is sent again and the timeline says so: the recipient may get it twice.
+        """
+        if not destination.can_look_up:
+            await self.store.note(
+                job.delivery_id,
+                source="dispatcher",
+                detail=(
+                    f"attempt {job.attempt}: the previous attempt may have arrived, and "
+                    f"{job.route} cannot be asked; sent again (the recipient may get it twice)"
+                ),
+            )
+            return None
+        taken = set()
+        for candidate in await destination.find_delivered(job):
+            if candidate in taken:
+                continue
+            if not await self.store.remote_id_taken(job.route, candidate, job.delivery_id):
+                return candidate
+            taken.add(candidate)
+        await self.store.note(
+            job.delivery_id,
+            source="dispatcher",
+            detail=f"attempt {job.attempt}: the previous attempt did not reach {job.route}; "
+            "sent again",
+        )
+        return None
+
+    async def _delivered(self, job: DeliveryJob, remote_id: str | None, note: str) -> Outcome:
+        outcome = await self._record(job, "sent", note, remote_id=remote_id)
+        if job.route in self._troubled:
+            # The destination answers again: what waits on a retry to it need not sit out
+            # the rest of the schedule (it drains at the rate the limits allow).
+            self._troubled.discard(job.route)
+            woken = await self.store.wake_route(job.route)
+            if woken:
+                log.info("%s answers again: %d waiting deliveries are due now", job.route, woken)
+        return outcome
+
+    async def _retry_or_fail(
+        self,
+        job: DeliveryJob,
+        error: str,
+        *,
+        in_doubt: bool = False,
+        retry_after: float | None = None,
+    ) -> Outcome:
+        self._troubled.add(job.route)
+        step = job.backoff_step if retry_after is not None else job.backoff_step + 1
         at = self._retry.next_attempt_at(
-            job.attempt, created_at=job.message_created_at, now=self._clock(), rng=self._rng
+            step,
+            created_at=job.message_created_at,
+            now=self._clock(),
+            rng=self._rng,
+            retry_after=retry_after,
         )
         if at is None:
-            return await self._record(
-                job, "failed", f"{error}; {self._retry.exhausted_reason(job.attempt)}"
-            )
-        return await self._record(job, "retry_wait", error, at=at)
+            reason = self._retry.exhausted_reason(job.attempt, step)
+            if in_doubt:  # the delivery keeps its doubt: a requeue asks the destination first
+                reason += "; the last attempt may have arrived (a requeue looks it up first)"
+            return await self._record(job, "failed", f"{error}; {reason}")
+        if retry_after is not None:
+            error = f"{error} (asked to wait {retry_after:g} s)"
+        return await self._record(
+            job, "retry_wait", error, at=at, in_doubt=in_doubt, backoff_step=step
+        )
 
 
 async def run_embedded(

@@ -53,6 +53,13 @@ def _fault_middleware(faults: FaultInjector, closing: asyncio.Event) -> Any:
             await asyncio.sleep(faults.plan.latency_ms / 1000)
         if fault is None:
             return await handler(request)
+        if fault is Fault.LATE:
+            # Carried out now, answered late: the client may have given up and must not send
+            # it again blindly (the package is already in the hub).
+            response = await handler(request)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closing.wait(), faults.plan.late_answer_seconds)
+            return response
         if fault is not Fault.DROP:
             await request.read()  # the request arrived whole; only the answer is the fault
         if fault is Fault.OUTAGE:

@@ -73,6 +73,10 @@ class FaultPlan(_Frozen):
     burst_5xx: int = Field(default=0, ge=0)  # the next N API requests get 503
     outage_seconds: float = Field(default=0.0, ge=0)  # 503 "maintenance" from now for N seconds
     hang_seconds: float = Field(default=30.0, gt=0)
+    #: the request is carried out (a package stored), then answered only after
+    #: ``late_answer_seconds``: a client that gave up earlier does not know it went through
+    late_answer_rate: float = Field(default=0.0, ge=0, le=1)
+    late_answer_seconds: float = Field(default=5.0, gt=0)
     seed: int | None = None  # a fixed seed makes a run's faults repeatable
 
 

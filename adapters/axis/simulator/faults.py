@@ -12,6 +12,8 @@ fault                   what the client sees             classification
 ``throttle_rate``       HTTP 429                         transient
 ``timeout_rate``        no answer for ``hang_seconds``   transient (timeout)
 ``drop_rate``           connection closed, no answer     transient (network)
+``late_answer_rate``    carried out, answered after      transient, in doubt
+                        ``late_answer_seconds``          (look it up first)
 ``duplicate_rate``      an acknowledged item returns     (receivers dedupe)
 ======================  ===============================  =====================
 """
@@ -35,6 +37,7 @@ class Fault(enum.Enum):
     THROTTLE = "throttle"
     TIMEOUT = "timeout"
     DROP = "drop"
+    LATE = "late"
 
 
 class FaultInjector:
@@ -72,6 +75,7 @@ class FaultInjector:
             (Fault.THROTTLE, plan.throttle_rate),
             (Fault.TIMEOUT, plan.timeout_rate),
             (Fault.DROP, plan.drop_rate),
+            (Fault.LATE, plan.late_answer_rate),
         ):
             if roll < rate:
                 return fault

@@ -1,0 +1,272 @@
+"""The delivery engine where the wire fails in life: late answers, Retry-After, a recovery.
+
+Each test runs the real dispatcher against the simulated axis on a real socket, on SQLite and
+on PostgreSQL (and, where the production path differs, through RabbitMQ).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+import edxml
+from adapters.axis.client import AxisClient, AxisConfig, AxisTransientError
+from adapters.axis.simulator import AxisSimulator, FaultPlan
+from adapters.blobs import BlobStore
+from adapters.broker.amqp import AmqpBroker
+from adapters.errors import retry_after_seconds
+from adapters.soap_hub import SoapHubClient, SoapHubConfig
+from adapters.store.store import NewDelivery, NewMessage, Store
+from gateway.dispatch.destinations import AxisDestination, SoapHubDestination
+from gateway.dispatch.dispatcher import Dispatcher, run_embedded
+from gateway.dispatch.queue import relay_outbox, work_handler
+from gateway.dispatch.retry import RetryPolicy
+from tests.adapters.conftest import VECTOR_SECRET, client_for
+from tests.factories import document, organization
+
+from .test_queue import broker  # noqa: F401 (a fixture)
+
+OFFICE, VPCP, TAY_NINH = "000.00.01.H42", "000.00.00.G22", "000.00.11.H53"
+#: Short waits, and enough of them that a run of timeouts at these fault rates cannot exhaust
+#: the schedule (0.4 ** 14: once in ~four million deliveries).
+FAST = RetryPolicy(delays_seconds=(0.1, 0.2, *(0.3,) * 12), jitter=0.1)
+
+
+async def _accept(
+    store: Store, blobs: BlobStore, number: int, recipients: tuple[str, ...] = (VPCP,)
+) -> str:
+    """Document ``number``: its own number/notation, so each copy is told apart."""
+    code = edxml.Code(number=f"{number:02d}", notation="UBND-VP")
+    package = document(
+        recipients=tuple(organization(r) for r in recipients),
+        code=code,
+        document_id=f"{OFFICE},2026/11/25,{code}",
+    )
+    data = edxml.build(package)
+    message_id, _ = await store.accept(
+        NewMessage(
+            direction="out",
+            document_id=package.document_id or "",
+            sender=OFFICE,
+            code=str(package.code),
+            subject=package.subject,
+            package_ref=blobs.put(data),
+            package_size=len(data),
+        ),
+        [NewDelivery(r, "axis" if r != TAY_NINH else "hub") for r in recipients],
+    )
+    return message_id
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def _run_embedded(dispatcher: Dispatcher, condition: Callable[[], Awaitable[bool]]) -> None:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(
+        run_embedded(dispatcher, stop=stop, idle_seconds=0.02, lease_seconds=30)
+    )
+    try:
+        await _until(condition)
+    finally:
+        stop.set()
+        await worker
+
+
+def _copies(simulator: AxisSimulator, recipient: str) -> int:
+    """How many copies the hub holds for ``recipient`` (each sendEdoc stored is one)."""
+    return sum(1 for d in simulator.hub._deliveries.values() if d.to == recipient)
+
+
+def _details(view: object) -> list[str]:
+    return [e.detail or "" for d in view.deliveries for e in d.events]  # type: ignore[attr-defined]
+
+
+async def test_a_late_answer_is_looked_up_before_sending_again(
+    live_store: Store, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    """The axis stores each package, then answers after our timeout: 20 documents stay 20
+    copies (before, the retries made 45)."""
+    blobs = BlobStore(tmp_path / "blobs")
+    ids = [await _accept(live_store, blobs, number) for number in range(1, 21)]
+    simulator.faults.set(
+        FaultPlan(late_answer_rate=0.4, late_answer_seconds=1.5, seed=7, latency_ms=5)
+    )
+    async with client_for(simulator, "00.42.W00", timeout_seconds=0.4) as axis:
+        dispatcher = Dispatcher(
+            live_store, blobs, {"axis": AxisDestination(axis)}, retry=FAST, limit_per_destination=5
+        )
+
+        async def all_sent() -> bool:
+            return (await live_store.counts_by_state()) == {"sent": 20}
+
+        await _run_embedded(dispatcher, all_sent)
+    views = [await live_store.message(i) for i in ids]
+    assert _copies(simulator, VPCP) == 20
+    found = [v for v in views if any("found at the destination" in d for d in _details(v))]
+    assert found, "some first attempts timed out after the axis had stored them"
+    # each delivery records the docId of its own copy, no two the same
+    remote_ids = {v.deliveries[0].remote_id for v in views if v is not None}
+    assert len(remote_ids) == 20
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # production pairs RabbitMQ with it
+async def test_late_answers_through_rabbitmq(
+    broker: AmqpBroker,  # noqa: F811 (the fixture)
+    live_store: Store,
+    simulator: AxisSimulator,
+    tmp_path: Path,
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    for number in range(1, 11):
+        await _accept(live_store, blobs, number)
+    simulator.faults.set(FaultPlan(late_answer_rate=0.4, late_answer_seconds=1.5, seed=3))
+    stop = asyncio.Event()
+    async with client_for(simulator, "00.42.W00", timeout_seconds=0.4) as axis:
+        dispatcher = Dispatcher(live_store, blobs, {"axis": AxisDestination(axis)}, retry=FAST)
+        relay = asyncio.create_task(relay_outbox(live_store, broker, stop=stop, idle_seconds=0.05))
+        consumer = asyncio.create_task(
+            broker.run_consumer(work_handler(dispatcher, lease_seconds=30), stop=stop)
+        )
+        try:
+
+            async def all_sent() -> bool:
+                return (await live_store.counts_by_state()) == {"sent": 10}
+
+            await _until(all_sent)
+        finally:
+            stop.set()
+            await asyncio.gather(relay, consumer)
+    assert _copies(simulator, VPCP) == 10
+
+
+async def test_a_hub_that_cannot_be_asked_gets_it_again_and_the_timeline_says_so(
+    live_store: Store, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    message_id = await _accept(live_store, blobs, 1, recipients=(TAY_NINH,))
+    simulator.faults.set(FaultPlan(late_answer_rate=1.0, late_answer_seconds=1.0))
+    config = SoapHubConfig(
+        endpoint=f"{simulator.url}/soap/edoc",
+        organ_id=OFFICE,
+        token=VECTOR_SECRET,
+        timeout_seconds=0.4,
+    )
+    async with SoapHubClient(config) as hub:
+        dispatcher = Dispatcher(
+            live_store, blobs, {"hub": SoapHubDestination(hub, "hub")}, retry=FAST
+        )
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_embedded(dispatcher, stop=stop, idle_seconds=0.02))
+
+        async def retried() -> bool:
+            view = await live_store.message(message_id)
+            return view is not None and view.deliveries[0].attempts >= 2
+
+        try:
+            await _until(retried)
+            simulator.faults.set(FaultPlan())
+
+            async def sent() -> bool:
+                return (
+                    await live_store.state_of(
+                        (await live_store.message(message_id)).deliveries[0].id  # type: ignore[union-attr]
+                    )
+                    == "sent"
+                )
+
+            await _until(sent)
+        finally:
+            stop.set()
+            await worker
+    view = await live_store.message(message_id)
+    assert any("cannot be asked; sent again" in d for d in _details(view))
+
+
+async def test_a_connection_never_made_is_not_in_doubt() -> None:
+    """Nothing left when the connection was refused: no look-up is owed."""
+    config = AxisConfig(base_url="http://127.0.0.1:9", system_id="00.42.W00", secret="s")
+    async with AxisClient(config) as axis:
+        with pytest.raises(AxisTransientError) as raised:
+            await axis.send_edoc(b"<edXML/>", sender=OFFICE)
+    assert raised.value.in_doubt is False
+
+
+async def test_a_timeout_after_the_request_was_written_is_in_doubt(
+    simulator: AxisSimulator,
+) -> None:
+    simulator.faults.set(FaultPlan(late_answer_rate=1.0, late_answer_seconds=2))
+    async with client_for(simulator, "00.42.W00", timeout_seconds=0.3) as axis:
+        with pytest.raises(AxisTransientError) as raised:
+            await axis.received_list()
+    assert raised.value.in_doubt is True
+
+
+async def test_retry_after_is_honoured_and_uses_no_step_of_the_schedule(
+    live_store: Store, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    """An announced outage (503 with Retry-After) is waited out as asked, not hammered by the
+    schedule's short first steps, and does not exhaust the schedule."""
+    blobs = BlobStore(tmp_path / "blobs")
+    message_id = await _accept(live_store, blobs, 1)
+    simulator.faults.set(FaultPlan(outage_seconds=2.0))
+    short = RetryPolicy(delays_seconds=(0.05, 0.05), jitter=0.0)
+    async with client_for(simulator, "00.42.W00") as axis:
+        dispatcher = Dispatcher(live_store, blobs, {"axis": AxisDestination(axis)}, retry=short)
+
+        async def sent() -> bool:
+            return (await live_store.counts_by_state()) == {"sent": 1}
+
+        await _run_embedded(dispatcher, sent)
+    view = await live_store.message(message_id)
+    assert view is not None
+    delivery = view.deliveries[0]
+    # the schedule would have given up after 3 attempts in 0.1 s; Retry-After made it wait
+    assert delivery.attempts == 2
+    first, second = (e.at for e in delivery.events if e.to_state == "sending")
+    assert (second - first).total_seconds() >= 1.5
+    assert any("asked to wait" in d for d in _details(view))
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+    assert retry_after_seconds("120") == 120
+    assert retry_after_seconds("Tue, 01 Dec 2026 08:05:00 GMT", now=now) == 300
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
+
+
+async def test_a_recovered_axis_drains_without_the_tail_of_the_schedule(
+    live_store: Store, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    """Deliveries that failed during an outage wait an hour by the schedule; the first
+    success after it makes them all due at once."""
+    blobs = BlobStore(tmp_path / "blobs")
+    hourly = RetryPolicy(delays_seconds=(3600,), jitter=0.0)
+    failed = [await _accept(live_store, blobs, number) for number in range(1, 6)]
+    simulator.faults.set(FaultPlan(burst_5xx=5))
+    async with client_for(simulator, "00.42.W00") as axis:
+        dispatcher = Dispatcher(live_store, blobs, {"axis": AxisDestination(axis)}, retry=hourly)
+
+        async def waiting() -> bool:
+            return (await live_store.counts_by_state()) == {"retry_wait": 5}
+
+        await _run_embedded(dispatcher, waiting)
+        await _accept(live_store, blobs, 6)  # the axis is back: this one goes through
+
+        async def drained() -> bool:
+            return (await live_store.counts_by_state()) == {"sent": 6}
+
+        await _run_embedded(dispatcher, drained)
+    view = await live_store.message(failed[0])
+    assert any("answers again" in d for d in _details(view))
+    assert _copies(simulator, VPCP) == 6
