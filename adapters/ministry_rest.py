@@ -10,7 +10,6 @@ any other 4xx will not (permanent).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -23,6 +22,7 @@ from .errors import (
     outcome_unknown,
     retry_after_seconds,
 )
+from .json_input import parse_json
 
 __all__ = ["MinistryRestClient", "MinistryRestConfig", "RestPermanentError", "RestTransientError"]
 
@@ -85,7 +85,7 @@ class MinistryRestClient:
         if 200 <= status < 300:
             if content_type == "application/json":
                 try:
-                    data = json.loads(body)
+                    data = parse_json(body)
                 except ValueError:
                     return None
                 remote = data.get("id") if isinstance(data, dict) else None

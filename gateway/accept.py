@@ -1,12 +1,19 @@
 """Accepting an outgoing package: checked, routed, stored, queued — or refused with reasons.
 
-The one door every outgoing package goes through (the REST API and the CLI call it). What
-is refused here is never discovered at send time (issue 5):
+The one door every outgoing package goes through (the REST API, the VDXP facade, the
+operations and the statuses we answer call it). What is refused here is never discovered at
+send time, and a refused package leaves nothing behind (it is checked before anything is
+stored):
 
 * a package that does not parse or breaks the edXML rules (XSD + business rules);
+* a sender the caller may not act for (``may_send_as``);
+* more recipients than ``max_recipients`` (a setting);
 * a recipient no route takes, or, for the axis, one missing from the agencies directory
   once that directory has been synchronised (``sync_agencies``);
-* a sender the calling client may not act for (``allowed_senders``).
+* a new document whose DocumentId the same sender already sent and that did not fail,
+  unless ``resend`` says the client means it (``DuplicateDocument``, naming the message);
+* a status about a document we received that would move it backwards (06, then 03): the
+  statuses we report go forward only (``StatusOutOfOrder``, naming the current one).
 
 Accepted: the bytes go to the blob store, the message and one queued delivery per recipient
 (and their outbox rows) to the store in one transaction.
@@ -15,7 +22,7 @@ Accepted: the bytes go to the blob store, the message and one queued delivery pe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -23,12 +30,32 @@ import sqlalchemy as sa
 import edxml
 from adapters.axis.client import AxisClient
 from adapters.blobs import BlobStore
-from adapters.store.schema import agencies
-from adapters.store.store import NewDelivery, NewMessage, Store, utc_now
+from adapters.store.schema import agencies, messages
+from adapters.store.store import (
+    ConcurrentChange,
+    DuplicateMessage,
+    NewDelivery,
+    NewMessage,
+    StatusAnswer,
+    Store,
+    utc_now,
+)
 
 from .dispatch.routing import RoutingTable
+from .dispatch.states import reported_status_may_follow
 
-__all__ = ["AcceptanceError", "Accepted", "accept_package", "sync_agencies"]
+__all__ = [
+    "DEFAULT_MAX_RECIPIENTS",
+    "AcceptanceError",
+    "Accepted",
+    "DuplicateDocument",
+    "StatusOutOfOrder",
+    "accept_package",
+    "sync_agencies",
+]
+
+#: Recipients one document may have (the ``max_recipients_per_document`` setting).
+DEFAULT_MAX_RECIPIENTS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +68,50 @@ class Refusal:
 class AcceptanceError(Exception):
     """The package was not accepted; ``problems`` says every reason, with field and rule."""
 
+    #: What the caller must change is in the package (422) or in the state of things (409).
+    conflict = False
+
     def __init__(self, problems: list[Refusal]) -> None:
         super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
         self.problems = problems
+
+
+class DuplicateDocument(AcceptanceError):
+    """The sender already sent this DocumentId and that message did not fail."""
+
+    conflict = True
+
+    def __init__(self, document_id: str, message_id: str) -> None:
+        super().__init__(
+            [
+                Refusal(
+                    "DocumentId",
+                    "document.duplicate",
+                    f"{document_id} was already sent as message {message_id}, which has not "
+                    "failed; to send it once more on purpose, say so (resend)",
+                )
+            ]
+        )
+        self.message_id = message_id
+
+
+class StatusOutOfOrder(AcceptanceError):
+    """A status that would move a document we received backwards (or report it again)."""
+
+    conflict = True
+
+    def __init__(self, code: str, current: str) -> None:
+        super().__init__(
+            [
+                Refusal(
+                    "StatusCode",
+                    "status.order",
+                    f"status {code} cannot follow {current}: the statuses reported about a "
+                    f"document go forward only (its current status is {current})",
+                )
+            ]
+        )
+        self.current = current
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +133,10 @@ async def accept_package(
     package_bytes: bytes,
     *,
     client_id: str | None = None,
-    allowed_senders: Collection[str] | None = None,
+    may_send_as: Callable[[str], bool] | None = None,
+    max_recipients: int | None = DEFAULT_MAX_RECIPIENTS,
+    resend: bool = False,
+    idempotency: tuple[str, str] | None = None,
 ) -> Accepted:
     try:
         result = await asyncio.to_thread(edxml.check, package_bytes)
@@ -85,10 +156,80 @@ async def accept_package(
         recipients = [package.response_for.organ_id]
         document_id = package.response_for.document_id or ""
     sender = package.sender.organ_id
-    if allowed_senders is not None and sender not in allowed_senders:
+    if may_send_as is not None and not may_send_as(sender):
         problems.append(
             Refusal("From/OrganId", "auth.sender", f"this client may not send as {sender}")
         )
+    unique_recipients = list(dict.fromkeys(recipients))
+    if max_recipients is not None and len(unique_recipients) > max_recipients:
+        problems.append(
+            Refusal(
+                "To",
+                "limits.max_recipients",
+                f"{len(unique_recipients)} recipients; a document may have at most "
+                f"{max_recipients} (setting max_recipients_per_document)",
+            )
+        )
+    else:
+        problems.extend(await _route_problems(store, routing, package, recipients))
+    if problems:
+        raise AcceptanceError(problems)
+    ref = await asyncio.to_thread(blobs.put, package_bytes)
+    if isinstance(package, edxml.DocumentPackage):
+        business_type = package.business.doc_type if package.business else 0
+        message = NewMessage(
+            direction="out",
+            document_id=document_id,
+            sender=sender,
+            code=str(package.code),
+            subject=package.subject,
+            business_type=business_type,
+            priority=(package.other_info.priority or 0) if package.other_info else 0,
+            due_date=package.due_date,
+            package_ref=ref,
+            package_size=len(package_bytes),
+            client_id=client_id,
+        )
+        unique = business_type == 0 and not resend
+    else:
+        message = NewMessage(
+            direction="out",
+            document_id=document_id,
+            sender=sender,
+            code=package.response_for.code or "",
+            subject=package.description or "",
+            message_type="status",
+            status_code=package.status_code,
+            package_ref=ref,
+            package_size=len(package_bytes),
+            client_id=client_id,
+        )
+        unique = False
+    routes = [NewDelivery(r, routing.destination_for(r) or "") for r in unique_recipients]
+    for _ in range(5):  # another status about the same document may commit under us
+        answer = (
+            await _status_answer(store, package)
+            if isinstance(package, edxml.StatusPackage)
+            else None
+        )
+        try:
+            message_id, delivery_ids = await store.accept(
+                message, routes, unique=unique, answer=answer, idempotency=idempotency
+            )
+        except DuplicateMessage as exc:
+            raise DuplicateDocument(document_id, exc.message_id) from None
+        except ConcurrentChange:
+            continue
+        return Accepted(message_id, document_id, tuple(delivery_ids))
+    raise AcceptanceError(
+        [Refusal("StatusCode", "status.order", "the document's status keeps changing; try again")]
+    )
+
+
+async def _route_problems(
+    store: Store, routing: RoutingTable, package: edxml.Package, recipients: list[str]
+) -> list[Refusal]:
+    problems = []
     directory = await _directory(store)
     for index, recipient in enumerate(recipients, start=1):
         destination = routing.destination_for(recipient)
@@ -105,39 +246,38 @@ async def accept_package(
                     where, "route.directory", f"{recipient} is not in the axis' agencies directory"
                 )
             )
-    if problems:
-        raise AcceptanceError(problems)
-    ref = await asyncio.to_thread(blobs.put, package_bytes)
-    if isinstance(package, edxml.DocumentPackage):
-        message = NewMessage(
-            direction="out",
-            document_id=document_id,
-            sender=sender,
-            code=str(package.code),
-            subject=package.subject,
-            business_type=package.business.doc_type if package.business else 0,
-            priority=(package.other_info.priority or 0) if package.other_info else 0,
-            due_date=package.due_date,
-            package_ref=ref,
-            package_size=len(package_bytes),
-            client_id=client_id,
-        )
-    else:
-        message = NewMessage(
-            direction="out",
-            document_id=document_id,
-            sender=sender,
-            code=package.response_for.code or "",
-            subject=package.description or "",
-            message_type="status",
-            status_code=package.status_code,
-            package_ref=ref,
-            package_size=len(package_bytes),
-            client_id=client_id,
-        )
-    routes = [NewDelivery(r, routing.destination_for(r) or "") for r in dict.fromkeys(recipients)]
-    message_id, delivery_ids = await store.accept(message, routes)
-    return Accepted(message_id, document_id, tuple(delivery_ids))
+    return problems
+
+
+async def _status_answer(store: Store, status: edxml.StatusPackage) -> StatusAnswer | None:
+    """The received document a status of ours is about, and whether it may move there.
+
+    Raises ``StatusOutOfOrder`` for a status that would go backwards; returns None for a
+    status about nothing we received, or one that answers a request (13, 15, 16)."""
+    async with store.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                sa.select(messages.c.id, messages.c.reported_status)
+                .where(
+                    messages.c.direction == "in",
+                    messages.c.message_type == "edoc",
+                    messages.c.business_type == 0,
+                    messages.c.document_id == (status.response_for.document_id or ""),
+                    messages.c.sender == status.response_for.organ_id,
+                    messages.c.recipient == status.sender.organ_id,
+                )
+                .order_by(messages.c.created_at)
+                .limit(1)
+            )
+        ).first()
+    if row is None:
+        return None
+    previous = row.reported_status
+    if not reported_status_may_follow(previous, status.status_code):
+        raise StatusOutOfOrder(status.status_code, previous or "")
+    if status.status_code not in ("01", "02", "03", "04", "05", "06"):
+        return None  # an answer to a request leaves the document's own status as it is
+    return StatusAnswer(row.id, previous, status.status_code)
 
 
 async def sync_agencies(store: Store, axis: AxisClient) -> int:

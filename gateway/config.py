@@ -30,6 +30,7 @@ from adapters.keys import SigningIdentity, load_signing_identity
 from adapters.ministry_rest import MinistryRestConfig
 from adapters.soap_hub import SoapHubConfig
 
+from .accept import DEFAULT_MAX_RECIPIENTS
 from .dispatch.retry import RetryPolicy
 from .dispatch.routing import Route, RoutingTable
 
@@ -211,6 +212,14 @@ class GatewaySettings(BaseSettings):
     #: PDFs a QLVB sends: "off", "present" (each PDF signed), "valid" (verifies against trust)
     pdf_signature_policy: Literal["off", "present", "valid"] = "present"
     vdxp_systems: dict[str, FacadeSystemSettings] = {}
+    #: A facade request whose signed timestamp is further from now than this is refused (a
+    #: replay or a wrong clock). The SDK reuses one timestamp for the life of its service
+    #: object, so this must outlast it; within it, the same signed sendEdoc is answered once.
+    vdxp_timestamp_window_seconds: float = Field(default=24 * 3600, gt=0)
+    #: Recipients one document may have; a larger fan-out is refused (422) at acceptance.
+    max_recipients_per_document: int = Field(default=DEFAULT_MAX_RECIPIENTS, ge=1)
+    #: How long an Idempotency-Key holds; a retry after that is a new request.
+    idempotency_window_seconds: float = Field(default=24 * 3600, gt=0)
     #: Mark the dashboard's session cookie Secure (serve behind HTTPS in production).
     secure_cookies: bool = False
     #: A maintenance or outage notice shown on every dashboard page (Điều 20, 21.6).

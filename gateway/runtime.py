@@ -24,7 +24,7 @@ from redis import asyncio as aioredis
 import edxml
 from adapters.axis.client import AxisClient
 from adapters.axis.poller import poll_forever
-from adapters.axis.server import install_axis_routes
+from adapters.axis.server import Freshness, install_axis_routes
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import ConfigurationError
@@ -222,6 +222,8 @@ class Runtime:
             self.relay_wake,
             pdf_policy=settings.pdf_signature_policy,
             trust=self.inbound.trust,
+            max_recipients=settings.max_recipients_per_document,
+            idempotency_seconds=settings.idempotency_window_seconds,
         )
         app.add_subapp(API_PREFIX, build_api(context))
         app.add_subapp(
@@ -247,10 +249,17 @@ class Runtime:
                 )
             systems[system_id] = FacadeSystem(system_id, secret, system.agencies)
         if systems:
+            window = settings.vdxp_timestamp_window_seconds
             backend = VdxpBackend(
-                self.store, self.blobs, settings.routing, systems, self.relay_wake
+                self.store,
+                self.blobs,
+                settings.routing,
+                systems,
+                self.relay_wake,
+                max_recipients=settings.max_recipients_per_document,
+                replay_window_seconds=window,
             )
-            install_axis_routes(app, backend, prefix="/vdxp")
+            install_axis_routes(app, backend, prefix="/vdxp", freshness=Freshness(window))
         return app
 
     def lock(self, name: str) -> LeaderLock:

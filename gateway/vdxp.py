@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from adapters.blobs import BlobStore
 from adapters.store.schema import agencies, deliveries, inbox_acks, messages
 from adapters.store.store import Store, utc_now
 
-from .accept import AcceptanceError, accept_package
+from .accept import DEFAULT_MAX_RECIPIENTS, AcceptanceError, accept_package
 from .dispatch.routing import RoutingTable
 
 __all__ = ["FacadeSystem", "VdxpBackend"]
@@ -56,12 +57,17 @@ class VdxpBackend:
         routing: RoutingTable,
         systems: Mapping[str, FacadeSystem],
         wake: asyncio.Event | None = None,
+        *,
+        max_recipients: int = DEFAULT_MAX_RECIPIENTS,
+        replay_window_seconds: float = 24 * 3600,
     ) -> None:
         self._store = store
         self._blobs = blobs
         self._routing = routing
         self._systems = dict(systems)
         self._wake = wake
+        self._max_recipients = max_recipients
+        self._replay_window_seconds = replay_window_seconds
 
     def secret_for(self, system_id: str) -> str | None:
         system = self._systems.get(system_id)
@@ -82,25 +88,47 @@ class VdxpBackend:
         sender: str,
         to: list[str] | None,
     ) -> str:
+        """``sendEdoc``: through the outbound door, with the calling system's right to send
+        for the package's From checked before anything is stored. The very same signed
+        request again (a replay, or the SDK's own retry) answers the first DocId and stores
+        nothing: the request's signature is its idempotency key while its timestamp is fresh.
+        """
         system = self._system(caller)
         if not system.may_act_for(sender):
             raise AxisRefusal(
                 403, "403", f"from={sender} is not an agency of system {caller.system_id}"
             )
+        client_id = self._client_id(caller)
+        key = f"sendEdoc:{caller.signature}"
+        claimed, earlier = await self._store.claim_request(
+            client_id,
+            key,
+            hashlib.sha256(package).hexdigest(),
+            ttl_seconds=2 * self._replay_window_seconds,
+        )
+        if claimed == "replay" and earlier is not None:
+            return earlier
+        if claimed != "new":
+            raise AxisRefusal(409, "409", "this very request is being processed already")
         try:
             accepted = await accept_package(
                 self._store,
                 self._blobs,
                 self._routing,
                 package,
-                client_id=self._client_id(caller),
-                allowed_senders=None,
+                client_id=client_id,
+                may_send_as=system.may_act_for,
+                max_recipients=self._max_recipients,
+                idempotency=(client_id, key),
             )
         except AcceptanceError as exc:
-            raise AxisRefusal(400, "422", str(exc)) from None
-        message = await self._store.message(accepted.message_id, events=False)
-        if message is not None and not system.may_act_for(message.sender):
-            raise AxisRefusal(403, "403", f"the package's From {message.sender} is not yours")
+            await self._store.settle_request(client_id, key, None)
+            if any(p.rule == "auth.sender" for p in exc.problems):
+                raise AxisRefusal(403, "403", str(exc)) from None
+            raise AxisRefusal(409 if exc.conflict else 400, "422", str(exc)) from None
+        except BaseException:
+            await self._store.settle_request(client_id, key, None)
+            raise
         if self._wake is not None:
             self._wake.set()
         return accepted.message_id

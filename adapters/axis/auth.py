@@ -22,15 +22,20 @@ import hmac
 import json
 from collections.abc import Iterator, Mapping, Sequence
 
+from ..json_input import parse_json
+
 __all__ = [
     "PREFIX",
     "SDK_HEADERS",
+    "VIETNAM",
     "AuthError",
     "SignedFields",
     "hash_file",
+    "parse_sdk_timestamp",
     "sdk_timestamp",
     "sign_fields",
     "verify_signature",
+    "vietnam_now",
 ]
 
 PREFIX = "XroadVnpt-"
@@ -42,9 +47,24 @@ class AuthError(Exception):
     """A request's XroadVnpt signature is missing, malformed or wrong."""
 
 
+#: The axis' wall clock: the SDK's timestamps are Vietnam local time, without a zone.
+VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
+
+
+def vietnam_now() -> dt.datetime:
+    """Now on the Vietnam wall clock (naive, as the SDK's timestamps are)."""
+    return dt.datetime.now(VIETNAM).replace(tzinfo=None)
+
+
 def sdk_timestamp(now: dt.datetime) -> str:
     """``25112024T013355+0123``: the SDK's ``ddMMyyyy'T'HHmmss+SSSS`` (SSSS = milliseconds)."""
     return f"{now:%d%m%Y}T{now:%H%M%S}+{now.microsecond // 1000:04d}"
+
+
+def parse_sdk_timestamp(text: str) -> dt.datetime:
+    """The Vietnam wall-clock time of an SDK timestamp; ``ValueError`` if it is none."""
+    stamp = dt.datetime.strptime(text[:15], "%d%m%YT%H%M%S")
+    return stamp.replace(microsecond=int(text[16:20]) * 1000 % 1_000_000)
 
 
 def hash_file(data: bytes) -> str:
@@ -110,7 +130,7 @@ def verify_signature(headers: Mapping[str, str], secret_for: Mapping[str, str]) 
     if not signed or not mac:
         raise AuthError("the request is not signed (XroadVnpt-sign-header and -hash-header)")
     try:
-        decoded = json.loads(signed)
+        decoded = parse_json(signed)
     except ValueError:
         raise AuthError("XroadVnpt-sign-header is not a JSON object") from None
     if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):

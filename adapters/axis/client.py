@@ -35,7 +35,8 @@ from ..errors import (
     outcome_unknown,
     retry_after_seconds,
 )
-from .auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields
+from ..json_input import parse_json
+from .auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields, vietnam_now
 
 __all__ = [
     "Agency",
@@ -193,14 +194,16 @@ class AxisClient:
         config: AxisConfig,
         *,
         session: aiohttp.ClientSession | None = None,
-        clock: Callable[[], dt.datetime] = dt.datetime.now,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self._config = config
         self._base = config.base_url.rstrip("/")
         self._session = session
         self._owns_session = session is None
         self._state = _State.UNOPENED
-        self._clock = clock  # local time, as the SDK's new Date() formats it
+        # The SDK formats its host's local time, which is Vietnam time on the axis' side; a
+        # container's clock is often UTC, so the wall clock of Vietnam is used explicitly.
+        self._clock = clock or vietnam_now
 
     async def __aenter__(self) -> AxisClient:
         if self._state is _State.CLOSED:
@@ -273,7 +276,7 @@ class AxisClient:
         if raw and status == 200:
             return payload
         try:
-            answer = json.loads(payload)
+            answer = parse_json(payload)
         except ValueError:
             error = AxisPermanentError if 400 <= status < 500 else AxisTransientError
             raise error(

@@ -19,21 +19,30 @@ What the captured SDK requests require (../shared/vectors):
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from .auth import AuthError, SignedFields, hash_file, verify_signature
+from ..json_input import parse_json
+from .auth import (
+    AuthError,
+    SignedFields,
+    hash_file,
+    parse_sdk_timestamp,
+    verify_signature,
+    vietnam_now,
+)
 
 __all__ = [
     "OPERATIONS",
     "AxisBackend",
     "AxisRefusal",
     "Caller",
+    "Freshness",
     "envelope",
     "install_axis_routes",
     "refusal_response",
@@ -63,10 +72,12 @@ def _bad_request(description: str) -> AxisRefusal:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the authenticated system id and every field it signed."""
+    """Who is calling: the authenticated system id, every field it signed, and the request's
+    signature (``XroadVnpt-hash-header``: the same value means the very same request)."""
 
     system_id: str
     fields: SignedFields
+    signature: str = ""
 
     def field(self, name: str, default: str = "") -> str:
         return self.fields.get(name, default)
@@ -182,7 +193,7 @@ def _recipients(caller: Caller) -> list[str] | None:
     if not raw:
         return None
     try:
-        value = json.loads(raw)
+        value = parse_json(raw)
     except ValueError:
         return [code.strip() for code in raw.split(",") if code.strip()]
     items = value if isinstance(value, list) else [value]
@@ -268,7 +279,7 @@ async def _register_agency(
     request: web.Request, caller: Caller, backend: AxisBackend
 ) -> web.Response:
     try:
-        record = json.loads(await request.read() or b"{}")
+        record = parse_json(await request.read() or b"{}")
     except ValueError:
         raise _bad_request("the body must be a JSON object {id, pcode, code, name, ...}") from None
     if not isinstance(record, dict) or not record.get("code") or not record.get("name"):
@@ -302,8 +313,35 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], Handler]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How far a request's signed timestamp may be from now (Vietnam wall clock), either way.
+
+    The SDK fixes the timestamp when its service object is created and reuses it on every
+    call, so the window must outlast the life of a QLVB's service object: a day by default.
+    """
+
+    window_seconds: float = 24 * 3600
+    clock: Callable[[], dt.datetime] = vietnam_now
+
+    def check(self, fields: SignedFields) -> None:
+        text = fields.get("timestamp", "")
+        try:
+            stamp = parse_sdk_timestamp(text)
+        except ValueError:
+            raise AxisRefusal(401, "401", f"timestamp {text!r} is not a time") from None
+        off = abs((self.clock() - stamp).total_seconds())
+        if off > self.window_seconds:
+            raise AxisRefusal(
+                401,
+                "401",
+                f"timestamp {text} is {off:.0f} s from now; requests older or newer than "
+                f"{self.window_seconds:.0f} s are refused (a replay, or a wrong clock)",
+            )
+
+
 def _endpoint(
-    backend: AxisBackend, handler: Handler
+    backend: AxisBackend, handler: Handler, freshness: Freshness | None
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     secrets = _SecretLookup(backend)
 
@@ -313,16 +351,29 @@ def _endpoint(
                 fields = verify_signature(request.headers, secrets)
             except AuthError as exc:
                 raise AxisRefusal(401, "401", str(exc)) from None
-            return await handler(request, Caller(fields["systemid"], fields), backend)
+            if freshness is not None:
+                freshness.check(fields)
+            caller = Caller(
+                fields["systemid"], fields, request.headers.get("XroadVnpt-hash-header", "")
+            )
+            return await handler(request, caller, backend)
         except AxisRefusal as refusal:
             return refusal_response(refusal)
 
     return endpoint
 
 
-def install_axis_routes(app: web.Application, backend: AxisBackend, *, prefix: str = "") -> None:
-    """Add every operation of spec 3.3 under ``prefix`` (``""`` for the axis itself, ``/vdxp``)."""
+def install_axis_routes(
+    app: web.Application,
+    backend: AxisBackend,
+    *,
+    prefix: str = "",
+    freshness: Freshness | None = None,
+) -> None:
+    """Add every operation of spec 3.3 under ``prefix`` (``""`` for the axis itself, ``/vdxp``).
+
+    With ``freshness``, a request whose signed timestamp is outside the window is refused."""
     for name, (methods, handler) in OPERATIONS.items():
-        endpoint = _endpoint(backend, handler)
+        endpoint = _endpoint(backend, handler, freshness)
         for method in methods:
             app.router.add_route(method, f"{prefix}/{name}", endpoint)

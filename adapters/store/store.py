@@ -10,6 +10,7 @@ whose lease expired cannot record the outcome of an attempt another worker has t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import uuid
@@ -31,14 +32,17 @@ from .schema import (
 
 __all__ = [
     "Claim",
+    "ConcurrentChange",
     "DeliveryJob",
     "DeliveryView",
+    "DuplicateMessage",
     "EventView",
     "MessageView",
     "NewDelivery",
     "NewMessage",
     "OutboxRow",
     "StateChange",
+    "StatusAnswer",
     "Store",
     "utc_now",
 ]
@@ -90,6 +94,28 @@ class NewMessage:
 class NewDelivery:
     recipient: str
     route: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusAnswer:
+    """An outgoing status about a document we received: ``message_id`` (the inbound
+    message) moves from ``expected`` (the status last reported, None if none) to ``code``."""
+
+    message_id: str
+    expected: str | None
+    code: str
+
+
+class DuplicateMessage(Exception):
+    """An earlier message with the same DocumentId from the same sender is still live."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"the same document is message {message_id}")
+        self.message_id = message_id
+
+
+class ConcurrentChange(Exception):
+    """What an operation was conditioned on changed before it committed: read and try again."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,6 +224,7 @@ class Store:
         #: Called with each committed ``StateChange`` (the live feed); must not block.
         self.listeners: list[Callable[[StateChange], None]] = []
         self._postgres = engine.dialect.name == "postgresql"
+        self._unique_lock = asyncio.Lock()
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -255,6 +282,9 @@ class Store:
         source: str = "api",
         deliver: bool = True,
         inbound: tuple[str, str] | None = None,
+        unique: bool = False,
+        answer: StatusAnswer | None = None,
+        idempotency: tuple[str, str] | None = None,
     ) -> tuple[str, list[str]]:
         """Store a message and one queued delivery per recipient, in one transaction.
 
@@ -262,11 +292,57 @@ class Store:
         the broker relay publishes them; without it (inbound messages) no work is queued.
         ``inbound`` = (source, remote id) records where an inbound message came from in the
         same transaction, so a crash cannot store it without remembering it.
+
+        ``unique``: refuse (``DuplicateMessage``) when an earlier outgoing new document with
+        the same DocumentId and sender has a delivery that did not fail. ``answer``: record
+        the status reported about an inbound document, only if it is still ``expected``
+        (``ConcurrentChange`` otherwise). ``idempotency`` = (client id, key): the key gets
+        the message id in the same transaction, so a crash cannot leave it half-settled.
         """
+        # SQLite has one writer process: the duplicate check is serialised here, where
+        # PostgreSQL takes a lock per document in the transaction.
+        serial = self._unique_lock if unique and not self._postgres else contextlib.nullcontext()
+        async with serial:
+            return await self._accept(
+                message,
+                recipients,
+                source=source,
+                deliver=deliver,
+                inbound=inbound,
+                unique=unique,
+                answer=answer,
+                idempotency=idempotency,
+            )
+
+    async def _accept(
+        self,
+        message: NewMessage,
+        recipients: Sequence[NewDelivery],
+        *,
+        source: str,
+        deliver: bool,
+        inbound: tuple[str, str] | None,
+        unique: bool,
+        answer: StatusAnswer | None,
+        idempotency: tuple[str, str] | None,
+    ) -> tuple[str, list[str]]:
         now = self._clock()
         message_id = str(uuid.uuid4())
         delivery_ids = [str(uuid.uuid4()) for _ in recipients]
         async with self._transaction() as connection:
+            if unique:
+                await self._refuse_duplicate(connection, message.document_id, message.sender)
+            if answer is not None:
+                moved = await connection.execute(
+                    messages.update()
+                    .where(
+                        messages.c.id == answer.message_id,
+                        messages.c.reported_status.is_not_distinct_from(answer.expected),
+                    )
+                    .values(reported_status=answer.code)
+                )
+                if moved.rowcount != 1:
+                    raise ConcurrentChange(f"the status of {answer.message_id} changed")
             await connection.execute(
                 messages.insert().values(
                     id=message_id,
@@ -345,7 +421,46 @@ class Store:
                             for d in delivery_ids
                         ],
                     )
+            if idempotency is not None:
+                await connection.execute(
+                    idempotency_keys.update()
+                    .where(
+                        idempotency_keys.c.client_id == idempotency[0],
+                        idempotency_keys.c.key == idempotency[1],
+                    )
+                    .values(message_id=message_id)
+                )
         return message_id, delivery_ids
+
+    async def _refuse_duplicate(
+        self, connection: AsyncConnection, document_id: str, sender: str
+    ) -> None:
+        if self._postgres:  # two requests for one document wait for each other here
+            await connection.execute(
+                sa.select(
+                    sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"{sender}|{document_id}"))
+                )
+            )
+        live = (
+            sa.select(deliveries.c.id)
+            .where(deliveries.c.message_id == messages.c.id, deliveries.c.state != FAILED)
+            .exists()
+        )
+        earlier = await connection.scalar(
+            sa.select(messages.c.id)
+            .where(
+                messages.c.direction == "out",
+                messages.c.message_type == "edoc",
+                messages.c.business_type == 0,
+                messages.c.document_id == document_id,
+                messages.c.sender == sender,
+                live,
+            )
+            .order_by(messages.c.created_at)
+            .limit(1)
+        )
+        if earlier is not None:
+            raise DuplicateMessage(str(earlier))
 
     async def claim_due(self, limit: int, *, lease_seconds: float) -> list[DeliveryJob]:
         """Take up to ``limit`` due deliveries (queued or retry-wait and due, or a ``sending``
@@ -733,32 +848,63 @@ class Store:
     # -- idempotency keys (client retries of the same request) --------------------------------
 
     async def claim_request(
-        self, client_id: str, key: str, request_hash: str
+        self,
+        client_id: str,
+        key: str,
+        request_hash: str,
+        *,
+        ttl_seconds: float = 24 * 3600,
+        running_seconds: float = 120.0,
     ) -> tuple[str, str | None]:
         """Register ``key`` for this request: ("new", None) the first time; ("replay",
-        message id or None while the first is still running) for the same request again;
-        ("conflict", None) when the key was used for a different request."""
-        try:
-            async with self._transaction() as connection:
-                await connection.execute(
-                    idempotency_keys.insert().values(
-                        client_id=client_id,
-                        key=key,
-                        request_hash=request_hash,
-                        created_at=self._clock(),
+        message id) for the same request again, or ("replay", None) while the first one is
+        still running; ("conflict", None) when the key was used for a different request.
+
+        A key holds for ``ttl_seconds``, then may be used afresh. A key whose request was
+        claimed more than ``running_seconds`` ago and stored nothing died with its process
+        (the message id is written in the transaction that stores the message): it is free
+        again, so a crash never leaves a key answering "still running" for ever.
+        """
+        now = self._clock()
+        fresh = {
+            "client_id": client_id,
+            "key": key,
+            "request_hash": request_hash,
+            "created_at": now,
+            "expires_at": now + dt.timedelta(seconds=ttl_seconds),
+        }
+        where = sa.and_(idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key)
+        for _ in range(3):  # the row may change between our insert and our read
+            try:
+                async with self._transaction() as connection:
+                    await connection.execute(
+                        idempotency_keys.delete().where(idempotency_keys.c.expires_at <= now)
                     )
+                    await connection.execute(idempotency_keys.insert().values(**fresh))
+                return "new", None
+            except sa.exc.IntegrityError:
+                pass
+            rows = await self._rows(sa.select(idempotency_keys).where(where))
+            if not rows:
+                continue
+            row = rows[0]
+            if row.request_hash != request_hash:
+                return "conflict", None
+            if row.message_id is not None:
+                return "replay", row.message_id
+            started = _aware(row.created_at) or now
+            if (now - started).total_seconds() < running_seconds:
+                return "replay", None
+            async with self._transaction() as connection:  # take over a dead request's key
+                moved = await connection.execute(
+                    idempotency_keys.update()
+                    .where(where, idempotency_keys.c.message_id.is_(None))
+                    .where(idempotency_keys.c.created_at == row.created_at)
+                    .values(created_at=now, expires_at=fresh["expires_at"])
                 )
-            return "new", None
-        except sa.exc.IntegrityError:
-            pass
-        rows = await self._rows(
-            sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.message_id).where(
-                idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key
-            )
-        )
-        if not rows or rows[0].request_hash != request_hash:
-            return "conflict", None
-        return "replay", rows[0].message_id
+            if moved.rowcount == 1:
+                return "new", None
+        return "replay", None
 
     async def settle_request(self, client_id: str, key: str, message_id: str | None) -> None:
         """Record the outcome of a claimed key; ``None`` forgets it (the request failed)."""
@@ -767,7 +913,9 @@ class Store:
                 idempotency_keys.c.client_id == client_id, idempotency_keys.c.key == key
             )
             if message_id is None:
-                await connection.execute(idempotency_keys.delete().where(where))
+                await connection.execute(
+                    idempotency_keys.delete().where(where, idempotency_keys.c.message_id.is_(None))
+                )
             else:
                 await connection.execute(
                     idempotency_keys.update().where(where).values(message_id=message_id)

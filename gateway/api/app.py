@@ -19,12 +19,14 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 import edxml
 from adapters.blobs import BlobStore
@@ -32,7 +34,13 @@ from adapters.pdf_signatures import PdfSignatureError, verify_pdf
 from adapters.store.schema import deliveries, inbox_acks, messages, webhook_deliveries
 from adapters.store.store import MessageView, Store, utc_now
 
-from ..accept import AcceptanceError, accept_package
+from ..accept import (
+    DEFAULT_MAX_RECIPIENTS,
+    AcceptanceError,
+    DuplicateDocument,
+    StatusOutOfOrder,
+    accept_package,
+)
 from ..dispatch.routing import RoutingTable
 from ..inbound import InboundPipeline
 from ..operations import recall, replace, update
@@ -40,6 +48,7 @@ from ..signing import MissingSigningKey, Signers
 from ..webhooks import register_webhook
 from .clients import ApiClient, authenticate
 from .problems import ApiProblem, FieldProblem, problem_middleware
+from .submission import parse_body, read_submission
 
 __all__ = ["MAX_REQUEST_BYTES", "PREFIX", "ApiContext", "build_api"]
 
@@ -61,6 +70,9 @@ class ApiContext:
     #: a signature that verifies against ``trust``; Nghị định 30 Điều 5: signed by the agency)
     pdf_policy: Literal["off", "present", "valid"] = "off"
     trust: edxml.TrustStore | None = None
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS
+    #: How long an Idempotency-Key holds (a retry after that is a new request).
+    idempotency_seconds: float = 24 * 3600
 
 
 async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> list[FieldProblem]:
@@ -130,89 +142,30 @@ def _require(client: ApiClient, organ_id: str, field: str) -> None:
 
 
 async def _json_body(request: web.Request) -> Any:
-    try:
-        return await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiProblem(
-            400, "the body is not JSON", [FieldProblem("body", "json", str(exc))]
-        ) from None
+    return parse_body(await request.read())
 
 
-async def _multipart_record(request: web.Request, blobs: BlobStore) -> dict[str, Any]:
-    """The record part, and each file part streamed to the blob store and attached."""
-    reader = await request.multipart()
-    record: dict[str, Any] | None = None
-    files: list[dict[str, Any]] = []
-    async for part in reader:
-        if not isinstance(part, BodyPartReader):
-            continue
-        if part.name == "record":
-            try:
-                loaded = json.loads(await part.text())
-            except ValueError as exc:
-                raise ApiProblem(
-                    400, "the record part is not JSON", [FieldProblem("record", "json", str(exc))]
-                ) from None
-            if not isinstance(loaded, dict):
-                raise ApiProblem(
-                    400,
-                    "the record is a JSON object",
-                    [FieldProblem("record", "json", "not an object")],
-                )
-            record = loaded
-            continue
-        name = part.filename or part.name or "file"
-        size = 0
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true", "yes")
 
-        async def chunks(part: BodyPartReader = part, name: str = name) -> AsyncIterator[bytes]:
-            nonlocal size
-            while chunk := await part.read_chunk(1024 * 1024):
-                size += len(chunk)
-                if size > edxml.MAX_ATTACHMENT_BYTES:
-                    raise ApiProblem(
-                        413,
-                        "a file is larger than 50 MB (Điều 8.4)",
-                        [FieldProblem(f"files[{name}]", "Điều 8.4", f"{name} is over 50 MB")],
-                    )
-                yield chunk
 
-        ref = await blobs.put_stream(chunks())
-        files.append({"name": name, "ref": ref})
-    if record is None:
-        raise ApiProblem(
-            400,
-            "the multipart body has no part named record",
-            [FieldProblem("record", "required", "missing")],
-        )
-    attachments = record.get("attachments")
-    by_name = {f["name"]: f for f in files}
-    if attachments is None:
-        attachments = [
-            {"content_id": f"file-{n + 1}", "name": f["name"]} for n, f in enumerate(files)
-        ]
-    if not isinstance(attachments, list):
-        raise ApiProblem(
-            400, "attachments is a list", [FieldProblem("attachments", "type", "not a list")]
-        )
-    for index, attachment in enumerate(attachments):
-        if not isinstance(attachment, dict):
-            continue
-        uploaded = by_name.get(str(attachment.pop("file", attachment.get("name"))))
-        if uploaded is not None and "data_base64" not in attachment:
-            attachment["data"] = await asyncio.to_thread(blobs.get, uploaded["ref"])
-            attachment.setdefault("name", uploaded["name"])
-        elif "data_base64" not in attachment:
-            raise ApiProblem(
-                400,
-                "an attachment has no file",
-                [
-                    FieldProblem(
-                        f"attachments[{index}]", "required", "no uploaded part and no data_base64"
-                    )
-                ],
-            )
-    record["attachments"] = attachments
-    return record
+def _conflict(exc: AcceptanceError, title: str) -> ApiProblem:
+    """An operation on a document (recall, update, replace) that cannot be done now: 409."""
+    problem = refusal_problem(exc, title)
+    problem.status = 409
+    return problem
+
+
+def refusal_problem(exc: AcceptanceError, title: str) -> ApiProblem:
+    """422 for what is wrong in the package, 409 for what conflicts with the state of things
+    (a duplicate document, a status out of order); each problem with its field and rule."""
+    problems = [FieldProblem(p.field, p.rule, p.message) for p in exc.problems]
+    detail = None
+    if isinstance(exc, DuplicateDocument):
+        detail = f"duplicate of message {exc.message_id}: {PREFIX}/documents/{exc.message_id}"
+    elif isinstance(exc, StatusOutOfOrder):
+        detail = f"current status: {exc.current}"
+    return ApiProblem(409 if exc.conflict else 422, title, problems, detail)
 
 
 def _record_problem(exc: edxml.EdxmlError) -> ApiProblem:
@@ -313,49 +266,51 @@ def _since(request: web.Request) -> dt.datetime | None:
 
 
 async def post_document(request: web.Request) -> web.StreamResponse:
+    """Build, sign, check, store and queue a document; ``?resend=true`` sends a DocumentId
+    again on purpose. An ``Idempotency-Key`` makes the client's retry answer the first 202."""
     context, client = request.app[CONTEXT], request[_CLIENT]
     key = request.headers.get("Idempotency-Key")
-    body = await request.read() if request.content_type == "application/json" else b""
-    if key:
-        request_hash = hashlib.sha256(
-            body or request.headers.get("Content-Length", "").encode()
-        ).hexdigest()
-        claimed, message_id = await context.store.claim_request(client.id, key, request_hash)
-        if claimed == "conflict":
-            raise ApiProblem(422, "this Idempotency-Key was used for another request")
-        if claimed == "replay":
-            if message_id is None:
-                raise ApiProblem(
-                    409, "the first request with this Idempotency-Key is still running"
-                )
-            view = await context.store.message(message_id, events=False)
-            assert view is not None
-            return _accepted_response(request, view.id, view.document_id, replay=True)
-    try:
-        response = await _submit(request, context, client, body)
-    except BaseException:
+    resend = _flag(request, "resend")
+    with tempfile.TemporaryDirectory(prefix=".upload-", dir=context.blobs.root) as scratch:
+        submission = await read_submission(request, Path(scratch))
         if key:
-            await context.store.settle_request(client.id, key, None)
-        raise
-    if key:
-        await context.store.settle_request(client.id, key, response[0])
-    return _accepted_response(request, *response)
+            request_hash = hashlib.sha256(f"{submission.digest}|{resend}".encode()).hexdigest()
+            claimed, message_id = await context.store.claim_request(
+                client.id, key, request_hash, ttl_seconds=context.idempotency_seconds
+            )
+            if claimed == "conflict":
+                raise ApiProblem(422, "this Idempotency-Key was used for another request")
+            if claimed == "replay":
+                if message_id is None:
+                    raise ApiProblem(
+                        409, "the first request with this Idempotency-Key is still running"
+                    )
+                view = await context.store.message(message_id, events=False)
+                assert view is not None
+                return _accepted_response(request, view.id, view.document_id, replay=True)
+        try:
+            message_id, document_id = await _submit(
+                context,
+                client,
+                submission.record,
+                resend=resend,
+                idempotency=(client.id, key) if key else None,
+            )
+        except BaseException:
+            if key:
+                await context.store.settle_request(client.id, key, None)
+            raise
+    return _accepted_response(request, message_id, document_id)
 
 
 async def _submit(
-    request: web.Request, context: ApiContext, client: ApiClient, body: bytes
+    context: ApiContext,
+    client: ApiClient,
+    record: dict[str, Any],
+    *,
+    resend: bool,
+    idempotency: tuple[str, str] | None,
 ) -> tuple[str, str]:
-    if request.content_type == "application/json":
-        try:
-            record = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiProblem(
-                400, "the body is not JSON", [FieldProblem("body", "json", str(exc))]
-            ) from None
-    elif request.content_type.startswith("multipart/"):
-        record = await _multipart_record(request, context.blobs)
-    else:
-        raise ApiProblem(415, "send application/json or multipart/form-data")
     try:
         package = edxml.from_record(record, now=_now_vietnam())
     except edxml.EdxmlError as exc:
@@ -388,11 +343,13 @@ async def _submit(
             context.routing,
             data,
             client_id=client.id,
-            allowed_senders=None,
+            may_send_as=client.may_act_for,
+            max_recipients=context.max_recipients,
+            resend=resend,
+            idempotency=idempotency,
         )
     except AcceptanceError as exc:
-        problems = [FieldProblem(p.field, p.rule, p.message) for p in exc.problems]
-        raise ApiProblem(422, "the document was not accepted", problems) from None
+        raise refusal_problem(exc, "the document was not accepted") from None
     if context.wake is not None:
         context.wake.set()
     return accepted.message_id, accepted.document_id
@@ -490,11 +447,7 @@ async def post_recall(request: web.Request) -> web.StreamResponse:
     try:
         sent = await recall(context.store, context.blobs, context.routing, view.id, reason=reason)
     except AcceptanceError as exc:
-        raise ApiProblem(
-            409,
-            "the recall cannot be sent",
-            [FieldProblem(p.field, p.rule, p.message) for p in exc.problems],
-        ) from None
+        raise _conflict(exc, "the recall cannot be sent") from None
     if context.wake is not None:
         context.wake.set()
     return web.json_response({"sent": [a.message_id for a in sent]}, status=202)
@@ -541,11 +494,7 @@ async def post_update(request: web.Request) -> web.StreamResponse:
             changes=values,
         )
     except AcceptanceError as exc:
-        raise ApiProblem(
-            409,
-            "the update cannot be sent",
-            [FieldProblem(p.field, p.rule, p.message) for p in exc.problems],
-        ) from None
+        raise _conflict(exc, "the update cannot be sent") from None
     if context.wake is not None:
         context.wake.set()
     return _accepted_response(request, accepted.message_id, accepted.document_id)
@@ -585,11 +534,7 @@ async def post_replace(request: web.Request) -> web.StreamResponse:
             reason=body["reason"],
         )
     except AcceptanceError as exc:
-        raise ApiProblem(
-            409,
-            "the replacement cannot be sent",
-            [FieldProblem(p.field, p.rule, p.message) for p in exc.problems],
-        ) from None
+        raise _conflict(exc, "the replacement cannot be sent") from None
     if context.wake is not None:
         context.wake.set()
     return _accepted_response(request, accepted.message_id, accepted.document_id)
@@ -778,11 +723,7 @@ async def post_inbox_status(request: web.Request) -> web.StreamResponse:
             422, "the status cannot be signed", [FieldProblem("recipient", "Điều 5.2", str(exc))]
         ) from None
     except AcceptanceError as exc:
-        raise ApiProblem(
-            422,
-            "the status was not accepted",
-            [FieldProblem(p.field, p.rule, p.message) for p in exc.problems],
-        ) from None
+        raise refusal_problem(exc, "the status was not accepted") from None
     if context.wake is not None:
         context.wake.set()
     return web.json_response(

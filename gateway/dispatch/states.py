@@ -17,7 +17,13 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["STATUS_STATES", "DeliveryState", "can_move", "state_for_status"]
+__all__ = [
+    "STATUS_STATES",
+    "DeliveryState",
+    "can_move",
+    "reported_status_may_follow",
+    "state_for_status",
+]
 
 
 class DeliveryState(enum.StrEnum):
@@ -101,4 +107,29 @@ def can_move(current: DeliveryState, target: DeliveryState) -> bool:
         return current in (DeliveryState.SENDING,)
     # A receiver's status: forward only, and only once the destination has it (a status may
     # overtake our own "sent" record: the axis answered, then the worker died before writing).
+    return target.rank > current.rank
+
+
+#: Statuses that may be reported again at the same stage: a new assignment (04), a further
+#: progress report (05).
+_REPEATABLE = frozenset({"04", "05"})
+
+
+def reported_status_may_follow(previous: str | None, code: str) -> bool:
+    """Whether we may report ``code`` about a document we received after ``previous``.
+
+    The statuses of one received document go forward as its recipients' deliveries do
+    (01 -> 02 | 03 -> 04 -> 05 -> 06): never backwards, 02 ends the exchange, and only 04
+    and 05 may be repeated. Answers to requests (13, 15, 16) are not steps of this order.
+    """
+    target = STATUS_STATES.get(code)
+    if code == "15" or target is None or previous is None:
+        return True
+    current = STATUS_STATES.get(previous)
+    if current is None:
+        return True
+    if current is DeliveryState.REJECTED:
+        return False
+    if target.rank == current.rank:
+        return code == previous and code in _REPEATABLE
     return target.rank > current.rank

@@ -16,7 +16,7 @@ from aiohttp import web
 import edxml
 from adapters.axis.client import AxisClient
 from adapters.axis.poller import MemorySeenDocIds, poll_once
-from adapters.axis.server import install_axis_routes
+from adapters.axis.server import Freshness, install_axis_routes
 from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.keys import SigningIdentity
@@ -112,7 +112,7 @@ async def gateways(
             facade = VdxpBackend(
                 store, blobs, routing, {"qlvb-vp": FacadeSystem("qlvb-vp", "facade-secret", own)}
             )
-            install_axis_routes(app, facade, prefix="/vdxp")
+            install_axis_routes(app, facade, prefix="/vdxp", freshness=Freshness())
             runner = web.AppRunner(app)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
