@@ -35,7 +35,7 @@ from adapters.store.store import Store, utc_now
 
 from .config import AlertSettings, AlertWebhookSettings, SmtpSettings
 from .signing import Signers
-from .webhooks import sign_body
+from .webhooks import signed_headers
 
 __all__ = [
     "Alert",
@@ -354,7 +354,7 @@ class WebhookSink:
         ).encode()
         headers = {"Content-Type": "application/json", "X-Edxml-Event": "alerts"}
         if self.secret:
-            headers["X-Edxml-Signature"] = sign_body(self.secret, body)
+            headers = signed_headers(self.secret, body, "alerts")
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
         async with (
             aiohttp.ClientSession(timeout=timeout) as http,

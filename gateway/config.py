@@ -12,12 +12,13 @@ store's due rows as the work queue, in-process coordination. Setting ``database_
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +30,7 @@ from adapters.errors import ConfigurationError
 from adapters.keys import SigningIdentity, load_signing_identity
 from adapters.ministry_rest import MinistryRestConfig
 from adapters.soap_hub import SoapHubConfig
+from adapters.url_policy import UrlPolicy
 
 from .accept import DEFAULT_MAX_RECIPIENTS
 from .dispatch.retry import RetryPolicy
@@ -44,6 +46,7 @@ __all__ = [
     "SigningKeySettings",
     "SmtpSettings",
     "SoapHubSettings",
+    "WebhookSettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -172,6 +175,29 @@ class AlertSettings(_Frozen):
     webhook: AlertWebhookSettings | None = None
 
 
+class WebhookSettings(_Frozen):
+    """Where QLVB webhooks may point. Anything not listed must be a public address: a
+    QLVB on the province's network is reached only once its network or host is listed."""
+
+    allowed_schemes: tuple[Literal["http", "https"], ...] = ("https",)
+    #: Host names (shell patterns) trusted whatever they resolve to: qlvb.ninhbinh.gov.vn
+    allowed_hosts: tuple[str, ...] = ()
+    #: Networks that may be reached although private: 10.42.0.0/16
+    allowed_networks: tuple[str, ...] = ()
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names it
+        return value
+
+    def policy(self) -> UrlPolicy:
+        return UrlPolicy.of(
+            schemes=self.allowed_schemes, hosts=self.allowed_hosts, networks=self.allowed_networks
+        )
+
+
 class WorkerSettings(_Frozen):
     concurrency: int = Field(default=20, ge=1)
     batch: int = Field(default=20, ge=1)
@@ -228,6 +254,8 @@ class GatewaySettings(BaseSettings):
     backup: BackupSettings | None = None
     #: Operator alerts: failing destinations, growing dead letters, expiring certificates.
     alerts: AlertSettings = AlertSettings()
+    #: Where QLVB webhooks may point (an SSRF guard).
+    webhooks: WebhookSettings = WebhookSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: json: one object per line with message/delivery ids (for a collector); text: a terminal
     log_format: Literal["json", "text"] = "json"

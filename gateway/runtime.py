@@ -224,6 +224,7 @@ class Runtime:
             trust=self.inbound.trust,
             max_recipients=settings.max_recipients_per_document,
             idempotency_seconds=settings.idempotency_window_seconds,
+            webhook_policy=settings.webhooks.policy(),
         )
         app.add_subapp(API_PREFIX, build_api(context))
         app.add_subapp(
@@ -293,7 +294,7 @@ class Runtime:
             tasks.append(asyncio.create_task(while_leader(self.lock("relay"), relay, stop=stop)))
 
         async def webhooks(job_stop: asyncio.Event) -> None:
-            await run_webhooks(self.store, stop=job_stop)
+            await run_webhooks(self.store, stop=job_stop, policy=self.settings.webhooks.policy())
 
         tasks.append(asyncio.create_task(while_leader(self.lock("webhooks"), webhooks, stop=stop)))
         alert_sinks = sinks_from_settings(self.settings.alerts, self._environ)

@@ -1,11 +1,16 @@
 """Webhooks: the gateway tells a QLVB about inbound documents and its documents' states.
 
 A client registers one URL (``PUT /api/v1/webhook``) and gets a secret. Each event is a
-JSON body POSTed with ``X-Edxml-Event`` and ``X-Edxml-Signature: sha256=<hex>``, the
-HMAC-SHA256 of the exact body with that secret, so the QLVB can check it came from us.
-Events are written to ``webhook_deliveries`` first (the delivery log), then sent by
-``run_webhooks``: a 2xx answer is success; anything else is retried after 10 s, 1 min,
-5 min, 30 min, 2 h, then the delivery is ``failed`` (visible in the log).
+JSON body POSTed with ``X-Edxml-Event``, ``X-Edxml-Delivery`` (its id), ``X-Edxml-Timestamp``
+(Unix seconds) and ``X-Edxml-Signature: sha256=<hex>``, the HMAC-SHA256 with that secret of
+``<timestamp>.<body>``: the QLVB checks it came from us and is fresh (a captured body cannot
+be replayed later with a new timestamp). Events are written to ``webhook_deliveries`` first
+(the delivery log), then sent by ``run_webhooks``: a 2xx answer is success; anything else is
+retried after 10 s, 1 min, 5 min, 30 min, 2 h, then the delivery is ``failed``.
+
+Only URLs the settings allow are registered and reached (``adapters.url_policy``: schemes,
+trusted hosts, reachable networks; anything else must be a public address), checked again at
+every connection and on each redirect, which is followed by POSTing the body again.
 
 Events: ``inbound.document`` (a document for one of the client's agencies was accepted or
 rejected by our checks), ``inbound.recall`` (its sender took it back: status 13, answered
@@ -22,31 +27,62 @@ import hmac
 import json
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
+from yarl import URL
 
 from adapters.store.schema import api_clients, deliveries, messages, webhook_deliveries
 from adapters.store.store import StateChange, Store, utc_now
+from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
 
 from .api.clients import ApiClient
 from .inbound import InboundResult
 
-__all__ = ["DELAYS", "WebhookEvents", "register_webhook", "run_webhooks", "sign_body"]
+__all__ = [
+    "DELAYS",
+    "WebhookEvents",
+    "register_webhook",
+    "run_webhooks",
+    "sign_body",
+    "signed_headers",
+]
 
 log = logging.getLogger(__name__)
 DELAYS = (10.0, 60.0, 300.0, 1800.0, 7200.0)
 
 
-def sign_body(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+#: Redirects followed for one webhook delivery, each target checked against the policy.
+MAX_REDIRECTS = 3
 
 
-async def register_webhook(store: Store, client: ApiClient, url: str | None) -> str | None:
-    """Set (or, with None, remove) the client's URL; returns the new signing secret."""
+def sign_body(secret: str, body: bytes, timestamp: int) -> str:
+    """``sha256=<hex>``: the HMAC-SHA256 of ``<timestamp>.<body>`` with ``secret``."""
+    signed = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def signed_headers(secret: str, body: bytes, event: str) -> dict[str, str]:
+    timestamp = int(time.time())
+    return {
+        "Content-Type": "application/json",
+        "X-Edxml-Event": event,
+        "X-Edxml-Timestamp": str(timestamp),
+        "X-Edxml-Signature": sign_body(secret, body, timestamp),
+    }
+
+
+async def register_webhook(
+    store: Store, client: ApiClient, url: str | None, policy: UrlPolicy
+) -> str | None:
+    """Set (or, with None, remove) the client's URL; returns the new signing secret.
+    ``BlockedUrl`` when the settings do not allow that URL."""
+    if url is not None:
+        await policy.check_resolved(url)
     secret = secrets.token_urlsafe(32) if url else None
     async with store.engine.begin() as connection:
         await connection.execute(
@@ -169,7 +205,25 @@ class WebhookEvents:
         )
 
 
-async def _send_due(store: Store, http: aiohttp.ClientSession, batch: int) -> int:
+async def _post(
+    http: aiohttp.ClientSession, policy: UrlPolicy, url: str, body: bytes, headers: dict[str, str]
+) -> str | None:
+    """POST the body, following redirects each checked against the policy; the error, if any."""
+    for _ in range(MAX_REDIRECTS + 1):
+        target = policy.check_url(url)
+        async with http.post(target, data=body, headers=headers, allow_redirects=False) as answer:
+            if answer.status in (301, 302, 303, 307, 308) and "Location" in answer.headers:
+                url = str(target.join(URL(answer.headers["Location"])))
+                continue
+            if not 200 <= answer.status < 300:
+                return f"HTTP {answer.status}"
+            return None
+    return f"more than {MAX_REDIRECTS} redirects"
+
+
+async def _send_due(
+    store: Store, http: aiohttp.ClientSession, batch: int, policy: UrlPolicy
+) -> int:
     now = utc_now()
     async with store.engine.connect() as connection:
         due = (
@@ -192,16 +246,12 @@ async def _send_due(store: Store, http: aiohttp.ClientSession, batch: int) -> in
         if not row.webhook_url or not row.webhook_secret:
             error = "the client removed its webhook"
         else:
-            headers = {
-                "Content-Type": "application/json",
-                "X-Edxml-Event": row.event,
-                "X-Edxml-Delivery": row.id,
-                "X-Edxml-Signature": sign_body(row.webhook_secret, body),
-            }
+            headers = signed_headers(row.webhook_secret, body, row.event)
+            headers["X-Edxml-Delivery"] = row.id
             try:
-                async with http.post(row.webhook_url, data=body, headers=headers) as answer:
-                    if not 200 <= answer.status < 300:
-                        error = f"HTTP {answer.status}"
+                error = await _post(http, policy, row.webhook_url, body, headers)
+            except BlockedUrl as exc:
+                error = f"refused by the settings: {exc}"
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
         attempts = row.attempts + 1
@@ -225,15 +275,19 @@ async def run_webhooks(
     store: Store,
     *,
     stop: asyncio.Event,
+    policy: UrlPolicy,
     idle_seconds: float = 1.0,
     batch: int = 50,
     timeout: float = 10.0,
 ) -> None:
-    """Send due webhook deliveries until ``stop``."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http:
+    """Send due webhook deliveries until ``stop``, only to what ``policy`` allows."""
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout),
+        connector=aiohttp.TCPConnector(resolver=GuardedResolver(policy)),
+    ) as http:
         while not stop.is_set():
             try:
-                sent = await _send_due(store, http, batch)
+                sent = await _send_due(store, http, batch, policy)
             except sa.exc.SQLAlchemyError as exc:  # the store is away: try again later
                 log.warning("webhooks: %s", exc)
                 sent = 0

@@ -194,7 +194,9 @@ def _recipients(caller: Caller) -> list[str] | None:
         return None
     try:
         value = parse_json(raw)
-    except ValueError:
+    except ValueError as exc:
+        if raw.lstrip().startswith(("[", "{")):
+            raise _bad_request(f"XroadVnpt-to is not JSON: {exc}") from None
         return [code.strip() for code in raw.split(",") if code.strip()]
     items = value if isinstance(value, list) else [value]
     codes = [

@@ -21,7 +21,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ from adapters.blobs import BlobStore
 from adapters.pdf_signatures import PdfSignatureError, verify_pdf
 from adapters.store.schema import deliveries, inbox_acks, messages, webhook_deliveries
 from adapters.store.store import MessageView, Store, utc_now
+from adapters.url_policy import BlockedUrl, UrlPolicy
 
 from ..accept import (
     DEFAULT_MAX_RECIPIENTS,
@@ -73,6 +74,8 @@ class ApiContext:
     max_recipients: int = DEFAULT_MAX_RECIPIENTS
     #: How long an Idempotency-Key holds (a retry after that is a new request).
     idempotency_seconds: float = 24 * 3600
+    #: Where webhooks may point (settings ``webhooks``): by default public HTTPS only.
+    webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)
 
 
 async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> list[FieldProblem]:
@@ -740,14 +743,28 @@ async def put_webhook(request: web.Request) -> web.StreamResponse:
         raise ApiProblem(
             400, "url is an http(s) URL", [FieldProblem("url", "format", repr(url)[:100])]
         )
-    secret = await register_webhook(context.store, client, url)
+    try:
+        secret = await register_webhook(context.store, client, url, context.webhook_policy)
+    except BlockedUrl as exc:
+        raise ApiProblem(
+            422,
+            "the settings do not allow webhooks to that URL",
+            [FieldProblem("url", "webhooks.allowed", str(exc))],
+        ) from None
     return web.json_response(
-        {"url": url, "secret": secret, "signature_header": "X-Edxml-Signature"}
+        {
+            "url": url,
+            "secret": secret,
+            "signature_header": "X-Edxml-Signature",
+            "timestamp_header": "X-Edxml-Timestamp",
+            "signed": "<X-Edxml-Timestamp>.<body>",
+        }
     )
 
 
 async def delete_webhook(request: web.Request) -> web.StreamResponse:
-    await register_webhook(request.app[CONTEXT].store, request[_CLIENT], None)
+    context = request.app[CONTEXT]
+    await register_webhook(context.store, request[_CLIENT], None, context.webhook_policy)
     return web.json_response({"url": None})
 
 

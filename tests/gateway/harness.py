@@ -21,6 +21,7 @@ from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.keys import SigningIdentity
 from adapters.store.store import Store, utc_now
+from adapters.url_policy import UrlPolicy
 from edxml.devca import DevPki
 from gateway.accept import sync_agencies
 from gateway.api.app import MAX_REQUEST_BYTES, PREFIX, ApiContext, build_api
@@ -36,6 +37,8 @@ from tests.conftest import open_store
 from tests.factories import EXAMPLES, PDF
 
 RECORD = json.loads((EXAMPLES / "record.json").read_text())
+#: The tests' QLVBs listen on loopback over plain HTTP: allowed as a province's LAN would be.
+LOOPBACK = UrlPolicy.of(schemes=["http"], hosts=[], networks=["127.0.0.0/8"])
 
 
 def _record(**changes: Any) -> dict[str, Any]:
@@ -107,7 +110,9 @@ async def gateways(
             gateway = Gateway(store, blobs, axis, pipeline)
             await sync_agencies(store, axis)  # unknown recipients are refused at acceptance
             app = web.Application(client_max_size=MAX_REQUEST_BYTES)
-            gateway.context = ApiContext(store, blobs, routing, signers, pipeline, trust=trust)
+            gateway.context = ApiContext(
+                store, blobs, routing, signers, pipeline, trust=trust, webhook_policy=LOOPBACK
+            )
             app.add_subapp(PREFIX, build_api(gateway.context))
             facade = VdxpBackend(
                 store, blobs, routing, {"qlvb-vp": FacadeSystem("qlvb-vp", "facade-secret", own)}

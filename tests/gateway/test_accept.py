@@ -54,7 +54,11 @@ async def test_refusals_name_field_and_rule(store: Store, tmp_path: Path) -> Non
     stranger = document(recipients=(organization("000.00.00.G22"), organization("000.00.00.H53")))
     with pytest.raises(AcceptanceError) as refused:
         await accept_package(
-            store, blobs, NINH_BINH_LOCAL, edxml.build(stranger), may_send_as={"000.00.13.H42"}.__contains__
+            store,
+            blobs,
+            NINH_BINH_LOCAL,
+            edxml.build(stranger),
+            may_send_as={"000.00.13.H42"}.__contains__,
         )
     assert {(p.field, p.rule) for p in refused.value.problems} == {
         ("To[2]/OrganId", "route.unknown"),

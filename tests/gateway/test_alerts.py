@@ -184,7 +184,8 @@ async def hook() -> AsyncIterator[Hook]:
 
     async def take(request: web.Request) -> web.Response:
         body = await request.read()
-        assert request.headers["X-Edxml-Signature"] == sign_body("hook-secret", body)
+        timestamp = int(request.headers["X-Edxml-Timestamp"])
+        assert request.headers["X-Edxml-Signature"] == sign_body("hook-secret", body, timestamp)
         assert request.headers["X-Edxml-Event"] == "alerts"
         if received.status == 200:
             received.bodies.append(json.loads(body))

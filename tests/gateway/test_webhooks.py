@@ -14,10 +14,11 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from adapters.store.schema import webhook_deliveries
+from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
 from gateway.api.app import PREFIX
 from gateway.webhooks import DELAYS, WebhookEvents, run_webhooks
 
-from .harness import Gateway, _key, _record
+from .harness import LOOPBACK, Gateway, _key, _record
 
 
 @pytest.fixture
@@ -75,7 +76,10 @@ async def test_inbound_documents_and_state_changes_reach_the_qlvb_signed(
         failures.extend([500, 503])  # the QLVB is down for the first two tries
         stop = asyncio.Event()
         senders = [
-            asyncio.create_task(run_webhooks(g.store, stop=stop, idle_seconds=0.02)) for g in (a, b)
+            asyncio.create_task(
+                run_webhooks(g.store, stop=stop, policy=LOOPBACK, idle_seconds=0.02)
+            )
+            for g in (a, b)
         ]
 
         async def pending() -> int:
@@ -102,9 +106,10 @@ async def test_inbound_documents_and_state_changes_reach_the_qlvb_signed(
             (logged,) = (await r.json())["items"]
     inbound = [(h, body) for h, body in received if h["X-Edxml-Event"] == "inbound.document"]
     headers, body = inbound[-1]
+    signed = headers["X-Edxml-Timestamp"].encode() + b"." + body
     assert (
         headers["X-Edxml-Signature"]
-        == "sha256=" + hmac.new(secret_b.encode(), body, hashlib.sha256).hexdigest()
+        == "sha256=" + hmac.new(secret_b.encode(), signed, hashlib.sha256).hexdigest()
     )
     payload = json.loads(body)
     assert (payload["recipient"], payload["state"]) == ("000.00.00.G22", "accepted")
@@ -113,10 +118,121 @@ async def test_inbound_documents_and_state_changes_reach_the_qlvb_signed(
     assert {(s["from"], s["to"]) for s in states} >= {("queued", "sending"), ("sending", "sent")}
     for h, body in received:
         if h["X-Edxml-Event"] == "delivery.state":
+            signed = h["X-Edxml-Timestamp"].encode() + b"." + body
             assert h["X-Edxml-Signature"].endswith(
-                hmac.new(secret_a.encode(), body, hashlib.sha256).hexdigest()
+                hmac.new(secret_a.encode(), signed, hashlib.sha256).hexdigest()
             )
     assert (
         sum(1 for h, _ in received if h["X-Edxml-Delivery"] == received[0][0]["X-Edxml-Delivery"])
         >= 2
     )  # retried
+
+
+async def test_webhook_urls_are_only_those_the_settings_allow(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    """Before, a client could make the gateway POST to loopback, private networks or the
+    database's port. By default only public HTTPS is allowed; a LAN is listed explicitly."""
+    a, _ = gateways
+    assert a.context is not None
+    a.context.webhook_policy = UrlPolicy()  # the default settings
+    auth = await _key(a, ["*.H42"])
+    refused = [
+        "http://qlvb.example.gov.vn/hook",  # http is not allowed by default
+        "https://127.0.0.1/hook",
+        "https://127.0.0.1:5432/",  # the database's port
+        "https://10.0.0.5/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://localhost/hook",  # a name that resolves to loopback
+    ]
+    async with aiohttp.ClientSession() as http:
+        for url in refused:
+            async with http.put(f"{a.url}{PREFIX}/webhook", json={"url": url}, headers=auth) as r:
+                assert r.status == 422, url
+                assert (await r.json())["problems"][0]["rule"] == "webhooks.allowed"
+    async with a.store.engine.connect() as connection:
+        from adapters.store.schema import api_clients
+
+        assert set((await connection.execute(sa.select(api_clients.c.webhook_url))).scalars()) == {
+            None
+        }
+
+
+async def test_a_redirect_to_a_forbidden_address_is_not_followed(
+    gateways: tuple[Gateway, Gateway],
+) -> None:
+    """The check holds at delivery, after redirects: a hook that answers 307 towards an
+    address the settings do not allow never gets the body there."""
+    a, _ = gateways
+    reached: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        reached.append(request.path)
+        if request.path == "/hook":
+            raise web.HTTPTemporaryRedirect("http://127.0.0.2:5432/steal")
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    only_this_host = UrlPolicy.of(schemes=["http"], hosts=[], networks=["127.0.0.1/32"])
+    try:
+        assert a.context is not None
+        a.context.webhook_policy = only_this_host
+        auth = await _key(a, ["*.H42"])
+        async with (
+            aiohttp.ClientSession() as http,
+            http.put(
+                f"{a.url}{PREFIX}/webhook",
+                json={"url": f"http://127.0.0.1:{port}/hook"},
+                headers=auth,
+            ) as r,
+        ):
+            assert r.status == 200
+        events = WebhookEvents(a.store)
+        a.store.listeners.append(events.on_change)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth) as r,
+        ):
+            assert r.status == 202
+        await events.drain()
+        stop = asyncio.Event()
+        sender = asyncio.create_task(
+            run_webhooks(a.store, stop=stop, policy=only_this_host, idle_seconds=0.02)
+        )
+        for _ in range(200):
+            async with a.store.engine.connect() as connection:
+                errors = list(
+                    (await connection.execute(sa.select(webhook_deliveries.c.last_error))).scalars()
+                )
+            if errors and all(errors):
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        await sender
+    finally:
+        await runner.cleanup()
+    assert reached
+    assert set(reached) == {"/hook"}
+    assert all("refused by the settings" in (e or "") for e in errors)
+
+
+async def test_the_resolver_drops_addresses_the_policy_does_not_allow() -> None:
+    """A name is checked when it is resolved for the connection (DNS rebinding)."""
+    resolver = GuardedResolver(UrlPolicy(schemes=frozenset({"http"})))
+    try:
+        with pytest.raises(BlockedUrl, match="settings do not allow"):
+            await resolver.resolve("localhost", 80)
+    finally:
+        await resolver.close()
+    allowed = GuardedResolver(UrlPolicy.of(schemes=["http"], hosts=[], networks=["127.0.0.0/8"]))
+    try:
+        assert {r["host"] for r in await allowed.resolve("localhost", 80)} == {"127.0.0.1"}
+    finally:
+        await allowed.close()
