@@ -22,13 +22,16 @@ Accepted: the bytes go to the blob store, the message and one queued delivery pe
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 import edxml
-from adapters.axis.client import AxisClient
+from adapters.axis.client import AxisClient, AxisError
 from adapters.blobs import BlobStore
 from adapters.store.schema import agencies, messages
 from adapters.store.store import (
@@ -51,8 +54,12 @@ __all__ = [
     "DuplicateDocument",
     "StatusOutOfOrder",
     "accept_package",
+    "directory_state",
+    "run_directory_sync",
     "sync_agencies",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Recipients one document may have (the ``max_recipients_per_document`` setting).
 DEFAULT_MAX_RECIPIENTS = 500
@@ -137,7 +144,13 @@ async def accept_package(
     max_recipients: int | None = DEFAULT_MAX_RECIPIENTS,
     resend: bool = False,
     idempotency: tuple[str, str] | None = None,
+    needs_signature: bool = False,
 ) -> Accepted:
+    """Check ``package_bytes`` and store it with one queued delivery per recipient, or
+    refuse it with every reason (``AcceptanceError``) having stored nothing.
+
+    ``needs_signature``: a status we owe that no key could sign yet; it is stored as it is
+    and signed by the dispatcher before it is sent."""
     try:
         result = await asyncio.to_thread(edxml.check, package_bytes)
     except edxml.EdxmlError as exc:
@@ -203,6 +216,7 @@ async def accept_package(
             package_ref=ref,
             package_size=len(package_bytes),
             client_id=client_id,
+            needs_signature=needs_signature,
         )
         unique = False
     routes = [NewDelivery(r, routing.destination_for(r) or "") for r in unique_recipients]
@@ -281,23 +295,65 @@ async def _status_answer(store: Store, status: edxml.StatusPackage) -> StatusAns
 
 
 async def sync_agencies(store: Store, axis: AxisClient) -> int:
-    """Replace the directory's axis entries with ``getAgenciesList``; returns their number."""
+    """Replace the directory's axis entries with ``getAgenciesList``; returns their number.
+
+    An empty answer changes nothing: the axis never has no agencies, and acceptance must not
+    lose its directory to a glitch."""
     listed = await axis.agencies()
+    if not listed:
+        return 0
     now = utc_now()
     async with store.engine.begin() as connection:
         await connection.execute(agencies.delete().where(agencies.c.source == "axis"))
-        if listed:
-            await connection.execute(
-                agencies.insert(),
-                [
-                    {
-                        "code": a.code,
-                        "name": a.name,
-                        "parent": a.parent or None,
-                        "source": "axis",
-                        "updated_at": now,
-                    }
-                    for a in {agency.code: agency for agency in listed}.values()
-                ],
-            )
+        await connection.execute(
+            agencies.insert(),
+            [
+                {
+                    "code": a.code,
+                    "name": a.name,
+                    "parent": a.parent or None,
+                    "source": "axis",
+                    "updated_at": now,
+                }
+                for a in {agency.code: agency for agency in listed}.values()
+            ],
+        )
     return len(listed)
+
+
+async def directory_state(store: Store) -> tuple[int, dt.datetime | None]:
+    """(agencies from the axis, when they were last synchronised — None: never)."""
+    async with store.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                sa.select(sa.func.count(), sa.func.max(agencies.c.updated_at)).where(
+                    agencies.c.source == "axis"
+                )
+            )
+        ).one()
+    count, last = row
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.UTC)
+    return int(count or 0), last
+
+
+async def run_directory_sync(
+    store: Store,
+    axis: AxisClient,
+    *,
+    interval_seconds: float,
+    stop: asyncio.Event,
+    retry_seconds: float = 60.0,
+) -> None:
+    """Synchronise the directory now, then every ``interval_seconds`` until ``stop`` (an
+    axis that does not answer is tried again after ``retry_seconds``)."""
+    while not stop.is_set():
+        try:
+            count = await sync_agencies(store, axis)
+            log.info("agencies directory synchronised: %d agencies", count)
+            wait = interval_seconds
+        except AxisError as exc:
+            log.warning("agencies directory not synchronised: %s", exc)
+            wait = retry_seconds
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)

@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol
 import aiohttp
 import sqlalchemy as sa
 
-from adapters.store.schema import alerts, deliveries
+from adapters.store.schema import alerts, deliveries, messages
 from adapters.store.store import Store, utc_now
 
 from .config import AlertSettings, AlertWebhookSettings, SmtpSettings
@@ -54,7 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["destination", "dead_letters", "certificate", "test"]
+Kind = Literal["destination", "dead_letters", "certificate", "unsigned", "test"]
 
 _TEXTS: dict[str, dict[str, str]] = {
     "destination": {
@@ -70,6 +70,12 @@ _TEXTS: dict[str, dict[str, str]] = {
     "test": {
         "vi": "Thử kênh cảnh báo của cổng edXML: nếu nhận được thư này, kênh đã hoạt động",
         "en": "A test of the edXML gateway's alert channel: if this arrived, it works",
+    },
+    "unsigned": {
+        "vi": "{count} gói tin của {agency} chưa gửi được vì chưa có khóa ký số (Điều 5.2); "
+        "cấu hình khóa ký để gửi",
+        "en": "{count} packages of {agency} wait for a signature: no signing key is "
+        "configured for it (Điều 5.2)",
     },
     "certificate": {
         "vi": "Chứng thư số ký của {agency} hết hạn sau {days} ngày ({expires})",
@@ -134,11 +140,16 @@ async def conditions(
     """Every alert condition holding at ``now``."""
     found: list[Alert] = []
     recent = now - dt.timedelta(hours=1)
-    failing_states = sa.or_(
-        deliveries.c.state == "retry_wait",
-        # a retry under way: it failed before and has not gone through yet
-        sa.and_(deliveries.c.state == "sending", deliveries.c.last_error.is_not(None)),
-        sa.and_(deliveries.c.state == "failed", deliveries.c.updated_at >= recent),
+    unsigned = sa.select(messages.c.id).where(messages.c.needs_signature.is_(True))
+    failing_states = sa.and_(
+        sa.or_(
+            deliveries.c.state == "retry_wait",
+            # a retry under way: it failed before and has not gone through yet
+            sa.and_(deliveries.c.state == "sending", deliveries.c.last_error.is_not(None)),
+            sa.and_(deliveries.c.state == "failed", deliveries.c.updated_at >= recent),
+        ),
+        # waiting for our own signature says nothing about the destination
+        deliveries.c.message_id.not_in(unsigned),
     )
     async with store.engine.connect() as connection:
         routes = (
@@ -176,8 +187,19 @@ async def conditions(
         dead = await connection.scalar(
             sa.select(sa.func.count()).select_from(deliveries).where(deliveries.c.state == "failed")
         )
+        waiting_signature = (
+            await connection.execute(
+                sa.select(messages.c.sender, sa.func.count().label("n"))
+                .where(messages.c.needs_signature.is_(True))
+                .group_by(messages.c.sender)
+            )
+        ).all()
     if dead:
         found.append(Alert("dead_letters", "dead_letters", {"count": dead}, value=int(dead)))
+    found.extend(
+        Alert(f"unsigned:{row.sender}", "unsigned", {"agency": row.sender, "count": row.n})
+        for row in waiting_signature
+    )
     for agency, identity in signers.identities.items():
         expires = identity.chain[0].not_valid_after_utc
         days = (expires - now).days

@@ -36,6 +36,7 @@ SERVICE_COMMANDS = (
     "check-config",
     "retention",
     "alerts",
+    "directory",
 )
 
 
@@ -160,6 +161,14 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument(
         "--test", action="store_true", help="send a test alert through each configured sink"
     )
+    directory = commands.add_parser(
+        "directory", help="the agencies directory: synchronise it from the axis, or list it"
+    )
+    directory_commands = directory.add_subparsers(
+        dest="directory_command", metavar="ACTION", required=True
+    )
+    with_config(directory_commands.add_parser("sync", help="synchronise it now (getAgenciesList)"))
+    with_config(directory_commands.add_parser("list", help="list it, with its age"))
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -256,6 +265,8 @@ def _service(arguments: argparse.Namespace) -> int:
             return asyncio.run(commands.run_alerts_command(settings, arguments))
         elif arguments.command == "retention":
             return asyncio.run(commands.run_retention(settings, arguments))
+        elif arguments.command == "directory":
+            return asyncio.run(commands.run_directory(settings, arguments.directory_command))
         elif arguments.command == "check-config":
             from .check_config import check_config  # noqa: PLC0415
 

@@ -20,10 +20,12 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from adapters.blobs import BlobStore
+from adapters.errors import ConfigurationError
 from adapters.store.engine import create_engine, is_sqlite, migrate
-from adapters.store.schema import users
+from adapters.store.schema import agencies, users
 from adapters.store.store import Store
 
+from .accept import directory_state, sync_agencies
 from .alerts import (
     AlertChange,
     active_alerts,
@@ -48,6 +50,7 @@ from .runtime import Runtime
 __all__ = [
     "run_alerts_command",
     "run_clients",
+    "run_directory",
     "run_migrate",
     "run_report",
     "run_requeue",
@@ -112,6 +115,26 @@ async def run_requeue(settings: GatewaySettings, delivery_ids: list[str]) -> lis
         results = [(d, await runtime.store.requeue(d, source="cli")) for d in delivery_ids]
         runtime.relay_wake.set()
         return results
+
+
+async def run_directory(settings: GatewaySettings, action: str) -> int:
+    """``directory sync``: getAgenciesList into the store now; ``directory list``: what the
+    store holds and how old it is."""
+    async with Runtime(settings) as runtime:
+        if action == "sync":
+            if runtime.axis is None:
+                raise ConfigurationError("no axis is configured (settings: axis)")
+            count = await sync_agencies(runtime.store, runtime.axis)
+            print(f"edxml-gateway directory: {count} agencies from the axis")
+            return 0 if count else 1
+        count, synced = await directory_state(runtime.store)
+        async with runtime.store.engine.connect() as connection:
+            rows = (await connection.execute(sa.select(agencies).order_by(agencies.c.code))).all()
+        for row in rows:
+            print(f"{row.code}\t{row.name}\t{row.source}")
+        when = synced.isoformat(timespec="seconds") if synced else "never"
+        print(f"{count} agencies from the axis, synchronised {when}")
+        return 0
 
 
 async def run_clients(settings: GatewaySettings, arguments: argparse.Namespace) -> int:

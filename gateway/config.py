@@ -64,6 +64,9 @@ class AxisSettings(_Frozen):
     max_connections: int = Field(default=10, ge=1, le=10)
     poll: bool = True
     poll_interval_seconds: float = Field(default=30.0, gt=0)
+    #: The agencies directory (getAgenciesList) is synchronised at start-up and this often;
+    #: acceptance refuses a recipient the axis does not list.
+    directory_sync_hours: float = Field(default=6.0, gt=0)
 
     def client_config(self, environ: Mapping[str, str]) -> AxisConfig:
         secret = environ.get(self.secret_env)

@@ -139,10 +139,10 @@ async def _seed(runtime: Runtime) -> str:
     key_file.write_text(key + "\n", encoding="utf-8")
     today = dt.date.today()
     documents = [
-        _record("05", "000.00.00.G22", "V/v triển khai kết nối, liên thông văn bản điện tử"),
-        _record("06", "000.00.11.H53", "V/v phối hợp cung cấp số liệu quý IV"),
+        _record("01", "000.00.00.G22", "V/v triển khai kết nối, liên thông văn bản điện tử"),
+        _record("02", "000.00.11.H53", "V/v phối hợp cung cấp số liệu quý IV"),
         _record(
-            "07",
+            "03",
             "000.00.00.G10",
             "V/v báo cáo tổng kết công tác năm 2026",
             promulgation={
@@ -152,7 +152,7 @@ async def _seed(runtime: Runtime) -> str:
             due_date=(today - dt.timedelta(days=3)).isoformat(),
             other_info={"priority": 1, "page_amount": 1, "direction": False},
         ),
-        _record("08", "000.00.00.G99", "V/v gửi nhầm nơi nhận (cơ quan không có trên trục)"),
+        _record("04", "000.00.00.G99", "V/v gửi nhầm nơi nhận (cơ quan không có trên trục)"),
     ]
     for package in documents:
         sender = package.sender.organ_id

@@ -22,8 +22,12 @@ from aiohttp import web
 from adapters.store.schema import deliveries, messages
 from adapters.store.store import utc_now
 
+from .accept import directory_state
+
 __all__ = ["install_health"]
 
+#: Checks reported on /readyz that do not make it answer 503.
+ADVISORY = frozenset({"directory"})
 #: Upper bounds (seconds) of the delivery latency histogram: a second to a day.
 LATENCY_BUCKETS = (1.0, 5.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0, 86400.0)
 
@@ -66,6 +70,19 @@ def install_health(app: web.Application, runtime: Any) -> None:
         await runtime.axis.count_received()
         return True, "countReceiveEdoc answered"
 
+    async def directory_check() -> tuple[bool, str]:
+        """The agencies directory's age (advisory: a stale one does not stop the service,
+        but unknown recipients are no longer refused at acceptance)."""
+        count, synced = await directory_state(runtime.store)
+        if synced is None:
+            return False, "never synchronised with the axis"
+        age = (utc_now() - synced).total_seconds()
+        limit = 2 * runtime.settings.axis.directory_sync_hours * 3600
+        fresh = age <= limit
+        return fresh, f"{count} agencies, synchronised {age:.0f} s ago" + (
+            "" if fresh else " (stale)"
+        )
+
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -77,14 +94,20 @@ def install_health(app: web.Application, runtime: Any) -> None:
             checks["redis"] = redis_check
         if runtime.axis is not None:
             checks["axis"] = axis_check
+            checks["directory"] = directory_check
         results = dict(
             zip(checks, await asyncio.gather(*(_timed(c) for c in checks.values())), strict=True)
         )
-        ready = all(ok for ok, _ in results.values())
+        ready = all(ok for name, (ok, _) in results.items() if name not in ADVISORY)
         body = {
             "status": "ready" if ready else "not ready",
             "checks": {
-                name: {"ok": ok, "detail": detail} for name, (ok, detail) in results.items()
+                name: {
+                    "ok": ok,
+                    "detail": detail,
+                    **({"advisory": True} if name in ADVISORY else {}),
+                }
+                for name, (ok, detail) in results.items()
             },
         }
         return web.json_response(body, status=200 if ready else 503)

@@ -6,15 +6,24 @@
 
 * A package that cannot be read at all is refused to the poller (acknowledged ``fail``):
   there is no sender to answer.
-* A duplicate (same DocumentId and sender as a document we accepted) is stored as seen and
-  not handed to the QLVB again; a duplicate of one we rejected is processed again.
+* Each of our agencies a document is addressed to gets its own copy and answers its own 01:
+  the one the source names (the axis' ``to``), or every agency of ours in ``To``.
+* A duplicate — the same DocumentId, sender and recipient as a document we accepted — is
+  recorded as seen and not handed to the QLVB again, and the status we gave is sent again
+  (the sender may not have got it). A duplicate of one we rejected is processed again. An
+  update, replacement or recall (business type 1-3) of a document we hold is a new item,
+  linked to the original.
+* An item its source delivers again (the same source and id) is recognised and changes
+  nothing, whatever route brought it (the axis, a hub, our own local delivery).
 * A status package about our own document moves its delivery (``apply_status``). A status 13
   about a document we received marks it ``recalled``, keeps the request, and answers 15.
 * The rejection reasons, the signature findings and the rules broken are kept with the
   message (``checks``), for the dashboard and the QLVB.
 
 Statuses we answer go out through ``accept_package`` like any outgoing package, signed with
-the recipient agency's key when one is configured.
+the recipient agency's key. A status we owe is never dropped: when no key can sign it yet it
+is stored all the same, marked as waiting for its signature, and the dispatcher signs it
+before sending (retrying, visibly, until a key is configured; an alert says so).
 """
 
 from __future__ import annotations
@@ -34,8 +43,8 @@ from adapters.axis.client import ReceivedItem
 from adapters.axis.poller import Handover, HandoverRejected
 from adapters.blobs import BlobStore
 from adapters.pdf_signatures import PdfSignatureError, verify_pdf
-from adapters.store.schema import messages
-from adapters.store.store import NewMessage, Store
+from adapters.store.schema import deliveries, messages
+from adapters.store.store import NewDelivery, NewMessage, Store
 
 from .accept import AcceptanceError, accept_package
 from .dispatch.routing import RoutingTable
@@ -59,6 +68,18 @@ class InboundResult:
     reasons: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A received document once read and checked: what every copy of it shares."""
+
+    package: edxml.DocumentPackage
+    data: bytes
+    ref: str
+    reasons: list[str]
+    checks: dict[str, object]
+    signature_sound: bool
+
+
 @dataclass
 class InboundPipeline:
     store: Store
@@ -78,11 +99,16 @@ class InboundPipeline:
 
     def handover(self, source: str = "axis") -> Handover:
         async def handover(item: ReceivedItem, data: bytes) -> None:
-            await self.receive(data, source=source, remote_id=item.doc_id)
+            await self.receive(data, source=source, remote_id=item.doc_id, recipient=item.receivers)
 
         return handover
 
-    async def receive(self, data: bytes, *, source: str, remote_id: str) -> InboundResult:
+    async def receive(
+        self, data: bytes, *, source: str, remote_id: str, recipient: str | None = None
+    ) -> InboundResult:
+        """Take one item in; ``recipient`` is the agency the source delivered it to."""
+        if await self.store.inbound_seen(source, remote_id):
+            return InboundResult(None, "duplicate")  # the same item again: nothing to do
         try:
             checked = await asyncio.to_thread(edxml.check, data)
         except edxml.EdxmlError as exc:
@@ -92,27 +118,36 @@ class InboundPipeline:
             reasons = "; ".join(p.message for p in checked.problems) or "unreadable"
             raise HandoverRejected(f"unreadable package: {reasons}")
         if isinstance(package, edxml.StatusPackage):
-            result = await self._status(package, data, source, remote_id)
+            results = [await self._status(package, data, source, remote_id)]
         else:
-            result = await self._document(package, checked.problems, data, source, remote_id)
-        for listener in self.listeners:
-            listener(result)
-        return result
+            results = await self._document(
+                package, checked.problems, data, source=source, remote_id=remote_id, named=recipient
+            )
+        for result in results:
+            for listener in self.listeners:
+                listener(result)
+        return results[0]
 
     # -- documents -------------------------------------------------------------------------------
+
+    def _targets(self, package: edxml.DocumentPackage, named: str | None) -> list[str]:
+        """Which of our agencies get a copy: the one the source delivered it to, if it is
+        ours; otherwise every agency of ours the package is addressed to."""
+        if named and self.ours(named.strip()):
+            return [named.strip()]
+        return list(dict.fromkeys(o.organ_id for o in package.recipients if self.ours(o.organ_id)))
 
     async def _document(
         self,
         package: edxml.DocumentPackage,
         problems: Sequence[edxml.Problem],
         data: bytes,
+        *,
         source: str,
         remote_id: str,
-    ) -> InboundResult:
-        ours = [o.organ_id for o in package.recipients if self.ours(o.organ_id)]
-        recipient = (
-            ours[0] if ours else (package.recipients[0].organ_id if package.recipients else "")
-        )
+        named: str | None,
+    ) -> list[InboundResult]:
+        targets = self._targets(package, named)
         reasons = [f"{p.rule}: {p.message}" for p in problems]
         checks: dict[str, object] = {"rules": reasons}
         signature, relayed_by = await self._verify(package, data)
@@ -127,18 +162,47 @@ class InboundPipeline:
         if not signature.accepted:
             reasons.append("the package signature does not satisfy the policy")
         checks["pdf_signatures"] = await self._pdf_checks(package)
-        if not ours:
-            reasons.append(f"none of the recipients is an agency of ours ({recipient})")
+        if not targets:  # delivered to us by mistake: answered 02 as the addressee
+            first = (named or "").strip() or (
+                package.recipients[0].organ_id if package.recipients else ""
+            )
+            targets = [first] if first else []
+            reasons.append(f"none of the recipients is an agency of ours ({first})")
+        checks["reasons"] = reasons
+        found = _Checked(
+            package,
+            data,
+            await asyncio.to_thread(self.blobs.put, data),
+            reasons,
+            checks,
+            _signature_sound(signature),
+        )
+        results = []
+        for index, recipient in enumerate(targets or [""]):
+            # one inbound record per copy: the source's id, then one per further agency
+            item_id = remote_id if index == 0 else f"{remote_id}#{recipient}"
+            results.append(await self._copy(found, source, item_id, recipient))
+        return results
+
+    async def _copy(
+        self, found: _Checked, source: str, remote_id: str, recipient: str
+    ) -> InboundResult:
+        """Store (or recognise) the copy for ``recipient`` and answer 01/02 from it."""
+        package, data, ref, reasons = found.package, found.data, found.ref, found.reasons
         document_id = package.document_id or edxml.document_id_of(package)
         sender = package.sender.organ_id
-        if not reasons and await self._accepted_before(document_id, sender):
-            await self.store.record_inbound(
-                source, remote_id, message_type="edoc", outcome="duplicate", detail=document_id
+        business_type = package.business.doc_type if package.business else 0
+        if not reasons:
+            earlier = await self._accepted_before(
+                document_id, sender, recipient, business_type, None if business_type == 0 else ref
             )
-            return InboundResult(None, "duplicate")
-        ref = await asyncio.to_thread(self.blobs.put, data)
+            if earlier is not None:
+                await self.store.record_inbound(
+                    source, remote_id, message_type="edoc", outcome="duplicate", detail=earlier
+                )
+                await self._answer_again(document_id, recipient)
+                return InboundResult(earlier, "duplicate")
         state = "rejected" if reasons else "accepted"
-        checks["reasons"] = reasons
         priority = package.other_info.priority if package.other_info else None
         message_id, _ = await self.store.accept(
             NewMessage(
@@ -147,7 +211,7 @@ class InboundPipeline:
                 sender=sender,
                 code=str(package.code),
                 subject=package.subject,
-                business_type=package.business.doc_type if package.business else 0,
+                business_type=business_type,
                 priority=priority or 0,
                 due_date=package.due_date,
                 package_ref=ref,
@@ -158,14 +222,20 @@ class InboundPipeline:
             deliver=False,
             inbound=(source, remote_id),
         )
+        original = (
+            await self._accepted_before(document_id, sender, recipient, 0, None)
+            if business_type
+            else None
+        )
         await self._set_inbound(
             message_id,
-            recipient=recipient,
+            recipient=recipient or None,
             state=state,
-            checks=checks,
-            signature_failed=not _signature_sound(signature),
+            checks=found.checks,
+            signature_failed=not found.signature_sound,
+            original_id=original,
         )
-        if self.answer_statuses:
+        if self.answer_statuses and recipient:
             code = "02" if reasons else "01"
             description = "; ".join(reasons) if reasons else "Đã đến"
             await self._answer(package, recipient, code, description)
@@ -210,20 +280,88 @@ class InboundPipeline:
             }
         return found
 
-    async def _accepted_before(self, document_id: str, sender: str) -> bool:
+    async def _accepted_before(
+        self,
+        document_id: str,
+        sender: str,
+        recipient: str,
+        business_type: int,
+        package_ref: str | None,
+    ) -> str | None:
+        """The id of an accepted copy of this document for ``recipient``: for a new document
+        (type 0) any; for an update, replacement or recall, the very same package."""
+        query = (
+            sa.select(messages.c.id)
+            .where(
+                messages.c.direction == "in",
+                messages.c.message_type == "edoc",
+                messages.c.document_id == document_id,
+                messages.c.sender == sender,
+                messages.c.recipient == recipient,
+                messages.c.business_type == business_type,
+                messages.c.inbound_state.in_(("accepted", "recalled")),
+            )
+            .order_by(messages.c.created_at)
+            .limit(1)
+        )
+        if package_ref is not None:
+            query = query.where(messages.c.package_ref == package_ref)
         async with self.store.engine.connect() as connection:
-            found = await connection.scalar(
+            found = await connection.scalar(query)
+        return None if found is None else str(found)
+
+    async def _answer_again(self, document_id: str, reporter: str) -> None:
+        """The sender sent a document again, perhaps because our status never reached it:
+        the last status we sent about it goes out once more (the same signed package)."""
+        async with self.store.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(messages)
+                    .where(
+                        messages.c.direction == "out",
+                        messages.c.message_type == "status",
+                        messages.c.document_id == document_id,
+                        messages.c.sender == reporter,
+                    )
+                    .order_by(messages.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+            if row is None:
+                return
+            waiting = await connection.scalar(
                 sa.select(sa.func.count())
-                .select_from(messages)
+                .select_from(deliveries)
                 .where(
-                    messages.c.direction == "in",
-                    messages.c.message_type == "edoc",
-                    messages.c.document_id == document_id,
-                    messages.c.sender == sender,
-                    messages.c.inbound_state.in_(("accepted", "recalled")),
+                    deliveries.c.message_id == row.id,
+                    deliveries.c.state.in_(("queued", "sending", "retry_wait")),
                 )
             )
-        return bool(found)
+            recipients = list(
+                (
+                    await connection.execute(
+                        sa.select(deliveries.c.recipient).where(deliveries.c.message_id == row.id)
+                    )
+                ).scalars()
+            )
+        if waiting:
+            return  # it has not gone yet: it will
+        await self.store.accept(
+            NewMessage(
+                direction="out",
+                document_id=row.document_id,
+                sender=row.sender,
+                code=row.code,
+                subject=row.subject,
+                message_type="status",
+                status_code=row.status_code,
+                package_ref=row.package_ref,
+                package_size=row.package_size,
+                needs_signature=row.needs_signature,
+            ),
+            [NewDelivery(r, self.routing.destination_for(r) or "") for r in recipients],
+            source="inbound:duplicate",
+        )
 
     async def _set_inbound(
         self,
@@ -233,8 +371,11 @@ class InboundPipeline:
         state: str,
         checks: object = None,
         signature_failed: bool | None = None,
+        original_id: str | None = None,
     ) -> None:
         values: dict[str, object] = {"inbound_state": state}
+        if original_id is not None:
+            values["original_id"] = original_id
         if signature_failed is not None:
             values["signature_failed"] = signature_failed
         if recipient is not None:
@@ -265,13 +406,22 @@ class InboundPipeline:
         await self.send_status(status)
 
     async def send_status(self, status: edxml.StatusPackage) -> str | None:
+        """Send a status we owe. Without a key to sign it, it is stored all the same and
+        waits for its signature (the dispatcher signs it before sending; an alert says so)."""
+        unsigned = edxml.build(status)
+        needs_signature = False
         try:
-            data = self.signers.sign(edxml.build(status), status.sender.organ_id)
+            data = self.signers.sign(unsigned, status.sender.organ_id)
         except MissingSigningKey as exc:
-            log.warning("status %s not sent: %s", status.status_code, exc)
-            return None
+            if not self.ours(status.sender.organ_id):  # misaddressed: we cannot speak for it
+                log.warning("status %s not sent: %s", status.status_code, exc)
+                return None
+            log.warning("status %s waits for a signature: %s", status.status_code, exc)
+            data, needs_signature = unsigned, True
         try:
-            accepted = await accept_package(self.store, self.blobs, self.routing, data)
+            accepted = await accept_package(
+                self.store, self.blobs, self.routing, data, needs_signature=needs_signature
+            )
         except AcceptanceError as exc:
             log.warning(
                 "status %s to %s not sent: %s",

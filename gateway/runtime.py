@@ -17,13 +17,12 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 
-import sqlalchemy as sa
 from aiohttp import web
 from redis import asyncio as aioredis
 
 import edxml
 from adapters.axis.client import AxisClient
-from adapters.axis.poller import poll_forever
+from adapters.axis.poller import HandoverRejected, poll_forever
 from adapters.axis.server import Freshness, install_axis_routes
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
@@ -34,9 +33,10 @@ from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.redis.limits import RedisLimit
 from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
-from adapters.store.store import DeliveryJob, NewMessage, Store
+from adapters.store.store import DeliveryJob, Store
 from adapters.trust import load_trust_store
 
+from .accept import run_directory_sync
 from .alerts import run_alerts, sinks_from_settings
 from .api.app import MAX_REQUEST_BYTES, ApiContext, build_api
 from .api.app import PREFIX as API_PREFIX
@@ -49,6 +49,7 @@ from .dispatch.destinations import (
     LocalDestination,
     RestDestination,
     SoapHubDestination,
+    UnreadablePackage,
 )
 from .dispatch.dispatcher import Dispatcher, run_embedded
 from .dispatch.queue import relay_outbox, work_handler
@@ -139,6 +140,10 @@ class Runtime:
             if self.redis is not None
             else None
         )
+        self.signers = Signers(
+            {organ: key.load() for organ, key in settings.signing_keys.items()},
+            required=settings.signature_required,
+        )
         self.dispatcher = Dispatcher(
             self.store,
             self.blobs,
@@ -146,10 +151,7 @@ class Runtime:
             retry=settings.retry,
             limit_per_destination=settings.workers.limit_per_destination,
             shared_limit=shared,
-        )
-        self.signers = Signers(
-            {organ: key.load() for organ, key in settings.signing_keys.items()},
-            required=settings.signature_required,
+            signers=self.signers,
         )
         trust = load_trust_store(settings.trust_dir) if settings.trust_dir is not None else None
         self.inbound = InboundPipeline(
@@ -181,30 +183,16 @@ class Runtime:
             self._stack.push_async_callback(self.broker.close)
 
     async def _receive_locally(self, job: DeliveryJob, package: bytes) -> str:
-        """An agency of ours: stored as an inbound message, once per delivery."""
-        message = await self.store.message(job.message_id, events=False)
-        assert message is not None
+        """An agency of ours: handed to our own inbound pipeline, exactly as a package from
+        the axis is (checks, its own copy, the automatic 01, the inbox, the facade), once
+        per delivery (the delivery id is the item's id at the source "local")."""
         try:
-            message_id, _ = await self.store.accept(
-                NewMessage(
-                    direction="in",
-                    document_id=message.document_id,
-                    sender=message.sender,
-                    code=message.code,
-                    subject=message.subject,
-                    message_type=message.message_type,
-                    status_code=message.status_code,
-                    package_ref=message.package_ref,
-                    package_size=len(package),
-                ),
-                [],
-                source="local",
-                deliver=False,
-                inbound=("local", job.delivery_id),
+            result = await self.inbound.receive(
+                package, source="local", remote_id=job.delivery_id, recipient=job.recipient
             )
-        except sa.exc.IntegrityError:
-            return f"local:{job.delivery_id}"  # delivered by an earlier attempt
-        return f"local:{message_id}"
+        except HandoverRejected as exc:
+            raise UnreadablePackage(str(exc), operation="local") from None
+        return f"local:{result.message_id or job.delivery_id}"
 
     def web_app(self) -> web.Application:
         """The HTTP face: /healthz, /readyz, /metrics, the REST API under /api/v1, the VDXP
@@ -313,6 +301,18 @@ class Runtime:
 
             tasks.append(asyncio.create_task(while_leader(self.lock("backup"), backups, stop=stop)))
         axis_settings = self.settings.axis
+        if self.axis is not None and axis_settings is not None:
+            directory_axis = self.axis
+            every = axis_settings.directory_sync_hours * 3600
+
+            async def directory(job_stop: asyncio.Event) -> None:
+                await run_directory_sync(
+                    self.store, directory_axis, interval_seconds=every, stop=job_stop
+                )
+
+            tasks.append(
+                asyncio.create_task(while_leader(self.lock("directory"), directory, stop=stop))
+            )
         if self.axis is not None and axis_settings is not None and axis_settings.poll:
             axis = self.axis
 

@@ -88,6 +88,8 @@ class NewMessage:
     priority: int = 0
     due_date: dt.date | None = None
     client_id: str | None = None
+    #: Stored unsigned (no key could sign it yet): signed before it is sent.
+    needs_signature: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,8 @@ class DeliveryJob:
     in_doubt: bool = False
     #: Steps of the retry schedule used so far (waits a destination asked for use none).
     backoff_step: int = 0
+    #: The package was stored unsigned (no key yet): sign it before sending.
+    needs_signature: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +363,7 @@ class Store:
                     package_ref=message.package_ref,
                     package_size=message.package_size,
                     client_id=message.client_id,
+                    needs_signature=message.needs_signature,
                     created_at=now,
                 )
             )
@@ -582,6 +587,7 @@ class Store:
                 messages.c.created_at,
                 messages.c.code,
                 messages.c.subject,
+                messages.c.needs_signature,
             )
             .join(messages, messages.c.id == deliveries.c.message_id)
             .where(deliveries.c.id.in_(claimed))
@@ -602,6 +608,7 @@ class Store:
                 subject=row.subject,
                 in_doubt=row.id in in_doubt,
                 backoff_step=row.backoff_step,
+                needs_signature=bool(row.needs_signature),
             )
             for row in rows
         ]
@@ -1109,6 +1116,15 @@ class Store:
                 for d in delivery_rows
             ),
         )
+
+    async def sign_message(self, message_id: str, package_ref: str) -> None:
+        """A message stored unsigned now has its signed package (``package_ref``)."""
+        async with self._transaction() as connection:
+            await connection.execute(
+                messages.update()
+                .where(messages.c.id == message_id, messages.c.needs_signature.is_(True))
+                .values(package_ref=package_ref, needs_signature=False)
+            )
 
     async def remote_id_taken(self, route: str, remote_id: str, delivery_id: str) -> bool:
         """Whether another delivery to ``route`` already recorded ``remote_id`` as its copy."""

@@ -38,6 +38,7 @@ from adapters.errors import RemoteServiceError
 from adapters.redis.limits import DestinationLimit, LocalLimit
 from adapters.store.store import DeliveryJob, Store, utc_now
 
+from ..signing import MissingSigningKey, Signers
 from .destinations import Destination
 from .retry import RetryPolicy
 
@@ -64,6 +65,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         limit_per_destination: int = 10,
         shared_limit: DestinationLimit | None = None,
+        signers: Signers | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
@@ -73,6 +75,7 @@ class Dispatcher:
         self._retry = retry or RetryPolicy()
         self._local_limit = LocalLimit(limit_per_destination)
         self._shared_limit = shared_limit  # the deployment's, across processes (Redis)
+        self._signers = signers  # for packages stored before a key could sign them
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._clock = clock
         self.in_flight: dict[str, int] = {}  # per destination, for tests and metrics
@@ -125,6 +128,13 @@ class Dispatcher:
             return await self._record(
                 job, "failed", f"the package {job.package_ref} is missing from the blob store"
             )
+        if job.needs_signature:
+            try:
+                package = await self._sign_owed(job, package)
+            except MissingSigningKey as exc:  # Điều 5.2: nothing leaves unsigned
+                return await self._retry_or_fail(
+                    job, f"waits for its signature: {exc}", destination_fault=False
+                )
         try:
             async with contextlib.AsyncExitStack() as slots:
                 await slots.enter_async_context(self._local_limit.slot(job.route))
@@ -160,6 +170,16 @@ class Dispatcher:
                 job, f"unexpected {type(exc).__name__}: {exc}", in_doubt=True
             )
         return await self._delivered(job, remote_id, "")
+
+    async def _sign_owed(self, job: DeliveryJob, package: bytes) -> bytes:
+        """Sign a package stored unsigned (a status we owe, whose agency had no key yet) and
+        keep the signed one as the message's package; ``MissingSigningKey`` if still none."""
+        if self._signers is None:
+            raise MissingSigningKey(job.sender)
+        signed = await asyncio.to_thread(self._signers.sign, package, job.sender)
+        ref = await asyncio.to_thread(self._blobs.put, signed)
+        await self.store.sign_message(job.message_id, ref)
+        return signed
 
     async def _look_up(self, job: DeliveryJob, destination: Destination) -> str | None:
         """Before sending an attempt in doubt again: has the destination got this copy?
@@ -211,8 +231,10 @@ class Dispatcher:
         *,
         in_doubt: bool = False,
         retry_after: float | None = None,
+        destination_fault: bool = True,
     ) -> Outcome:
-        self._troubled.add(job.route)
+        if destination_fault:
+            self._troubled.add(job.route)
         step = job.backoff_step if retry_after is not None else job.backoff_step + 1
         at = self._retry.next_attempt_at(
             step,

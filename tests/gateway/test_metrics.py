@@ -88,8 +88,9 @@ async def _flow(tmp_path: Path, pki: DevPki, database_url: str, schema: str | No
                     assert response.status == 202, await response.text()
                 stop = asyncio.Event()
                 workers = asyncio.create_task(runtime.run_workers(stop))
+                # the document reaches G22 locally, and G22's 01 comes back the same way
                 for _ in range(300):
-                    if "sent" in await runtime.store.counts_by_state():
+                    if await runtime.store.counts_by_state() == {"arrived": 1, "sent": 1}:
                         break
                     await asyncio.sleep(0.05)
                 stop.set()
@@ -97,24 +98,28 @@ async def _flow(tmp_path: Path, pki: DevPki, database_url: str, schema: str | No
 
                 after = await scrape()
                 assert _value(after, 'edxml_messages_total{direction="out",type="edoc"}') == 1
+                assert _value(after, 'edxml_messages_total{direction="out",type="status"}') == 1
+                assert _value(after, 'edxml_deliveries{state="arrived"}') == 1
                 assert _value(after, 'edxml_deliveries{state="sent"}') == 1
-                assert _value(after, "edxml_deliveries_sent_total") == 1
-                assert _value(after, "edxml_delivery_latency_seconds_count") == 1
-                assert _value(after, 'edxml_delivery_latency_seconds_bucket{le="+Inf"}') == 1
-                assert _value(after, 'edxml_delivery_latency_seconds_bucket{le="86400"}') == 1
+                assert _value(after, "edxml_deliveries_sent_total") == 2
+                assert _value(after, "edxml_delivery_latency_seconds_count") == 2
+                assert _value(after, 'edxml_delivery_latency_seconds_bucket{le="+Inf"}') == 2
+                assert _value(after, 'edxml_delivery_latency_seconds_bucket{le="86400"}') == 2
                 assert 0 <= _value(after, "edxml_delivery_latency_seconds_sum") < 60
                 assert _value(after, "edxml_queue_depth") == 0
 
-                good = _signed(pki)
+                good = _signed(pki, document(document_id="000.00.01.H42,2026/11/25,07/UBND-VP"))
                 other = document(document_id="000.00.01.H42,2026/11/25,06/UBND-VP")
                 tampered = _signed(pki, other).replace(
                     "triển khai".encode(), "TRIỂN KHAI".encode(), 1
                 )
+                # the local copy went through the inbound checks too: unsigned (no keys here)
+                assert _value(after, "edxml_signature_failures_total") == 1
                 await runtime.inbound.receive(good, source="axis", remote_id="m1")
-                assert _value(await scrape(), "edxml_signature_failures_total") == 0
+                assert _value(await scrape(), "edxml_signature_failures_total") == 1
                 await runtime.inbound.receive(tampered, source="axis", remote_id="m2")
                 final = await scrape()
-                assert _value(final, "edxml_signature_failures_total") == 1
+                assert _value(final, "edxml_signature_failures_total") == 2
                 assert _value(final, 'edxml_messages_total{direction="in",type="edoc"}') == 3
         finally:
             await runner.cleanup()

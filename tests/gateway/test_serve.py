@@ -129,7 +129,7 @@ async def test_serve_accepts_signs_and_delivers_and_serves_the_facade(
             async with http.get(f"{url}/readyz") as response:
                 ready = await response.json()
                 assert response.status == 200, ready
-            assert set(ready["checks"]) == {"store", "keys", "axis"}
+            assert set(ready["checks"]) == {"store", "keys", "axis", "directory"}
             assert "expires in" in ready["checks"]["keys"]["detail"]
             simulator.faults.set(FaultPlan(outage_seconds=30))
             async with http.get(f"{url}/readyz") as response:
