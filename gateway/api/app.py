@@ -609,6 +609,10 @@ def _inbox_json(row: Any) -> dict[str, Any]:
         "priority": row.priority,
         "due_date": row.due_date.isoformat() if row.due_date else None,
         "state": row.inbound_state,
+        # an update (2), replacement (3) or recall (1) names the document it is about
+        "business_type": row.business_type,
+        "original_id": row.original_id,
+        "reported_status": row.reported_status,
         "checks": json.loads(row.checks) if row.checks else None,
         "received_at": created.isoformat(),
         "acknowledged": row.acked_at is not None,

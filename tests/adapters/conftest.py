@@ -21,6 +21,7 @@ SYSTEMS = (
         agencies=(
             AgencyConfig(code="000.00.00.H42", name="UBND tỉnh Ninh Bình"),
             AgencyConfig(code="000.00.01.H42", name="Văn phòng UBND tỉnh Ninh Bình", level=2),
+            AgencyConfig(code="000.00.12.H42", name="Sở Thông tin và Truyền thông"),
             # the From of the official sample edoc_new.edxml, which the vectors send
             AgencyConfig(code="000.00.00.A80", name="Sample sender (edoc_new.edxml)"),
         ),

@@ -97,13 +97,19 @@ async def gateways(
         client_for(simulator, "00.42.W00") as axis_a,
         client_for(simulator, "000.00.00.G22") as axis_b,
     ):
-        for store, axis, own, agency in (
-            (store_a, axis_a, ("*.H42",), "000.00.01.H42"),
-            (store_b, axis_b, ("000.00.00.G22",), "000.00.00.G22"),
+        for store, axis, own, keyed in (
+            (store_a, axis_a, ("*.H42",), ("000.00.01.H42", "000.00.12.H42")),
+            (store_b, axis_b, ("000.00.00.G22",), ("000.00.00.G22",)),
         ):
-            issued = pki.agencies[agency]
+            agency = keyed[0]
             signers = Signers(
-                {agency: SigningIdentity(issued.key, tuple(pki.chain(issued)))}, required=True
+                {
+                    organ: SigningIdentity(
+                        pki.agencies[organ].key, tuple(pki.chain(pki.agencies[organ]))
+                    )
+                    for organ in keyed
+                },
+                required=True,
             )
             blobs = BlobStore(tmp_path / agency / "blobs")
             pipeline = InboundPipeline(store, blobs, routing, own, signers=signers, trust=trust)

@@ -60,15 +60,15 @@ async def test_every_operation_round_trips(simulator: AxisSimulator) -> None:
         units = await ninh_binh.synchronize_units()
         assert {unit["centerCode"] for unit in units} >= {NINH_BINH, VPCP}
 
-        await ninh_binh.register_agency(code="000.00.12.H42", name="Sở Nội vụ", parent=NINH_BINH)
-        assert "000.00.12.H42" in {agency.code for agency in await vpcp.agencies()}
+        await ninh_binh.register_agency(code="000.00.14.H42", name="Sở Nội vụ", parent=NINH_BINH)
+        assert "000.00.14.H42" in {agency.code for agency in await vpcp.agencies()}
         with pytest.raises(AxisPermanentError) as refused:
-            await vpcp.register_agency(code="000.00.12.H42", name="Sở Nội vụ", parent=VPCP)
+            await vpcp.register_agency(code="000.00.14.H42", name="Sở Nội vụ", parent=VPCP)
         assert refused.value.http_status == 409
         with pytest.raises(AxisPermanentError, match=r"not an agency of 000\.00\.00\.G22"):
-            await vpcp.delete_agency("000.00.12.H42")
-        await ninh_binh.delete_agency("000.00.12.H42")
-        assert "000.00.12.H42" not in {agency.code for agency in await vpcp.agencies()}
+            await vpcp.delete_agency("000.00.14.H42")
+        await ninh_binh.delete_agency("000.00.14.H42")
+        assert "000.00.14.H42" not in {agency.code for agency in await vpcp.agencies()}
 
 
 async def test_an_exchange_with_statuses_01_03_06(simulator: AxisSimulator) -> None:

@@ -208,3 +208,47 @@ async def test_the_migrations_build_exactly_the_declared_schema(store: Store) ->
     async with store.engine.connect() as connection:
         found = await connection.run_sync(differences)
     assert found == []
+
+
+async def test_the_sweeper_republishes_only_what_the_broker_never_had(
+    store: Store, clock: Clock
+) -> None:
+    """A delivery that waits its turn behind a long queue is not stuck: its message was
+    confirmed by the broker. Before, every such delivery was published again each minute
+    (a queue of 1,200 waiting deliveries grew to 32,126 messages)."""
+    recipients = tuple(f"000.00.{n:02d}.H53" for n in range(30))
+    _, delivery_ids = await _accept(store, recipients)
+    rows = await store.unpublished(100)
+    await store.mark_published([row.id for row in rows])
+    clock.advance(600)
+    assert await store.reschedule_stuck(grace_seconds=60) == 0
+    assert await store.reschedule_stuck(grace_seconds=60) == 0
+    # work made due without an outbox row for its next attempt was never handed over: found
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            sa.text("UPDATE deliveries SET attempts = 3 WHERE id = :id"), {"id": delivery_ids[0]}
+        )
+    assert await store.reschedule_stuck(grace_seconds=60) == 1
+    assert await store.reschedule_stuck(grace_seconds=60) == 0  # now it has one
+
+
+async def test_a_large_fan_out_keeps_only_its_first_recipients_in_the_document_lane(
+    store: Store,
+) -> None:
+    from adapters.store.schema import deliveries
+    from adapters.store.store import FAIR_SHARE, queue_lane
+
+    recipients = tuple(f"000.00.{n:02d}.H53" for n in range(FAIR_SHARE + 5))
+    message_id, _ = await store.accept(
+        _message(priority=0), [NewDelivery(r, "axis") for r in recipients]
+    )
+    async with store.engine.connect() as connection:
+        lanes = sorted(
+            (
+                await connection.execute(
+                    sa.select(deliveries.c.priority).where(deliveries.c.message_id == message_id)
+                )
+            ).scalars()
+        )
+    assert lanes == [0] * 5 + [1] * FAIR_SHARE
+    assert [queue_lane(p, 0) for p in (0, 1, 2, 3)] == [1, 2, 3, 3]
