@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     send = commands.add_parser("send", help="send a document record to a running gateway")
     send.add_argument("record", type=Path, help="the record (JSON, as for `python -m edxml build`)")
+    send.add_argument(
+        "--resend",
+        action="store_true",
+        help="send a DocumentId that was sent before, on purpose (otherwise refused)",
+    )
     status = commands.add_parser("status", help="each recipient's state of a sent document")
     status.add_argument("message_id")
     for command in (send, status):
@@ -213,7 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             key = client_commands.api_key(arguments.key)
             if arguments.command == "send":
-                sent = asyncio.run(client_commands.run_send(arguments.record, arguments.url, key))
+                sent = asyncio.run(
+                    client_commands.run_send(
+                        arguments.record, arguments.url, key, resend=arguments.resend
+                    )
+                )
                 print(f"accepted: {sent['document_id']}")
                 print(f"  follow it: edxml-gateway status {sent['id']}")
             else:

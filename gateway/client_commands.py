@@ -45,7 +45,9 @@ def _problem(status: int, body: str) -> str:
     return "\n".join(lines)
 
 
-async def run_send(record_path: Path, url: str, key: str) -> dict[str, Any]:
+async def run_send(
+    record_path: Path, url: str, key: str, *, resend: bool = False
+) -> dict[str, Any]:
     try:
         record = json.loads(record_path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -75,7 +77,11 @@ async def run_send(record_path: Path, url: str, key: str) -> dict[str, Any]:
         )
         async with (
             aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http,
-            http.post(f"{url.rstrip('/')}/api/v1/documents", data=form) as response,
+            http.post(
+                f"{url.rstrip('/')}/api/v1/documents",
+                data=form,
+                params={"resend": "true"} if resend else None,
+            ) as response,
         ):
             body = await response.text()
             if response.status != 202:
