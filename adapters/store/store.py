@@ -743,18 +743,7 @@ class Store:
                 StateChange(row.id, RETRY_WAIT, RETRY_WAIT, source, now) for row in woken
             )
             if self.outbox:
-                await connection.execute(
-                    outbox.insert(),
-                    [
-                        {
-                            "delivery_id": row.id,
-                            "attempt": row.attempts + 1,
-                            "created_at": now,
-                            "due_at": now,
-                        }
-                        for row in woken
-                    ],
-                )
+                await self._queue_next(connection, woken, now)
         return len(woken)
 
     async def move(
@@ -980,19 +969,26 @@ class Store:
         async with self._transaction() as connection:
             stuck = (await connection.execute(query)).all()
             if stuck:
-                await connection.execute(
-                    outbox.insert(),
-                    [
-                        {
-                            "delivery_id": row.id,
-                            "attempt": row.attempts + 1,
-                            "created_at": now,
-                            "due_at": now,
-                        }
-                        for row in stuck
-                    ],
-                )
+                await self._queue_next(connection, stuck, now)
         return len(stuck)
+
+    @staticmethod
+    async def _queue_next(
+        connection: AsyncConnection, rows: Sequence[Any], now: dt.datetime
+    ) -> None:
+        """Outbox rows, due now, for the next attempt of each (id, attempts) row."""
+        await connection.execute(
+            outbox.insert(),
+            [
+                {
+                    "delivery_id": row.id,
+                    "attempt": row.attempts + 1,
+                    "created_at": now,
+                    "due_at": now,
+                }
+                for row in rows
+            ],
+        )
 
     async def mark_published(self, ids: Iterable[int]) -> None:
         listed = list(ids)

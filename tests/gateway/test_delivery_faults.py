@@ -13,21 +13,20 @@ from pathlib import Path
 
 import pytest
 
-import edxml
 from adapters.axis.client import AxisClient, AxisConfig, AxisTransientError
 from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker
 from adapters.errors import retry_after_seconds
 from adapters.soap_hub import SoapHubClient, SoapHubConfig
-from adapters.store.store import NewDelivery, NewMessage, Store
+from adapters.store.store import Store
 from gateway.dispatch.destinations import AxisDestination, SoapHubDestination
 from gateway.dispatch.dispatcher import Dispatcher, run_embedded
 from gateway.dispatch.queue import relay_outbox, work_handler
 from gateway.dispatch.retry import RetryPolicy
 from tests.adapters.conftest import VECTOR_SECRET, client_for
-from tests.factories import document, organization
 
+from .flows import accept_numbered, until
 from .test_queue import broker  # noqa: F401 (a fixture)
 
 OFFICE, VPCP, TAY_NINH = "000.00.01.H42", "000.00.00.G22", "000.00.11.H53"
@@ -36,38 +35,13 @@ OFFICE, VPCP, TAY_NINH = "000.00.01.H42", "000.00.00.G22", "000.00.11.H53"
 FAST = RetryPolicy(delays_seconds=(0.1, 0.2, *(0.3,) * 12), jitter=0.1)
 
 
-async def _accept(
+def _accept(
     store: Store, blobs: BlobStore, number: int, recipients: tuple[str, ...] = (VPCP,)
-) -> str:
-    """Document ``number``: its own number/notation, so each copy is told apart."""
-    code = edxml.Code(number=f"{number:02d}", notation="UBND-VP")
-    package = document(
-        recipients=tuple(organization(r) for r in recipients),
-        code=code,
-        document_id=f"{OFFICE},2026/11/25,{code}",
+) -> Awaitable[str]:
+    """Document ``number`` (its own number/notation), to the axis or, for Tây Ninh, the hub."""
+    return accept_numbered(
+        store, blobs, number, recipients, route=lambda r: "hub" if r == TAY_NINH else "axis"
     )
-    data = edxml.build(package)
-    message_id, _ = await store.accept(
-        NewMessage(
-            direction="out",
-            document_id=package.document_id or "",
-            sender=OFFICE,
-            code=str(package.code),
-            subject=package.subject,
-            package_ref=blobs.put(data),
-            package_size=len(data),
-        ),
-        [NewDelivery(r, "axis" if r != TAY_NINH else "hub") for r in recipients],
-    )
-    return message_id
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def _run_embedded(dispatcher: Dispatcher, condition: Callable[[], Awaitable[bool]]) -> None:
@@ -76,7 +50,7 @@ async def _run_embedded(dispatcher: Dispatcher, condition: Callable[[], Awaitabl
         run_embedded(dispatcher, stop=stop, idle_seconds=0.02, lease_seconds=30)
     )
     try:
-        await _until(condition)
+        await until(condition)
     finally:
         stop.set()
         await worker
@@ -142,7 +116,7 @@ async def test_late_answers_through_rabbitmq(
             async def all_sent() -> bool:
                 return (await live_store.counts_by_state()) == {"sent": 10}
 
-            await _until(all_sent)
+            await until(all_sent)
         finally:
             stop.set()
             await asyncio.gather(relay, consumer)
@@ -173,7 +147,7 @@ async def test_a_hub_that_cannot_be_asked_gets_it_again_and_the_timeline_says_so
             return view is not None and view.deliveries[0].attempts >= 2
 
         try:
-            await _until(retried)
+            await until(retried)
             simulator.faults.set(FaultPlan())
 
             async def sent() -> bool:
@@ -184,7 +158,7 @@ async def test_a_hub_that_cannot_be_asked_gets_it_again_and_the_timeline_says_so
                     == "sent"
                 )
 
-            await _until(sent)
+            await until(sent)
         finally:
             stop.set()
             await worker

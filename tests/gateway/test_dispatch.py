@@ -27,6 +27,8 @@ from gateway.receive import StoreSeenDocIds
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization, status
 
+from .flows import until
+
 OFFICE, VPCP, TAY_NINH, H17 = "000.00.01.H42", "000.00.00.G22", "000.00.11.H53", "28.22.H17"
 RECIPIENTS = (VPCP, TAY_NINH, H17)
 SYSTEM_OF = {VPCP: "000.00.00.G22", TAY_NINH: "00.53.W00", H17: "00.17.W00"}
@@ -54,14 +56,6 @@ async def _accept(
     return message_id, data
 
 
-async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 @pytest.fixture
 async def engine_parts(
     live_store: Store,
@@ -86,7 +80,7 @@ async def _run_until(dispatcher: Dispatcher, condition: Callable[[], Awaitable[b
         run_embedded(dispatcher, stop=stop, idle_seconds=0.02, lease_seconds=10)
     )
     try:
-        await _until(condition)
+        await until(condition, timeout=20, step=0.02)
     finally:
         stop.set()
         await worker

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import edxml
 from adapters.axis.simulator import (
     AgencyConfig,
     AxisSimulator,
@@ -21,13 +20,13 @@ from adapters.axis.simulator import (
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker
 from adapters.store.schema import delivery_events
-from adapters.store.store import NewDelivery, NewMessage, Store
+from adapters.store.store import Store
 from gateway.dispatch.destinations import AxisDestination
 from gateway.dispatch.dispatcher import Dispatcher, run_embedded
 from gateway.dispatch.queue import relay_outbox, work_handler
 from tests.adapters.conftest import SYSTEMS, client_for
-from tests.factories import document, organization
 
+from .flows import accept_numbered
 from .test_queue import broker  # noqa: F401 (a fixture)
 
 OFFICE = "000.00.01.H42"
@@ -45,33 +44,6 @@ async def crowded() -> AsyncIterator[AxisSimulator]:
     config = SimulatorConfig(systems=(*SYSTEMS, many), faults=FaultPlan(latency_ms=3))
     async with AxisSimulator(config) as running:
         yield running
-
-
-async def _accept(
-    store: Store, blobs: BlobStore, number: int, recipients: tuple[str, ...], priority: int
-) -> str:
-    code = edxml.Code(number=f"{number:02d}", notation="UBND-VP")
-    package = document(
-        recipients=tuple(organization(r) for r in recipients),
-        code=code,
-        document_id=f"{OFFICE},2026/11/25,{code}",
-        other_info=edxml.OtherInfo(priority=priority, page_amount=1, direction=False),
-    )
-    data = edxml.build(package)
-    message_id, _ = await store.accept(
-        NewMessage(
-            direction="out",
-            document_id=package.document_id or "",
-            sender=OFFICE,
-            code=str(code),
-            subject=package.subject,
-            priority=priority,
-            package_ref=blobs.put(data),
-            package_size=len(data),
-        ),
-        [NewDelivery(r, "axis") for r in recipients],
-    )
-    return message_id
 
 
 async def _sent_order(store: Store) -> list[str]:
@@ -100,9 +72,9 @@ async def _positions(store: Store, *message_ids: str) -> list[int]:
 
 async def _parts(store: Store, tmp_path: Path) -> tuple[BlobStore, str, str, str]:
     blobs = BlobStore(tmp_path / "blobs")
-    fan_out = await _accept(store, blobs, 1, FAN_OUT, priority=0)
-    ordinary = await _accept(store, blobs, 2, ("000.00.00.G22",), priority=0)
-    urgent = await _accept(store, blobs, 3, ("000.00.00.G22",), priority=2)
+    fan_out = await accept_numbered(store, blobs, 1, FAN_OUT)
+    ordinary = await accept_numbered(store, blobs, 2, ("000.00.00.G22",))
+    urgent = await accept_numbered(store, blobs, 3, ("000.00.00.G22",), priority=2)
     return blobs, fan_out, ordinary, urgent
 
 

@@ -98,10 +98,10 @@ async def test_a_document_to_two_of_our_agencies_reaches_both_and_each_answers_0
     }
 
 
-async def test_an_update_of_a_document_we_hold_is_a_new_item_linked_to_it(
+async def test_an_update_or_replacement_of_a_document_we_hold_is_a_new_linked_item(
     gateways: tuple[Gateway, Gateway],
 ) -> None:
-    """Before, an update (business type 2) was dropped as a duplicate of the original."""
+    """Before, an update (business type 2) or a replacement (3) was dropped as a duplicate."""
     a, b = gateways
     auth_b = await _key(b, [VPCP])
     async with aiohttp.ClientSession() as http:
@@ -122,12 +122,25 @@ async def test_an_update_of_a_document_we_hold_is_a_new_item_linked_to_it(
             assert r.status == 202, await r.text()
         await b.deliver()
         await a.poll()
+        replacement = _from_vpcp(
+            recipients=[{"organ_id": OFFICE, "organ_name": "Văn phòng UBND"}],
+            subject="V/v triển khai kết nối (thay thế)",
+        )
+        async with http.post(
+            f"{b.url}{PREFIX}/documents/{original['id']}/replace",
+            json={"reason": "Thay thế văn bản", "record": replacement},
+            headers=auth_b,
+        ) as r:
+            assert r.status == 202, await r.text()
+        await b.deliver()
+        await a.poll()
         inbox = await _inbox(a, http)
-    first, update = sorted(inbox, key=lambda item: item["business_type"])
-    assert (first["business_type"], update["business_type"]) == (0, 2)
-    assert update["state"] == "accepted"
-    assert update["original_id"] == first["id"]
+    first, update, replaced = sorted(inbox, key=lambda item: item["business_type"])
+    assert [i["business_type"] for i in (first, update, replaced)] == [0, 2, 3]
+    assert {update["state"], replaced["state"]} == {"accepted"}
+    assert update["original_id"] == replaced["original_id"] == first["id"]
     assert update["due_date"] == "2026-12-20"
+    assert replaced["document_id"] == first["document_id"]  # the same DocumentId, a new item
 
 
 async def test_a_sender_that_sends_again_gets_the_status_we_gave_again(

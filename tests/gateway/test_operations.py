@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,8 @@ from gateway.receive import StoreSeenDocIds
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization
 
+from .flows import until
+
 OFFICE, VPCP, TAY_NINH = "000.00.01.H42", "000.00.00.G22", "000.00.11.H53"
 SYSTEM_OF = {VPCP: "000.00.00.G22", TAY_NINH: "00.53.W00"}
 ROUTES = RoutingTable()
@@ -44,7 +46,7 @@ class Engine:
             return not {"queued", "sending", "retry_wait"} & set(counts)
 
         try:
-            await _until(quiet)
+            await until(quiet, timeout=20, step=0.02)
         finally:
             stop.set()
             await worker
@@ -59,14 +61,6 @@ class Engine:
         assert view is not None
         (delivery,) = [d for d in view.deliveries if d.recipient == recipient]
         return [(e.source, e.to_state) for e in delivery.events]
-
-
-async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

@@ -23,6 +23,8 @@ from gateway.dispatch.retry import RetryPolicy
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization
 
+from .flows import until
+
 AMQP_URL = os.environ.get("EDXML_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 OFFICE, VPCP, TAY_NINH, H17 = "000.00.01.H42", "000.00.00.G22", "000.00.11.H53", "28.22.H17"
 FAST = RetryPolicy(delays_seconds=(0.2, 0.5, 1, 2, 4), jitter=0.1)
@@ -63,14 +65,6 @@ async def _accept(store: Store, blobs: BlobStore, recipients: tuple[str, ...]) -
     return message_id
 
 
-async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
 async def _run(
     store: Store,
     broker: AmqpBroker,
@@ -83,7 +77,7 @@ async def _run(
         broker.run_consumer(work_handler(dispatcher, lease_seconds=10), stop=stop)
     )
     try:
-        await _until(condition)
+        await until(condition, timeout=60, step=0.05)
     finally:
         stop.set()
         await asyncio.gather(relay, consumer)

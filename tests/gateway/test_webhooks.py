@@ -18,6 +18,7 @@ from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
 from gateway.api.app import PREFIX
 from gateway.webhooks import DELAYS, WebhookEvents, run_webhooks
 
+from .flows import serving
 from .harness import LOOPBACK, Gateway, _key, _record
 
 
@@ -37,13 +38,8 @@ async def receiver() -> AsyncIterator[tuple[str, list[tuple[dict[str, str], byte
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    yield f"http://{host}:{port}/hook", received, failures
-    await runner.cleanup()
+    async with serving(app) as base:
+        yield f"{base}/hook", received, failures
 
 
 async def test_inbound_documents_and_state_changes_reach_the_qlvb_signed(
@@ -175,13 +171,8 @@ async def test_a_redirect_to_a_forbidden_address_is_not_followed(
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     only_this_host = UrlPolicy.of(schemes=["http"], hosts=[], networks=["127.0.0.1/32"])
-    try:
+    async with serving(app) as base:
         assert a.context is not None
         a.context.webhook_policy = only_this_host
         auth = await _key(a, ["*.H42"])
@@ -189,7 +180,7 @@ async def test_a_redirect_to_a_forbidden_address_is_not_followed(
             aiohttp.ClientSession() as http,
             http.put(
                 f"{a.url}{PREFIX}/webhook",
-                json={"url": f"http://127.0.0.1:{port}/hook"},
+                json={"url": f"{base}/hook"},
                 headers=auth,
             ) as r,
         ):
@@ -216,8 +207,6 @@ async def test_a_redirect_to_a_forbidden_address_is_not_followed(
             await asyncio.sleep(0.02)
         stop.set()
         await sender
-    finally:
-        await runner.cleanup()
     assert reached
     assert set(reached) == {"/hook"}
     assert all("refused by the settings" in (e or "") for e in errors)
