@@ -296,6 +296,12 @@ def package_tree(
     return root
 
 
+#: What the builder writes as every attachment's ContentType: the payload is always a ZIP
+#: (spec 1.6), and the official reader (EdXML102) unzips only what says exactly this; the
+#: file's own type lives in its name (AttachmentName and the ZIP entry's extension).
+ZIP_CONTENT_TYPE = "application/zip"
+
+
 def _body(
     root: etree._Element,
     envelope: _Writer,
@@ -307,7 +313,7 @@ def _body(
     for attachment in attachments:
         reference = manifest.child("Reference")
         reference.text("ContentId", f"cid:{attachment.content_id}")
-        reference.text("ContentType", attachment.content_type)
+        reference.text("ContentType", ZIP_CONTENT_TYPE)
         reference.text("Description", attachment.description)
         reference.text("AttachmentName", attachment.name)
     carried = [(index, item) for index, item in enumerate(attachments) if item.data is not None]
@@ -319,7 +325,7 @@ def _body(
         node.text("ContentId", f"cid:{attachment.content_id}")
         node.text("AttachmentName", attachment.name)
         node.text("Description", attachment.description)
-        node.text("ContentType", attachment.content_type)
+        node.text("ContentType", ZIP_CONTENT_TYPE)
         transfer = node.child("ContentTransferEncoded", nsmap={"edXML": EDXML_NS})
         transfer.element.text = payload_text(index) if payload_text else ""
 

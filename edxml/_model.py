@@ -249,9 +249,11 @@ class Attachment:
     """One attached file: the manifest ``Reference`` and its ``AttachmentEncoded`` payload.
 
     ``data`` holds the file itself (the ZIP wrapping of spec 1.6 is a wire detail the
-    builder adds and the parser removes). ``content_type`` is the wire ``ContentType``,
-    ``application/zip`` in the official samples; ``media_type`` guesses the file's own type.
-    ``data`` is ``None`` when the manifest names a file that the package does not carry.
+    builder adds and the parser removes). ``content_type`` is the ``ContentType`` a package
+    was read with (``application/zip`` in the official samples, the file's own type from
+    some senders); the builder always writes ``application/zip``, because it always zips and
+    the official reader unzips only then. ``media_type`` is the file's own type, from its
+    name. ``data`` is ``None`` when the manifest names a file that the package does not carry.
     """
 
     content_id: str  # without the "cid:" prefix

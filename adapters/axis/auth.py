@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from ..json_input import parse_json
 
@@ -31,6 +31,7 @@ __all__ = [
     "AuthError",
     "SignedFields",
     "hash_file",
+    "java_hashmap_order",
     "parse_sdk_timestamp",
     "sdk_timestamp",
     "sign_fields",
@@ -65,6 +66,54 @@ def parse_sdk_timestamp(text: str) -> dt.datetime:
     """The Vietnam wall-clock time of an SDK timestamp; ``ValueError`` if it is none."""
     stamp = dt.datetime.strptime(text[:15], "%d%m%YT%H%M%S")
     return stamp.replace(microsecond=int(text[16:20]) * 1000 % 1_000_000)
+
+
+def java_string_hash(text: str) -> int:
+    """``String.hashCode()`` of Java: the SDK's header map is ordered by it."""
+    value = 0
+    for unit in text.encode("utf-16-be").hex(" ", 2).split():
+        value = (31 * value + int(unit, 16)) & 0xFFFFFFFF
+    return value
+
+
+def java_hashmap_order(keys: Iterable[str]) -> list[str]:
+    """The order in which a ``java.util.HashMap`` holding ``keys`` (put in this order)
+    iterates them: by bucket (``hash ^ hash >>> 16`` masked by the table size, which doubles
+    past three quarters full), then by insertion within a bucket."""
+    listed = list(dict.fromkeys(keys))
+    size = 16
+    while len(listed) > size * 3 // 4:
+        size *= 2
+    buckets: dict[int, list[str]] = {}
+    for key in listed:
+        spread = java_string_hash(key)
+        spread ^= spread >> 16
+        buckets.setdefault(spread & (size - 1), []).append(key)
+    return [key for bucket in sorted(buckets) for key in buckets[bucket]]
+
+
+class SdkHeaderMap:
+    """The header map one SDK service object keeps for its whole life.
+
+    The SDK puts each call's fields into one ``HashMap`` and signs and sends all of it, so
+    a field set by an earlier call (``hash-file``, ``from``, ``docId``, ``status``) is sent —
+    and signed — again by later calls, in the map's own order. Reproducing that map is what
+    makes each of our requests the SDK's, byte for byte (the captured vectors)."""
+
+    def __init__(self, system_id: str) -> None:
+        # The SDK's constructor puts these two first (their place within a bucket is theirs).
+        self._values: dict[str, str] = {"systemid": system_id, "timestamp": ""}
+
+    def sign(
+        self, fields: Sequence[tuple[str, str]], *, timestamp: str, content_type: str, secret: str
+    ) -> list[tuple[str, str]]:
+        """Put this call's fields, then the signed headers of the whole map."""
+        self._values["Content-Type"] = content_type
+        for name, value in fields:
+            self._values[name] = value
+        self._values["timestamp"] = timestamp
+        ordered = java_hashmap_order(self._values)
+        return sign_fields([(name, self._values[name]) for name in ordered], secret=secret)
 
 
 def hash_file(data: bytes) -> str:

@@ -36,7 +36,7 @@ from ..errors import (
     retry_after_seconds,
 )
 from ..json_input import parse_json
-from .auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields, vietnam_now
+from .auth import SDK_HEADERS, SdkHeaderMap, hash_file, sdk_timestamp, vietnam_now
 
 __all__ = [
     "Agency",
@@ -53,6 +53,16 @@ MessageType = Literal["edoc", "status"]
 AckStatus = Literal["done", "fail", "processing"]
 _JSON = "application/json"
 _OCTETS = "application/octet-stream"
+#: Operations of the SDK's AgencyServiceImp; the others are KnobstickServiceImp's.
+_AGENCY_OPERATIONS = frozenset(
+    {
+        "getAgenciesList",
+        "getAgenciesListQD20",
+        "getSynchronizeUnit",
+        "registerAgency",
+        "deleteAgency",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,6 +214,9 @@ class AxisClient:
         # The SDK formats its host's local time, which is Vietnam time on the axis' side; a
         # container's clock is often UTC, so the wall clock of Vietnam is used explicitly.
         self._clock = clock or vietnam_now
+        # One header map per SDK service object (KnobstickServiceImp, AgencyServiceImp).
+        self._document_headers = SdkHeaderMap(config.system_id)
+        self._agency_headers = SdkHeaderMap(config.system_id)
 
     async def __aenter__(self) -> AxisClient:
         if self._state is _State.CLOSED:
@@ -226,13 +239,11 @@ class AxisClient:
             await self._session.close()
         self._state = _State.CLOSED
 
-    def _fields(self, extra: Sequence[tuple[str, str]], content_type: str) -> list[tuple[str, str]]:
-        return [
-            ("systemid", self._config.system_id),
-            *extra,
-            ("timestamp", sdk_timestamp(self._clock())),
-            ("Content-Type", content_type),
-        ]
+    def _map_for(self, operation: str) -> SdkHeaderMap:
+        """The SDK's service object of ``operation``: documents or agencies (each its map)."""
+        if operation in _AGENCY_OPERATIONS:
+            return self._agency_headers
+        return self._document_headers
 
     async def _call(
         self,
@@ -248,7 +259,12 @@ class AxisClient:
             raise RuntimeError(
                 f"use the AxisClient inside 'async with' (it is {self._state.value})"
             )
-        headers = sign_fields(self._fields(fields, content_type), secret=self._config.secret)
+        headers = self._map_for(operation).sign(
+            fields,
+            timestamp=sdk_timestamp(self._clock()),
+            content_type=content_type,
+            secret=self._config.secret,
+        )
         headers += [("Content-Type", content_type), *SDK_HEADERS]
         try:
             async with self._session.request(

@@ -159,12 +159,21 @@ statuses = st.builds(
 
 
 def _expected(package: edxml.Package) -> edxml.Package:
-    """What the wire gives back: the DocumentId is written even when the model left it out."""
-    if isinstance(package, edxml.DocumentPackage) and package.document_id is None:
-        import dataclasses
+    """What the wire gives back: the DocumentId is written even when the model left it out,
+    and every attachment says application/zip (it is zipped, and the official reader unzips
+    only what says so)."""
+    import dataclasses
 
-        return dataclasses.replace(package, document_id=edxml.document_id_of(package))
-    return package
+    if not isinstance(package, edxml.DocumentPackage):
+        return package
+    zipped = tuple(
+        dataclasses.replace(a, content_type="application/zip") for a in package.attachments
+    )
+    return dataclasses.replace(
+        package,
+        document_id=package.document_id or edxml.document_id_of(package),
+        attachments=zipped,
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
