@@ -127,7 +127,15 @@ def envelope(**extra: Any) -> web.Response:
 
 
 def refusal_response(refusal: AxisRefusal) -> web.Response:
-    body = {"status": "FAIL", "ErrorCode": refusal.code, "ErrorDesc": refusal.description}
+    """The FAIL envelope. It carries ``DocId`` (empty) whatever the operation: the SDK reads
+    it from every reply to ``sendEdoc`` and, when it is missing, drops the whole answer —
+    its user would never see why the document was refused."""
+    body = {
+        "status": "FAIL",
+        "ErrorCode": refusal.code,
+        "ErrorDesc": refusal.description,
+        "DocId": "",
+    }
     return web.json_response(body, status=refusal.http_status)
 
 

@@ -145,7 +145,7 @@ public final class Peer {
     // -- the SDK -------------------------------------------------------------------------------
 
     static String sdk(String[] args) throws Exception {
-        VnptProperties properties = new VnptProperties(args[1], args[2], args[3], args[4], 10, 1);
+        VnptProperties properties = new VnptProperties(args[1], args[2], args[3], args[4], 10, 3);
         KnobstickServiceImp service = new KnobstickServiceImp(properties);
         String op = args[5];
         JsonObject out = new JsonObject();
