@@ -12,7 +12,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run example test lint typecheck bench clean system-packages simulate-axis
+.PHONY: run example test conformance lint typecheck bench clean system-packages simulate-axis
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -72,6 +72,12 @@ typecheck: $(STAMP)
 
 test: system-packages lint typecheck
 	$(BIN)/python -m pytest
+
+# Only the conformance suite: the official SDK and edXML reader (../shared/peer/jars, or the
+# folder named by EDXML_PEER_JARS) against our packages, simulator and facade. make test
+# runs it too when the jars are there.
+conformance: $(STAMP)
+	$(BIN)/python -m pytest tests/conformance
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -132,7 +132,10 @@ class Code:
     notation: str
 
     def __str__(self) -> str:
-        """The combined "số/ký hiệu" form used by ``ResponseFor/Code``, e.g. ``7816/VPCP-TTĐT``."""
+        """The combined "số/ký hiệu" form used by ``ResponseFor/Code``, e.g. ``7816/VPCP-TTĐT``
+        (empty for a package that carried no Code)."""
+        if not self.number and not self.notation:
+            return ""
         return f"{self.number}/{self.notation}"
 
 

@@ -66,6 +66,8 @@ class Extraction:
 
     lines: dict[str, int] = field(default_factory=dict)
     notes: list[Problem] = field(default_factory=list)
+    #: where each element was in the source (``ParsedXml.line_of``)
+    line_of: Callable[[etree._Element], int | None] = lambda element: element.sourceline
 
 
 class _Node:
@@ -84,12 +86,13 @@ class _Node:
         self.path = path
         self.prefix = "" if container else f"{path}/"
         self._seen = seen
-        if element.sourceline is not None:
-            seen.lines.setdefault(path, element.sourceline)
+        line = seen.line_of(element)
+        if line is not None:
+            seen.lines.setdefault(path, line)
 
     @property
     def line(self) -> int | None:
-        line = self.element.sourceline
+        line = self._seen.line_of(self.element)
         return None if line is None else int(line)
 
     def note(self, rule: str, message: str, *, path: str, line: int | None) -> None:
@@ -123,7 +126,7 @@ class _Node:
                 "structure.cardinality",
                 f"{names[0]} appears {len(found)} times; only the first is read",
                 path=path,
-                line=found[1].sourceline,
+                line=self._seen.line_of(found[1]),
             )
         return _Node(found[0], path, self._seen, container=container)
 
@@ -200,6 +203,20 @@ def _organization(node: _Node) -> Organization:
         fax=node.text("Fax"),
         website=node.text("Website", strip=True),
     )
+
+
+def _empty(node: _Node, parent: _Node) -> bool:
+    """An element with nothing in it (``<ResponseFor />``, as real VPCP packages carry):
+    noted, and read as absent."""
+    if len(node.element) or (node.element.text or "").strip():
+        return False
+    parent.note(
+        "structure",
+        f"an empty {etree.QName(node.element).localname} is read as absent",
+        path=node.path,
+        line=node.line,
+    )
+    return True
 
 
 def _response_for(node: _Node) -> ResponseFor:
@@ -379,7 +396,9 @@ def _attachment(
 def _document(
     root: _Node, envelope: _Node, header: _Node, message: _Node, parsed: ParsedXml
 ) -> DocumentPackage:
-    code = message.required("Code")
+    # What the official reader reads, we read: a package without Code or Subject is a
+    # validation problem (the XSD says so, with its rule), not one that cannot be read.
+    code = message.child("Code")
     promulgation = message.required("PromulgationInfo")
     document_type = message.required("DocumentType")
     signer = message.child("SignerInfo", "Author")
@@ -390,8 +409,8 @@ def _document(
         recipients=tuple(_organization(node) for node in message.children("To")),
         document_id=message.text("DocumentId", strip=True),
         code=Code(
-            number=code.required_text("CodeNumber", strip=True),
-            notation=code.required_text("CodeNotation", strip=True),
+            number=(code.text("CodeNumber", strip=True) or "") if code else "",
+            notation=(code.text("CodeNotation", strip=True) or "") if code else "",
         ),
         promulgation=PromulgationInfo(
             place=promulgation.text("Place"),
@@ -402,7 +421,7 @@ def _document(
             type_detail=document_type.value(read_int, "TypeDetail"),
             type_name=document_type.text("TypeName") or "",
         ),
-        subject=message.required_text("Subject"),
+        subject=message.text("Subject") or "",
         content=message.text("Content"),
         signer=None
         if signer is None
@@ -416,7 +435,11 @@ def _document(
         if to_places is None
         else tuple(node.own_text() for node in to_places.children("Place")),
         other_info=_other_info(message.child("OtherInfo")),
-        response_for=tuple(_response_for(node) for node in message.children("ResponseFor")),
+        response_for=tuple(
+            _response_for(node)
+            for node in message.children("ResponseFor")
+            if not _empty(node, message)
+        ),
         steering_type=message.value(read_int, "SteeringType"),
         response_for_tasks=tuple(
             task.own_text(strip=True)
@@ -467,7 +490,7 @@ def _check_root(root: etree._Element) -> None:
 def extract(parsed: ParsedXml) -> tuple[Package, Extraction]:
     """Turn a parsed tree into the model; raises ``DocumentError`` on what it cannot read."""
     _check_root(parsed.root)
-    seen = Extraction()
+    seen = Extraction(line_of=parsed.line_of)
     root = _Node(parsed.root, "edXML", seen, container=True)
     envelope = root.required("edXMLEnvelope", container=True)
     header = envelope.required("edXMLHeader", container=True)
@@ -477,12 +500,16 @@ def extract(parsed: ParsedXml) -> tuple[Package, Extraction]:
     return _document(root, envelope, header, message, parsed), seen
 
 
-def parse(source: Source, *, limits: ParseLimits = DEFAULT_LIMITS) -> Package:
+def parse(
+    source: Source, *, limits: ParseLimits = DEFAULT_LIMITS, attachments: bool = True
+) -> Package:
     """Read an edXML document or status package from bytes or a binary file object.
 
     Raises ``EdxmlError`` (a ``DocumentError``) naming the element and line when the
     package cannot be read. Reading is tolerant (spec section 6); ``validate`` says whether
-    the package also conforms.
+    the package also conforms. ``attachments=False`` reads the header and the manifest
+    only (every ``Attachment.data`` is None): enough to answer a sender whose files are
+    broken.
     """
-    package, _ = extract(parse_xml(source, limits=limits))
+    package, _ = extract(parse_xml(source, limits=limits, decode_payloads=attachments))
     return package

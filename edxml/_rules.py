@@ -243,8 +243,11 @@ def _document(package: DocumentPackage, *, on_wire: bool, max_attachment_bytes: 
     if package.document_id is None and on_wire:
         yield _problem("structure", "DocumentId is missing", f"{header}/DocumentId")
     yield from _document_id(package.document_id, f"{header}/DocumentId")
-    yield from _code_number(package.code.number, f"{header}/Code/CodeNumber")
-    yield from _code_notation(package.code.notation, f"{header}/Code/CodeNotation")
+    if not package.code.number and not package.code.notation:
+        yield _problem("code-number", "the package has no Code (số và ký hiệu)", f"{header}/Code")
+    else:
+        yield from _code_number(package.code.number, f"{header}/Code/CodeNumber")
+        yield from _code_notation(package.code.notation, f"{header}/Code/CodeNotation")
     if not package.subject.strip():
         yield _problem("structure", "Subject (trích yếu) is empty", f"{header}/Subject")
     if not package.document_type.type_name.strip():

@@ -102,6 +102,17 @@ class ParsedXml:
     payloads: dict[etree._Element, Payload] = field(default_factory=dict)
     leading_junk: bytes = b""
     offset: int = 0  # where the XML starts in the source (after junk, BOM, whitespace)
+    #: Source lines of elements past lxml's ``sourceline`` range (it holds 65,535 at most).
+    far_lines: dict[etree._Element, int] = field(default_factory=dict)
+
+    def line_of(self, element: etree._Element) -> int | None:
+        """The source line of ``element``: lxml's, or ours where lxml cannot hold it."""
+        return self.far_lines.get(element) or element.sourceline
+
+
+#: The largest line number lxml can store on an element (an unsigned short in libxml2): a
+#: package with 20,000 recipients, or base64 wrapped at 76 characters, has more lines.
+MAX_SOURCELINE = 65_535
 
 
 def _split_name(name: str) -> tuple[str, str | None]:
@@ -187,6 +198,7 @@ class _TreeBuilder(_Guard):
         self._decoder: PayloadDecoder | None = None
         self.root: etree._Element | None = None
         self.payloads: dict[etree._Element, Payload] = {}
+        self.far_lines: dict[etree._Element, int] = {}
 
     # -- structure --------------------------------------------------------------------
     def namespace_start(self, prefix: str | None, uri: str) -> None:
@@ -210,7 +222,10 @@ class _TreeBuilder(_Guard):
             # so the source prefix survives re-serialisation (it matters to signatures).
             self._discard(element)
             element = self._make(tag, attrib, {**nsmap, prefix: tag[1:].split("}", 1)[0]})
-        element.sourceline = self.line
+        if self.line <= MAX_SOURCELINE:
+            element.sourceline = self.line
+        else:
+            self.far_lines[element] = self.line
         self._stack.append(element)
         self._last, self._last_closed = element, False
         if tag.endswith(_PAYLOAD_SUFFIX):
@@ -242,9 +257,8 @@ class _TreeBuilder(_Guard):
             try:
                 self.payloads[element] = decoder.close()
             except AttachmentError as exc:
-                raise type(exc)(
-                    exc.reason, element=_PAYLOAD_ELEMENT, line=element.sourceline
-                ) from None
+                line = self.far_lines.get(element) or element.sourceline
+                raise type(exc)(exc.reason, element=_PAYLOAD_ELEMENT, line=line) from None
         else:
             self._flush_text()
         self._last, self._last_closed = element, True
@@ -379,7 +393,13 @@ def parse_xml(
     assert isinstance(builder, _TreeBuilder)
     if builder.root is None:  # pragma: no cover - expat reports "no element found" first
         raise MalformedXmlError("document has no root element")
-    return ParsedXml(root=builder.root, payloads=builder.payloads, leading_junk=junk, offset=start)
+    return ParsedXml(
+        root=builder.root,
+        payloads=builder.payloads,
+        leading_junk=junk,
+        offset=start,
+        far_lines=builder.far_lines,
+    )
 
 
 def scan_xml(

@@ -25,6 +25,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+import edxml
 from adapters.axis.client import AxisConfig
 from adapters.errors import ConfigurationError
 from adapters.keys import SigningIdentity, load_signing_identity
@@ -238,6 +239,10 @@ class GatewaySettings(BaseSettings):
     #: "reject" refuses inbound packages whose signature fails (answering 02); "flag" keeps
     #: the findings but accepts them (real traffic carries unverifiable signatures, spec 6.6).
     inbound_signature_policy: Literal["reject", "flag"] = "flag"
+    #: Rules whose breach in a received document earns a 02; every other finding (the
+    #: quirks real senders emit: junk before the XML, the old namespace, dd/MM/yyyy dates,
+    #: a number like 74fass22) is a warning on an accepted document.
+    inbound_fatal_rules: tuple[str, ...] = ("attachment.payload", "attachment.manifest")
     #: PDFs a QLVB sends: "off", "present" (each PDF signed), "valid" (verifies against trust)
     pdf_signature_policy: Literal["off", "present", "valid"] = "present"
     vdxp_systems: dict[str, FacadeSystemSettings] = {}
@@ -274,6 +279,14 @@ class GatewaySettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment overrides the file (passed as init values); no .env, no secrets dir.
         return env_settings, init_settings
+
+    @field_validator("inbound_fatal_rules")
+    @classmethod
+    def _known_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(edxml.RULES))
+        if unknown:
+            raise ValueError(f"unknown rules {', '.join(unknown)} (see edxml.RULES)")
+        return value
 
     @property
     def store_url(self) -> str:

@@ -29,6 +29,7 @@ before sending (retrying, visibly, until a key is configured; an alert says so).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import fnmatch
 import json
@@ -51,7 +52,7 @@ from .dispatch.routing import RoutingTable
 from .dispatch.statuses import apply_status
 from .signing import MissingSigningKey, Signers
 
-__all__ = ["InboundPipeline", "InboundResult"]
+__all__ = ["DEFAULT_FATAL_RULES", "InboundPipeline", "InboundResult"]
 
 log = logging.getLogger(__name__)
 _VIETNAM = dt.timezone(dt.timedelta(hours=7))
@@ -66,6 +67,11 @@ class InboundResult:
     message_id: str | None
     outcome: str  # accepted | rejected | duplicate | status | recall
     reasons: tuple[str, ...] = ()
+
+
+#: The default fatal rules: an attachment whose payload cannot be read, or that the
+#: manifest names and the package does not carry (the document is not all there).
+DEFAULT_FATAL_RULES = frozenset({"attachment.payload", "attachment.manifest"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,9 @@ class InboundPipeline:
     )
     answer_statuses: bool = True
     listeners: list[Callable[[InboundResult], None]] = field(default_factory=list)
+    #: Rules whose breach makes a received document unusable: answered 02. Any other
+    #: finding is kept as a warning and the document is accepted (01).
+    fatal_rules: frozenset[str] = DEFAULT_FATAL_RULES
 
     def ours(self, organ_id: str) -> bool:
         return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.own_agencies)
@@ -114,6 +123,10 @@ class InboundPipeline:
         except edxml.EdxmlError as exc:
             raise HandoverRejected(f"unreadable package: {exc}") from None
         package = checked.package
+        if package is None and any(p.rule in self.fatal_rules for p in checked.problems):
+            # Its files cannot be read, but its header can: the sender is told why (02).
+            with contextlib.suppress(edxml.EdxmlError):
+                package = await asyncio.to_thread(edxml.parse, data, attachments=False)
         if package is None:
             reasons = "; ".join(p.message for p in checked.problems) or "unreadable"
             raise HandoverRejected(f"unreadable package: {reasons}")
@@ -148,8 +161,12 @@ class InboundPipeline:
         named: str | None,
     ) -> list[InboundResult]:
         targets = self._targets(package, named)
-        reasons = [f"{p.rule}: {p.message}" for p in problems]
-        checks: dict[str, object] = {"rules": reasons}
+        # What real senders emit and the official reader tolerates is a warning on the
+        # document; only a rule the policy marks as fatal (by default: an attachment that
+        # cannot be read, or is missing) earns a 02.
+        reasons = [f"{p.rule}: {p.message}" for p in problems if p.rule in self.fatal_rules]
+        warnings = [f"{p.rule}: {p.message}" for p in problems if p.rule not in self.fatal_rules]
+        checks: dict[str, object] = {"rules": reasons, "warnings": warnings}
         signature, relayed_by = await self._verify(package, data)
         checks["signature"] = {
             "present": signature.present,
@@ -244,20 +261,27 @@ class InboundPipeline:
     async def _verify(
         self, package: edxml.DocumentPackage, data: bytes
     ) -> tuple[edxml.VerifyResult, str | None]:
-        """Verify the signature; if it fails and a hub appended its TraceHeader after the
-        sender signed (spec 1.7, the axis does), verify the package as the sender signed it."""
+        """Verify the signature; when it fails, find what hubs appended after the sender
+        signed (spec 1.7: the axis adds its TraceHeader) by what the signature covers.
+
+        The last TraceHeaders are taken off one at a time (two at most: the axis and a
+        provincial hub) and the signature tried again; the first that verifies says what
+        was added. The organ codes prove nothing — the Government Office runs the axis and
+        also sends documents, so the hub's trace can carry the sender's own code."""
         result = await asyncio.to_thread(edxml.verify, data, self.trust, policy=self.policy)
-        traces = package.trace_headers
-        if result.valid or not result.present or not traces:
+        if result.valid or not result.present:
             return result, None
-        hub = traces[-1].organ_id
-        if hub == package.sender.organ_id:
-            return result, None
-        original = edxml.remove_trace_header(data, hub)
-        if original is None:
-            return result, None
-        again = await asyncio.to_thread(edxml.verify, original, self.trust, policy=self.policy)
-        return (again, hub) if again.valid else (result, None)
+        candidate: bytes | None = data
+        removed: list[str] = []
+        for trace in reversed(package.trace_headers[-2:]):
+            candidate = edxml.remove_trace_header(candidate, trace.organ_id) if candidate else None
+            if candidate is None:
+                break
+            removed.append(trace.organ_id)
+            again = await asyncio.to_thread(edxml.verify, candidate, self.trust, policy=self.policy)
+            if again.valid:
+                return again, ", ".join(removed)
+        return result, None
 
     async def _pdf_checks(self, package: edxml.DocumentPackage) -> dict[str, object]:
         """Who signed each attached PDF (Nghị định 30 Điều 5), for the clerk to see."""

@@ -162,6 +162,7 @@ class Runtime:
             signers=self.signers,
             trust=trust,
             policy=edxml.VerifyPolicy(on_failure=settings.inbound_signature_policy),
+            fatal_rules=frozenset(settings.inbound_fatal_rules),
         )
         self.webhooks = WebhookEvents(self.store)
         # Closed before the engine (the stack unwinds in reverse): events still being logged

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import random
 import re
 import zipfile
 
@@ -232,3 +233,76 @@ def test_an_unreadable_value_in_a_legacy_package_is_a_structure_problem(wire: by
     problems = edxml.validate(legacy)
     assert [p.rule for p in problems] == ["xml.legacy-namespace", "structure"]
     assert problems[1].path == "MessageHeader/OtherInfo/Priority"
+
+
+def test_an_empty_response_for_is_read_as_absent_and_noted() -> None:
+    """A real VPCP package carries ``<ResponseFor />``; the official reader reads it, and
+    before, ours refused the whole package (required element OrganId is missing)."""
+    data = _rewrite(
+        sample("edoc_new.edxml"),
+        b"</edXML:Subject>",
+        b"</edXML:Subject><edXML:ResponseFor />",
+    )
+    package = edxml.parse(data)
+    assert isinstance(package, edxml.DocumentPackage)
+    assert package.response_for == ()
+    assert "an empty ResponseFor is read as absent" in [
+        p.message for p in edxml.validate(data) if p.rule == "structure"
+    ]
+
+
+def test_a_package_of_more_than_65535_lines_parses_and_says_where() -> None:
+    """lxml keeps at most 65,535 as an element's line; before, setting a larger one raised
+    OverflowError. A large first attachment wrapped at 76 characters puts the second one
+    past that line, and its problem still names its line."""
+    big = edxml.Attachment(
+        content_id="scan",
+        name="bao_cao.pdf",
+        data=b"%PDF-1.7\n" + random.Random(1).randbytes(4_000_000),
+    )
+    second = edxml.Attachment(content_id="phu-luc", name="phu_luc_1.pdf", data=PDF)
+    wire = edxml.build(document(attachments=(big, second)))
+    data = _wrapped(wire)
+    assert data.count(b"\n") > 70_000
+    package = edxml.parse(data)
+    assert isinstance(package, edxml.DocumentPackage)
+    assert [a.data for a in package.attachments] == [big.data, PDF]
+    # the second file cut short: its problem names a line past lxml's range
+    last = data.rindex(b"</edXML:ContentTransferEncoded>")
+    broken = data[: last - 300] + data[last:]
+    (cut,) = [p for p in edxml.validate(broken) if p.rule == "attachment.payload"]
+    assert cut.line is not None
+    assert cut.line > 65_535
+
+
+def _wrapped(wire: bytes) -> bytes:
+    """Every attachment's base64 wrapped at 76 characters with CRLF."""
+    pieces = re.split(rb"(<edXML:ContentTransferEncoded[^>]*>)", wire)
+    out = [pieces[0]]
+    for opening, rest in zip(pieces[1::2], pieces[2::2], strict=True):
+        text, closing = rest.split(b"</", 1)
+        text = text.replace(b"\r\n", b"")
+        out += [
+            opening,
+            b"\r\n".join(text[i : i + 76] for i in range(0, len(text), 76)),
+            b"</",
+            closing,
+        ]
+    return b"".join(out)
+
+
+def test_twenty_thousand_recipients_parse() -> None:
+    recipients = tuple(
+        edxml.Organization(
+            organ_id=f"000.{n // 100 % 100:02d}.{n % 100:02d}.H{10 + n // 10_000:02d}"
+        )
+        for n in range(20_000)
+    )
+    wire = edxml.build(document(recipients=recipients))
+    data = wire.replace(b"<edXML:To>", b"\r\n<edXML:To>").replace(
+        b"</edXML:OrganId>", b"</edXML:OrganId>\r\n"
+    )
+    assert data.count(b"\n") > 40_000
+    package = edxml.parse(data)
+    assert isinstance(package, edxml.DocumentPackage)
+    assert len(package.recipients) == 20_000
