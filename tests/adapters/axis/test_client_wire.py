@@ -125,3 +125,18 @@ async def test_every_captured_operation_is_the_sdks_request_byte_for_byte(
         assert (method, body) == (sdk["method"], base64.b64decode(sdk["body_b64"])), path
         signed = [(k, v) for k, v in headers if k.startswith("XroadVnpt-")]
         assert signed == [(k, v) for k, v in sdk["headers"] if k.startswith("XroadVnpt-")], path
+
+
+async def test_the_timestamp_is_vietnam_time_whatever_the_host_clock(
+    recorder: tuple[Recorder, str],
+) -> None:
+    """The SDK formats its host's local time, which on the axis' side is Vietnam time; a
+    container's clock is often UTC, 7 hours off. Before, ours followed the host's zone."""
+    recording, url = recorder
+    config = AxisConfig(base_url=url, system_id="00.42.W00", secret=VECTOR_SECRET)
+    async with AxisClient(config) as axis:  # the default clock
+        await axis.received_list()
+    ((_, _, headers, _),) = recording.requests
+    sent = dt.datetime.strptime(dict(headers)["XroadVnpt-timestamp"][:15], "%d%m%YT%H%M%S")
+    vietnam = dt.datetime.now(dt.timezone(dt.timedelta(hours=7))).replace(tzinfo=None)
+    assert abs((vietnam - sent).total_seconds()) < 60
