@@ -46,6 +46,7 @@ from adapters.store.store import (
 
 from .dispatch.routing import RoutingTable
 from .dispatch.states import reported_status_may_follow
+from .signing import MissingSigningKey
 
 __all__ = [
     "DEFAULT_MAX_RECIPIENTS",
@@ -144,13 +145,16 @@ async def accept_package(
     max_recipients: int | None = DEFAULT_MAX_RECIPIENTS,
     resend: bool = False,
     idempotency: tuple[str, str] | None = None,
-    needs_signature: bool = False,
+    sign: Callable[[bytes, str], bytes] | None = None,
+    owed: bool = False,
 ) -> Accepted:
     """Check ``package_bytes`` and store it with one queued delivery per recipient, or
     refuse it with every reason (``AcceptanceError``) having stored nothing.
 
-    ``needs_signature``: a status we owe that no key could sign yet; it is stored as it is
-    and signed by the dispatcher before it is sent."""
+    ``sign(bytes, organ_id)`` signs a package that carries no signature yet, once every
+    check passed (``gateway.outbound`` passes it; Điều 5.2). When it finds no key: refused,
+    unless ``owed`` (a status we must send): then it is stored unsigned, marked as waiting
+    for its signature, which the dispatcher adds before it is sent."""
     try:
         result = await asyncio.to_thread(edxml.check, package_bytes)
     except edxml.EdxmlError as exc:
@@ -187,6 +191,14 @@ async def accept_package(
         problems.extend(await _route_problems(store, routing, package, recipients))
     if problems:
         raise AcceptanceError(problems)
+    needs_signature = False
+    if sign is not None and package.signature is None:
+        try:
+            package_bytes = await asyncio.to_thread(sign, package_bytes, sender)
+        except MissingSigningKey as exc:
+            if not owed:
+                raise AcceptanceError([Refusal("From/OrganId", "Điều 5.2", str(exc))]) from None
+            needs_signature = True
     ref = await asyncio.to_thread(blobs.put, package_bytes)
     if isinstance(package, edxml.DocumentPackage):
         business_type = package.business.doc_type if package.business else 0

@@ -32,12 +32,13 @@ import edxml
 from adapters.axis.simulator import AxisSimulator, load_simulator_config
 from adapters.store.schema import users
 
-from .accept import AcceptanceError, accept_package
+from .accept import AcceptanceError
 from .api.clients import create_client
 from .config import AxisSettings, GatewaySettings, SigningKeySettings
 from .dashboard.accounts import create_user
 from .dispatch.retry import RetryPolicy
 from .dispatch.routing import Route
+from .outbound import Outbound
 from .runtime import Runtime
 
 __all__ = ["run_demo"]
@@ -154,13 +155,10 @@ async def _seed(runtime: Runtime) -> str:
         ),
         _record("04", "000.00.00.G99", "V/v gửi nhầm nơi nhận (cơ quan không có trên trục)"),
     ]
+    outbound = Outbound(runtime.store, runtime.blobs, runtime.settings.routing, runtime.signers)
     for package in documents:
-        sender = package.sender.organ_id
-        data = runtime.signers.sign(edxml.build(package), sender)
         with contextlib.suppress(AcceptanceError):
-            await accept_package(
-                runtime.store, runtime.blobs, runtime.settings.routing, data, client_id=None
-            )
+            await outbound.submit(edxml.build(package))
     return key
 
 

@@ -20,8 +20,8 @@
 * The rejection reasons, the signature findings and the rules broken are kept with the
   message (``checks``), for the dashboard and the QLVB.
 
-Statuses we answer go out through ``accept_package`` like any outgoing package, signed with
-the recipient agency's key. A status we owe is never dropped: when no key can sign it yet it
+Statuses we answer go out through the outbound door like any outgoing package, signed there
+with the recipient agency's key. A status we owe is never dropped: when no key can sign it yet it
 is stored all the same, marked as waiting for its signature, and the dispatcher signs it
 before sending (retrying, visibly, until a key is configured; an alert says so).
 """
@@ -47,10 +47,11 @@ from adapters.pdf_signatures import PdfSignatureError, verify_pdf
 from adapters.store.schema import deliveries, messages
 from adapters.store.store import NewDelivery, NewMessage, Store
 
-from .accept import AcceptanceError, accept_package
+from .accept import AcceptanceError
 from .dispatch.routing import RoutingTable
 from .dispatch.statuses import apply_status
-from .signing import MissingSigningKey, Signers
+from .outbound import Outbound
+from .signing import Signers
 
 __all__ = ["DEFAULT_FATAL_RULES", "InboundPipeline", "InboundResult"]
 
@@ -432,19 +433,12 @@ class InboundPipeline:
     async def send_status(self, status: edxml.StatusPackage) -> str | None:
         """Send a status we owe. Without a key to sign it, it is stored all the same and
         waits for its signature (the dispatcher signs it before sending; an alert says so)."""
-        unsigned = edxml.build(status)
-        needs_signature = False
+        outbound = Outbound(self.store, self.blobs, self.routing, self.signers)
         try:
-            data = self.signers.sign(unsigned, status.sender.organ_id)
-        except MissingSigningKey as exc:
-            if not self.ours(status.sender.organ_id):  # misaddressed: we cannot speak for it
-                log.warning("status %s not sent: %s", status.status_code, exc)
-                return None
-            log.warning("status %s waits for a signature: %s", status.status_code, exc)
-            data, needs_signature = unsigned, True
-        try:
-            accepted = await accept_package(
-                self.store, self.blobs, self.routing, data, needs_signature=needs_signature
+            # One of ours owes it (waits for its signature without a key); for a document
+            # misaddressed to us we cannot speak, and without a key it is not sent.
+            accepted = await outbound.submit(
+                edxml.build(status), owed=self.ours(status.sender.organ_id)
             )
         except AcceptanceError as exc:
             log.warning(

@@ -1,7 +1,7 @@
 """Business operations on a document we sent: recall, update, replace (spec 1.3, 2.1).
 
 Each builds the packages the standard defines from the stored original and sends them
-through ``accept_package`` like any other outgoing package:
+through the outbound door (``Outbound.submit``: checked, signed, stored) like any other:
 
 * **recall** (thu hồi): the document again with ``Bussiness/BussinessDocType`` 1 pointing at
   it, to every recipient that has it, and a status **13** to each; the recipients answer
@@ -26,10 +26,10 @@ import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
 
-from .accept import AcceptanceError, Accepted, Refusal, accept_package
-from .dispatch.routing import RoutingTable
+from .accept import AcceptanceError, Accepted, Refusal
 from .dispatch.states import DeliveryState
 from .dispatch.statuses import RECALL_SOURCE
+from .outbound import Outbound
 
 __all__ = ["recall", "replace", "update"]
 
@@ -76,16 +76,15 @@ def _reference(
 
 
 async def recall(
-    store: Store,
-    blobs: BlobStore,
-    routing: RoutingTable,
+    outbound: Outbound,
     message_id: str,
     *,
     reason: str,
     staff: edxml.StaffInfo | None = None,
 ) -> list[Accepted]:
     """Ask every recipient that has the document to give it back (13 + a type-1 package)."""
-    package, document_id, reached = await _original(store, blobs, message_id)
+    store = outbound.store
+    package, document_id, reached = await _original(store, outbound.blobs, message_id)
     recipients = tuple(
         next((o for o in package.recipients if o.organ_id == r), edxml.Organization(organ_id=r))
         for _, r in reached
@@ -99,7 +98,7 @@ async def recall(
         response_for=(_reference(package, document_id, package.sender.organ_id),),
         signature=None,
     )
-    sent = [await accept_package(store, blobs, routing, edxml.build(revocation))]
+    sent = [await outbound.submit(edxml.build(revocation), limit_recipients=False)]
     for delivery_id, recipient in reached:
         status = edxml.StatusPackage(
             sender=package.sender,
@@ -109,15 +108,13 @@ async def recall(
             staff=staff,
             timestamp=_now(),
         )
-        sent.append(await accept_package(store, blobs, routing, edxml.build(status)))
+        sent.append(await outbound.submit(edxml.build(status)))
         await store.note(delivery_id, source=RECALL_SOURCE, detail=f"recall requested: {reason}")
     return sent
 
 
 async def update(
-    store: Store,
-    blobs: BlobStore,
-    routing: RoutingTable,
+    outbound: Outbound,
     message_id: str,
     *,
     reason: str,
@@ -125,7 +122,8 @@ async def update(
     staff: edxml.StaffInfo | None = None,
 ) -> Accepted:
     """Send the document again with ``changes`` (model field -> value), business type 2."""
-    package, document_id, reached = await _original(store, blobs, message_id)
+    store = outbound.store
+    package, document_id, reached = await _original(store, outbound.blobs, message_id)
     try:
         changed = dataclasses.replace(package, **changes)
     except TypeError as exc:
@@ -143,16 +141,14 @@ async def update(
         ),
         signature=None,
     )
-    accepted = await accept_package(store, blobs, routing, edxml.build(updated))
+    accepted = await outbound.submit(edxml.build(updated), limit_recipients=False)
     for delivery_id, _ in reached:
         await store.note(delivery_id, source="operator:update", detail=f"update sent: {reason}")
     return accepted
 
 
 async def replace(
-    store: Store,
-    blobs: BlobStore,
-    routing: RoutingTable,
+    outbound: Outbound,
     message_id: str,
     replacement: edxml.DocumentPackage,
     *,
@@ -160,7 +156,8 @@ async def replace(
     staff: edxml.StaffInfo | None = None,
 ) -> Accepted:
     """Send ``replacement`` (a new document) as replacing the original, business type 3."""
-    _, document_id, reached = await _original(store, blobs, message_id)
+    store = outbound.store
+    _, document_id, reached = await _original(store, outbound.blobs, message_id)
     info = edxml.ReplacementInfo(document_id=document_id, organ_ids=tuple(r for _, r in reached))
     package = dataclasses.replace(
         replacement,
@@ -173,7 +170,7 @@ async def replace(
             replacements=(info,),
         ),
     )
-    accepted = await accept_package(store, blobs, routing, edxml.build(package))
+    accepted = await outbound.submit(edxml.build(package))
     for delivery_id, _ in reached:
         await store.note(
             delivery_id,

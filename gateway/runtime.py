@@ -227,6 +227,7 @@ class Runtime:
                     notice=settings.maintenance_notice,
                     routes=tuple((route.pattern, route.destination) for route in settings.routes),
                     routing=settings.routing,
+                    signers=self.signers,
                 )
             ),
         )
@@ -246,6 +247,7 @@ class Runtime:
                 settings.routing,
                 systems,
                 self.relay_wake,
+                signers=self.signers,
                 max_recipients=settings.max_recipients_per_document,
                 replay_window_seconds=window,
             )

@@ -25,8 +25,10 @@ from adapters.blobs import BlobStore
 from adapters.store.schema import agencies, deliveries, inbox_acks, messages
 from adapters.store.store import Store, utc_now
 
-from .accept import DEFAULT_MAX_RECIPIENTS, AcceptanceError, accept_package
+from .accept import DEFAULT_MAX_RECIPIENTS, AcceptanceError
 from .dispatch.routing import RoutingTable
+from .outbound import Outbound
+from .signing import Signers
 
 __all__ = ["FacadeSystem", "VdxpBackend"]
 
@@ -58,15 +60,17 @@ class VdxpBackend:
         systems: Mapping[str, FacadeSystem],
         wake: asyncio.Event | None = None,
         *,
+        signers: Signers | None = None,
         max_recipients: int = DEFAULT_MAX_RECIPIENTS,
         replay_window_seconds: float = 24 * 3600,
     ) -> None:
         self._store = store
         self._blobs = blobs
-        self._routing = routing
         self._systems = dict(systems)
-        self._wake = wake
-        self._max_recipients = max_recipients
+        # What a QLVB hands over leaves through the one door: signed there if it is not.
+        self._outbound = Outbound(
+            store, blobs, routing, signers or Signers(), max_recipients=max_recipients, wake=wake
+        )
         self._replay_window_seconds = replay_window_seconds
 
     def secret_for(self, system_id: str) -> str | None:
@@ -111,14 +115,10 @@ class VdxpBackend:
         if claimed != "new":
             raise AxisRefusal(409, "409", "this very request is being processed already")
         try:
-            accepted = await accept_package(
-                self._store,
-                self._blobs,
-                self._routing,
+            accepted = await self._outbound.submit(
                 package,
                 client_id=client_id,
                 may_send_as=system.may_act_for,
-                max_recipients=self._max_recipients,
                 idempotency=(client_id, key),
             )
         except AcceptanceError as exc:
@@ -129,8 +129,6 @@ class VdxpBackend:
         except BaseException:
             await self._store.settle_request(client_id, key, None)
             raise
-        if self._wake is not None:
-            self._wake.set()
         return accepted.message_id
 
     def _inbound(self, caller: Caller, message_type: str) -> sa.Select[Any]:

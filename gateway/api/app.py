@@ -40,12 +40,12 @@ from ..accept import (
     AcceptanceError,
     DuplicateDocument,
     StatusOutOfOrder,
-    accept_package,
 )
 from ..dispatch.routing import RoutingTable
 from ..inbound import InboundPipeline
 from ..operations import recall, replace, update
-from ..signing import MissingSigningKey, Signers
+from ..outbound import Outbound
+from ..signing import Signers
 from ..webhooks import register_webhook
 from .clients import ApiClient, authenticate
 from .problems import ApiProblem, FieldProblem, problem_middleware
@@ -76,6 +76,18 @@ class ApiContext:
     idempotency_seconds: float = 24 * 3600
     #: Where webhooks may point (settings ``webhooks``): by default public HTTPS only.
     webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)
+
+    @property
+    def outbound(self) -> Outbound:
+        """The one door every package of this API leaves through (checks, signs, stores)."""
+        return Outbound(
+            self.store,
+            self.blobs,
+            self.routing,
+            self.signers,
+            max_recipients=self.max_recipients,
+            wake=self.wake,
+        )
 
 
 async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> list[FieldProblem]:
@@ -330,31 +342,18 @@ async def _submit(
         raise ApiProblem(422, "an attached PDF does not satisfy the signature policy", pdf_problems)
     try:
         data = await asyncio.to_thread(edxml.build, package)
-        data = await asyncio.to_thread(context.signers.sign, data, package.sender.organ_id)
-    except MissingSigningKey as exc:
-        raise ApiProblem(
-            422,
-            "the package cannot be signed",
-            [FieldProblem("sender.organ_id", "Điều 5.2", str(exc))],
-        ) from None
     except edxml.EdxmlError as exc:
         raise _record_problem(exc) from None
     try:
-        accepted = await accept_package(
-            context.store,
-            context.blobs,
-            context.routing,
+        accepted = await context.outbound.submit(
             data,
             client_id=client.id,
             may_send_as=client.may_act_for,
-            max_recipients=context.max_recipients,
             resend=resend,
             idempotency=idempotency,
         )
     except AcceptanceError as exc:
         raise refusal_problem(exc, "the document was not accepted") from None
-    if context.wake is not None:
-        context.wake.set()
     return accepted.message_id, accepted.document_id
 
 
@@ -448,11 +447,9 @@ async def post_recall(request: web.Request) -> web.StreamResponse:
             400, "a recall needs its reason", [FieldProblem("reason", "required", "missing")]
         )
     try:
-        sent = await recall(context.store, context.blobs, context.routing, view.id, reason=reason)
+        sent = await recall(context.outbound, view.id, reason=reason)
     except AcceptanceError as exc:
         raise _conflict(exc, "the recall cannot be sent") from None
-    if context.wake is not None:
-        context.wake.set()
     return web.json_response({"sent": [a.message_id for a in sent]}, status=202)
 
 
@@ -489,17 +486,13 @@ async def post_update(request: web.Request) -> web.StreamResponse:
     values = {name: getattr(changed, name) for name in changes}
     try:
         accepted = await update(
-            context.store,
-            context.blobs,
-            context.routing,
+            context.outbound,
             view.id,
             reason=body["reason"],
             changes=values,
         )
     except AcceptanceError as exc:
         raise _conflict(exc, "the update cannot be sent") from None
-    if context.wake is not None:
-        context.wake.set()
     return _accepted_response(request, accepted.message_id, accepted.document_id)
 
 
@@ -529,17 +522,13 @@ async def post_replace(request: web.Request) -> web.StreamResponse:
     _require(client, replacement.sender.organ_id, "record.sender.organ_id")
     try:
         accepted = await replace(
-            context.store,
-            context.blobs,
-            context.routing,
+            context.outbound,
             view.id,
             replacement,
             reason=body["reason"],
         )
     except AcceptanceError as exc:
         raise _conflict(exc, "the replacement cannot be sent") from None
-    if context.wake is not None:
-        context.wake.set()
     return _accepted_response(request, accepted.message_id, accepted.document_id)
 
 
@@ -723,16 +712,9 @@ async def post_inbox_status(request: web.Request) -> web.StreamResponse:
         timestamp=_now_vietnam(),
     )
     try:
-        signed = await asyncio.to_thread(context.signers.sign, edxml.build(status), row.recipient)
-        accepted = await accept_package(context.store, context.blobs, context.routing, signed)
-    except MissingSigningKey as exc:
-        raise ApiProblem(
-            422, "the status cannot be signed", [FieldProblem("recipient", "Điều 5.2", str(exc))]
-        ) from None
+        accepted = await context.outbound.submit(edxml.build(status))
     except AcceptanceError as exc:
         raise refusal_problem(exc, "the status was not accepted") from None
-    if context.wake is not None:
-        context.wake.set()
     return web.json_response(
         {"id": accepted.message_id, "status_url": f"{PREFIX}/documents/{accepted.message_id}"},
         status=202,

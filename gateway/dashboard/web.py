@@ -47,7 +47,9 @@ from ..api.clients import create_client, revoke_client
 from ..dispatch.routing import RoutingTable
 from ..dispatch.states import DeliveryState
 from ..operations import recall
+from ..outbound import Outbound
 from ..reports import incoming_register, outgoing_register, period_report
+from ..signing import Signers
 from .accounts import (
     Account,
     AccountError,
@@ -112,6 +114,8 @@ class DashboardContext:
     routes: tuple[tuple[str, str], ...] = ()
     #: Routing for the packages the dashboard sends (recall)
     routing: RoutingTable = field(default_factory=RoutingTable)
+    #: The agencies' keys: what the dashboard sends is signed by the outbound door
+    signers: Signers = field(default_factory=Signers)
 
 
 CONTEXT: web.AppKey[DashboardContext] = web.AppKey("dashboard", DashboardContext)
@@ -564,7 +568,8 @@ async def recall_document(request: web.Request) -> web.StreamResponse:
     if not reason:
         raise web.HTTPBadRequest(text="a recall needs its reason")
     try:
-        await recall(context.store, context.blobs, context.routing, view.id, reason=reason)
+        outbound = Outbound(context.store, context.blobs, context.routing, context.signers)
+        await recall(outbound, view.id, reason=reason)
     except AcceptanceError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
     await audit(context.store, user.username, "document.recall", view.id, reason)

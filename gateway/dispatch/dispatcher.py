@@ -38,6 +38,7 @@ from adapters.errors import RemoteServiceError
 from adapters.redis.limits import DestinationLimit, LocalLimit
 from adapters.store.store import DeliveryJob, Store, utc_now
 
+from ..outbound import sign_outgoing
 from ..signing import MissingSigningKey, Signers
 from .destinations import Destination
 from .retry import RetryPolicy
@@ -176,7 +177,7 @@ class Dispatcher:
         keep the signed one as the message's package; ``MissingSigningKey`` if still none."""
         if self._signers is None:
             raise MissingSigningKey(job.sender)
-        signed = await asyncio.to_thread(self._signers.sign, package, job.sender)
+        signed = await asyncio.to_thread(sign_outgoing, self._signers, package, job.sender)
         ref = await asyncio.to_thread(self._blobs.put, signed)
         await self.store.sign_message(job.message_id, ref)
         return signed

@@ -75,6 +75,7 @@ class Peer:
             *self._command("sdk", endpoint, system_id, secret, str(self.store), operation, *args),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            cwd=self.store,  # the SDK writes what getEdoc fetched under xml/ of its folder
         )
         output, errors = await asyncio.wait_for(process.communicate(), 120)
         assert process.returncode == 0, errors.decode()[-2000:]

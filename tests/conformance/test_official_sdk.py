@@ -47,10 +47,10 @@ def _write(tmp_path: Path, name: str, package: edxml.Package) -> Path:
     return path
 
 
-def _fetched(result: dict[str, Any]) -> edxml.DocumentPackage:
-    """The package the SDK wrote where it said (storePath/xml/yyyy/MM/docId.edxml)."""
+def _fetched(peer: Peer, result: dict[str, Any]) -> edxml.DocumentPackage:
+    """The package the SDK wrote where it said (xml/yyyy/MM/docId.edxml, in its folder)."""
     assert result["status"] == "OK", result
-    package = edxml.parse(Path(result["filePath"]).read_bytes())
+    package = edxml.parse((peer.store / result["filePath"]).read_bytes())
     assert isinstance(package, edxml.DocumentPackage)
     return package
 
@@ -68,7 +68,7 @@ async def test_the_sdk_completes_every_operation_against_our_simulator(
     assert received["status"] == "OK", received
     (item,) = received["items"]
     assert (item["from"], item["to"]) == (OFFICE, VPCP)
-    package = _fetched(await peer.sdk(*theirs, "get", item["docId"]))
+    package = _fetched(peer, await peer.sdk(*theirs, "get", item["docId"]))
     assert package.attachments[0].data == PDF
     assert (await peer.sdk(*theirs, "update", item["docId"], "done"))["status"] == "OK"
     assert (await peer.sdk(*theirs, "received"))["items"] == []
@@ -116,7 +116,7 @@ async def test_the_sdk_completes_every_operation_against_our_facade(
     received = await peer.sdk(*facade, "received")
     assert received["status"] == "OK", received
     (item,) = received["items"]
-    package = _fetched(await peer.sdk(*facade, "get", item["docId"]))
+    package = _fetched(peer, await peer.sdk(*facade, "get", item["docId"]))
     assert package.attachments[0].data == PDF
     assert (await peer.sdk(*facade, "update", item["docId"], "done"))["status"] == "OK"
     reply = document(
@@ -186,7 +186,7 @@ async def test_a_document_between_two_of_our_agencies_through_the_facade(
                 await asyncio.sleep(0.1)
             (item,) = received["items"]
             fetched = await peer.sdk(endpoint, "qlvb-stttt", "secret-stttt", "get", item["docId"])
-            assert _fetched(fetched).attachments[0].data == PDF
+            assert _fetched(peer, fetched).attachments[0].data == PDF
             done = await peer.sdk(
                 endpoint, "qlvb-stttt", "secret-stttt", "update", item["docId"], "done"
             )

@@ -121,7 +121,11 @@ async def gateways(
             )
             app.add_subapp(PREFIX, build_api(gateway.context))
             facade = VdxpBackend(
-                store, blobs, routing, {"qlvb-vp": FacadeSystem("qlvb-vp", "facade-secret", own)}
+                store,
+                blobs,
+                routing,
+                {"qlvb-vp": FacadeSystem("qlvb-vp", "facade-secret", own)},
+                signers=signers,
             )
             install_axis_routes(app, facade, prefix="/vdxp", freshness=Freshness())
             runner = web.AppRunner(app)

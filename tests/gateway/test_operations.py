@@ -21,6 +21,7 @@ from gateway.dispatch.dispatcher import Dispatcher, run_embedded
 from gateway.dispatch.routing import RoutingTable
 from gateway.inbound import InboundPipeline
 from gateway.operations import recall, replace, update
+from gateway.outbound import Outbound
 from gateway.receive import StoreSeenDocIds
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization
@@ -36,6 +37,7 @@ class Engine:
     def __init__(self, store: Store, blobs: BlobStore, axis: AxisClient) -> None:
         self.store, self.blobs, self.axis = store, blobs, axis
         self.dispatcher = Dispatcher(store, blobs, {"axis": AxisDestination(axis)})
+        self.outbound = Outbound(store, blobs, ROUTES)
 
     async def deliver_all(self) -> None:
         stop = asyncio.Event()
@@ -101,15 +103,13 @@ async def test_a_recall_answered_15_by_one_recipient_and_16_by_the_other(
     original = document(recipients=(organization(VPCP), organization(TAY_NINH)))
     accepted = await accept_package(engine.store, engine.blobs, ROUTES, edxml.build(original))
     with pytest.raises(AcceptanceError, match="no recipient has this document yet"):
-        await recall(engine.store, engine.blobs, ROUTES, accepted.message_id, reason="Nhầm")
+        await recall(engine.outbound, accepted.message_id, reason="Nhầm")
     await engine.deliver_all()
     for recipient in (VPCP, TAY_NINH):
         assert len(await _received(simulator, recipient, "edoc")) == 1
 
     staff = edxml.StaffInfo(department="Văn thư", staff="Lê Thị Cúc")
-    sent = await recall(
-        engine.store, engine.blobs, ROUTES, accepted.message_id, reason="Ban hành nhầm", staff=staff
-    )
+    sent = await recall(engine.outbound, accepted.message_id, reason="Ban hành nhầm", staff=staff)
     assert len(sent) == 3  # the type-1 package, and a 13 to each recipient
     await engine.deliver_all()
     for recipient in (VPCP, TAY_NINH):
@@ -146,21 +146,17 @@ async def test_update_and_replace_are_sent_and_their_answers_noted(
     await _received(simulator, VPCP, "edoc")
 
     await update(
-        engine.store, engine.blobs, ROUTES, accepted.message_id,
+        engine.outbound, accepted.message_id,
         reason="Sửa trích yếu", changes={"subject": "V/v triển khai (sửa)"},
     )  # fmt: skip
     with pytest.raises(AcceptanceError, match="unexpected keyword"):
-        await update(
-            engine.store, engine.blobs, ROUTES, accepted.message_id, reason="x", changes={"nope": 1}
-        )
+        await update(engine.outbound, accepted.message_id, reason="x", changes={"nope": 1})
     newer = dataclasses.replace(
         original,
         document_id="000.00.01.H42,2026/11/26,06/UBND-VP",
         code=edxml.Code(number="06", notation="UBND-VP"),
     )
-    replaced = await replace(
-        engine.store, engine.blobs, ROUTES, accepted.message_id, newer, reason="Thay thế"
-    )
+    replaced = await replace(engine.outbound, accepted.message_id, newer, reason="Thay thế")
     await engine.deliver_all()
     received = await _received(simulator, VPCP, "edoc")
     by_type = {
