@@ -113,8 +113,11 @@ class PdfSignatureReport:
     checks: tuple[Check, ...]
     accepted: bool
     signer: CertificateInfo | None
+    #: When the certificate was judged: the timestamp token's time, else the validation's
     signing_time: dt.datetime | None
     signing_time_source: str
+    #: The time the signer wrote into the signature: reported, never trusted
+    claimed_signing_time: dt.datetime | None = None
 
     def check(self, name: str) -> Check:
         return next(item for item in self.checks if item.name == name)
@@ -243,10 +246,10 @@ async def _verify_one(
                 f"signature timestamp {timestamp.timestamp.astimezone(VIETNAM).isoformat()}",
             )
         )
-    elif status.signer_reported_dt is not None:
-        signing_time, source = status.signer_reported_dt, "signer-reported"
     else:
-        signing_time, source = dt.datetime.now(dt.UTC), "verification time"
+        # The time the signer wrote into the signature proves nothing (it chose it): the
+        # certificate is judged at the time of validation, the claimed time only reported.
+        signing_time, source = dt.datetime.now(dt.UTC), "time of validation"
     leaf = _crypto(status.signing_cert)
     extra = [_crypto(c) for c in getattr(signature, "other_embedded_certs", ())]
     trust_checks, _ = assess_certificate(
@@ -260,6 +263,7 @@ async def _verify_one(
         signer=describe_certificate(leaf),
         signing_time=signing_time,
         signing_time_source=source,
+        claimed_signing_time=status.signer_reported_dt,
     )
 
 

@@ -36,6 +36,7 @@ from ._errors import (
     PackageBuildError,
     RecordError,
     StructureError,
+    TimestampError,
     UnsafeXmlError,
 )
 from ._filenames import ALLOWED_EXTENSIONS, MAX_FILENAME_LENGTH, safe_filename
@@ -76,6 +77,13 @@ from ._parse import parse
 from ._problems import RULES, Problem, Rule
 from ._records import from_record, to_record
 from ._relay import append_trace_header, remove_trace_header
+from ._timestamp import (
+    XADES_NS,
+    SignatureTimestamp,
+    TimestampValidator,
+    add_signature_timestamp,
+    signature_timestamp_input,
+)
 from ._transfer import MAX_ATTACHMENT_BYTES
 from ._trust import (
     VIETNAM,
@@ -105,6 +113,7 @@ __all__ = [
     "MAX_FILENAME_LENGTH",
     "RULES",
     "VIETNAM",
+    "XADES_NS",
     "XMLDSIG_NS",
     "AgencyIdForm",
     "Attachment",
@@ -149,6 +158,7 @@ __all__ = [
     "Rule",
     "Signature",
     "SignatureMethod",
+    "SignatureTimestamp",
     "SignerInfo",
     "SigningError",
     "StaffInfo",
@@ -157,12 +167,15 @@ __all__ = [
     "StatusPackage",
     "SteeringType",
     "StructureError",
+    "TimestampError",
+    "TimestampValidator",
     "TraceHeader",
     "TrustStore",
     "UnsafeXmlError",
     "VerifyPolicy",
     "VerifyResult",
     "__version__",
+    "add_signature_timestamp",
     "agency_id_form",
     "append_trace_header",
     "assess_certificate",
@@ -182,6 +195,7 @@ __all__ = [
     "remove_trace_header",
     "safe_filename",
     "sign",
+    "signature_timestamp_input",
     "split_document_id",
     "to_edoc",
     "to_record",

@@ -222,11 +222,31 @@ def _sign(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _timestamps(args: argparse.Namespace) -> Any:
+    if not getattr(args, "tsa_trust", None):
+        return None
+    from adapters.errors import AdapterError
+    from adapters.timestamps import Rfc3161Validator
+    from adapters.trust import load_trust_store
+
+    try:
+        return Rfc3161Validator(load_trust_store(Path(args.tsa_trust)))
+    except AdapterError as exc:
+        raise CommandFailed(str(exc)) from None
+
+
 def _verify(args: argparse.Namespace, out: TextIO) -> int:
     trust, revocation = _trust_and_revocation(args)
+    timestamps = _timestamps(args)
     try:
         with open(args.file, "rb") as handle:
-            result = verify(handle, trust=trust, policy=_policy(args), revocation=revocation)
+            result = verify(
+                handle,
+                trust=trust,
+                policy=_policy(args),
+                revocation=revocation,
+                timestamps=timestamps,
+            )
     except OSError as exc:
         raise CommandFailed(f"cannot read {args.file}: {exc.strerror}") from None
     except EdxmlError as exc:
@@ -237,9 +257,11 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
         print(f"  signer: {result.signer}", file=out)
     if result.signing_time:
         when = result.signing_time.astimezone(VIETNAM).isoformat()
+        print(f"  judged at: {when} ({result.signing_time_source})", file=out)
+    if result.claimed_signing_time:
+        claimed = result.claimed_signing_time.astimezone(VIETNAM).isoformat()
         print(
-            f"  signing time: {when} ({result.signing_time_source})",
-            file=out,
+            f"  claimed signing time: {claimed} (the signer's TraceHeader; not trusted)", file=out
         )
     return 0 if result.accepted else 1
 
@@ -366,6 +388,12 @@ def add_signature_commands(commands: Any) -> None:
     )
     verify_cmd.add_argument("file")
     _trust_options(verify_cmd)
+    verify_cmd.add_argument(
+        "--tsa-trust",
+        metavar="DIR",
+        help="trusted time-stamping authorities: a signature timestamp they sign is the time "
+        "the certificate is judged at (otherwise: now)",
+    )
     verify_cmd.set_defaults(run=_verify)
 
     pdf_sign = commands.add_parser("pdf-sign", help="sign a PDF as the agency (PAdES)")

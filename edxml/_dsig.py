@@ -41,7 +41,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from ._c14n import Canonicalizer, canonicalize_element
-from ._errors import EdxmlError
+from ._errors import EdxmlError, TimestampError
+from ._timestamp import (
+    SignatureTimestamp,
+    TimestampValidator,
+    timestamp_tokens,
+    timestamped_value,
+)
 from ._trust import (
     VIETNAM,
     CertificateInfo,
@@ -159,7 +165,6 @@ class VerifyPolicy:
     revocation: Literal["hard-fail", "soft-fail", "off"] = "soft-fail"
     allow_sha1: bool = True  # accepted, flagged as weak
     on_failure: Literal["reject", "flag"] = "reject"
-    trust_claimed_signing_time: bool = True  # the signed TraceHeader time, else verification time
 
     def accepts(self, checks: Sequence[Check]) -> bool:
         """Whether these checks satisfy the policy: every required one passed or only warned.
@@ -202,8 +207,12 @@ class VerifyResult:
     accepted: bool
     signer: CertificateInfo | None = None
     chain: tuple[x509.Certificate, ...] = ()
+    #: When the certificate was judged: a validated signature timestamp's time, otherwise
+    #: the time of validation (ETSI EN 319 102-1); ``signing_time_source`` says which.
     signing_time: dt.datetime | None = None
     signing_time_source: str = ""
+    #: What the signer claims (its TraceHeader): reported, never trusted.
+    claimed_signing_time: dt.datetime | None = None
     signature_method: str | None = None
     digest_method: str | None = None
 
@@ -399,7 +408,8 @@ def _header(root: etree._Element) -> etree._Element | None:
 
 
 def _claimed_signing_time(header: etree._Element) -> dt.datetime | None:
-    """The sender's TraceHeader time: part of the signed content, local Vietnam time."""
+    """The time the signer claims: its (last) TraceHeader, local Vietnam time. The signer
+    writes it, so it proves nothing; it is reported beside the time actually used."""
     times = []
     for trace_list in _find(header, "TraceHeaderList", _OURS):
         for trace in _find(trace_list, "TraceHeader", _OURS):
@@ -410,7 +420,7 @@ def _claimed_signing_time(header: etree._Element) -> dt.datetime | None:
                     continue
                 if value is not None:
                     times.append(value.replace(tzinfo=VIETNAM))
-    return times[0] if times else None
+    return times[-1] if times else None  # the last: the time this signature claims
 
 
 def _certificates(signature: etree._Element) -> tuple[list[x509.Certificate], str | None]:
@@ -623,12 +633,18 @@ def verify(
     revocation: RevocationChecker | None = None,
     at: dt.datetime | None = None,
     limits: ParseLimits = DEFAULT_LIMITS,
+    timestamps: TimestampValidator | None = None,
 ) -> VerifyResult:
     """Verify the package signature of ``source`` (bytes or a binary file object).
 
     Every check is reported separately (present, integrity, algorithms, trusted-chain,
-    validity-period, revocation, key-usage); ``accepted`` is the policy's verdict.
-    ``revocation`` defaults to offline ("unknown"); ``at`` to now.
+    validity-period, revocation, key-usage, and timestamp when the signature carries one);
+    ``accepted`` is the policy's verdict. ``revocation`` defaults to offline ("unknown").
+
+    The certificate is judged at the time of validation (``at``, default now), or, when a
+    signature timestamp validated by ``timestamps`` proves an earlier time, at that time.
+    The time the package claims (its TraceHeader) is the signer's to choose: it is reported
+    as ``claimed_signing_time`` and never trusted.
     """
     now = at or dt.datetime.now(dt.UTC)
     root, digested = _read_and_digest(source, limits)
@@ -667,14 +683,17 @@ def verify(
     checks.append(integrity)
     checks.append(_algorithms(method, digest, policy))
     claimed = _claimed_signing_time(header) if header is not None else None
-    if (
-        policy.trust_claimed_signing_time
-        and claimed is not None
-        and claimed <= now + dt.timedelta(minutes=5)
-    ):
-        signing_time, source_of_time = claimed, "TraceHeader (signed)"
+    stamped = _signature_time(signatures[0], timestamps, now)
+    if stamped is None:
+        signing_time, source_of_time = now, "time of validation (no signature timestamp)"
     else:
-        signing_time, source_of_time = now, "verification time"
+        timestamp_check, proven = stamped
+        checks.append(timestamp_check)
+        if proven is None:
+            signing_time, source_of_time = now, "time of validation"
+        else:
+            signing_time = proven.time
+            source_of_time = f"signature timestamp ({proven.authority})"
     if not certificates:
         checks += [
             Check(name, CheckState.NOT_RUN, "no certificate to check") for name in _TRUST_CHECKS
@@ -682,6 +701,7 @@ def verify(
         return VerifyResult(
             checks=tuple(checks),
             accepted=_accepted(checks, policy),
+            claimed_signing_time=claimed,
             signature_method=method,
             digest_method=digest,
         )
@@ -708,9 +728,41 @@ def verify(
         chain=chain,
         signing_time=signing_time,
         signing_time_source=source_of_time,
+        claimed_signing_time=claimed,
         signature_method=method,
         digest_method=digest,
     )
+
+
+def _signature_time(
+    signature: etree._Element, timestamps: TimestampValidator | None, now: dt.datetime
+) -> tuple[Check, SignatureTimestamp | None] | None:
+    """The ``timestamp`` check and the proven time, or None when the signature has no
+    timestamp token (the certificate is then judged at the time of validation)."""
+    tokens = timestamp_tokens(signature)
+    if not tokens:
+        return None
+    if timestamps is None:
+        return (
+            Check(
+                "timestamp",
+                CheckState.UNKNOWN,
+                "a signature timestamp is present but no time-stamping authority is trusted "
+                "here: the certificate is judged at the time of validation",
+            ),
+            None,
+        )
+    value = timestamped_value(signature)
+    try:
+        if value is None:
+            raise TimestampError("the signature has no SignatureValue to be timestamped")
+        proven = timestamps.validate(tokens[0], value)
+        if proven.time > now + dt.timedelta(minutes=5):
+            raise TimestampError(f"the token's time {proven.time.isoformat()} is in the future")
+    except TimestampError as exc:
+        return Check("timestamp", CheckState.FAIL, f"the signature timestamp fails: {exc}"), None
+    when = f"{proven.time.astimezone(VIETNAM):%Y-%m-%d %H:%M:%S%z}"
+    return Check("timestamp", CheckState.PASS, f"signed by {when} ({proven.authority})"), proven
 
 
 _TRUST_CHECKS = ("trusted-chain", "validity-period", "revocation", "key-usage")

@@ -8,8 +8,10 @@
     │   ├── UnsafeXmlError          DTD, entity, depth or size limit: refused for safety
     │   ├── StructureError          wrong root or namespace, a missing or misplaced element
     │   ├── FieldValueError         an element's text cannot be read (date, number, flag)
-    │   └── AttachmentError         payload is not base64 of one ZIP entry, or is unmatched
-    │       └── AttachmentTooLargeError   a file is larger than the limit (Điều 8.4)
+    │   ├── AttachmentError         payload is not base64 of one ZIP entry, or is unmatched
+    │   │   └── AttachmentTooLargeError   a file is larger than the limit (Điều 8.4)
+    │   └── TimestampError          a signature timestamp token proves nothing (wrong data,
+    │                               bad signature, untrusted authority)
     ├── PackageBuildError           (also ValueError) the model handed to build() cannot be
     │                               written: a programming error on the caller's side
     └── RecordError                 (also ValueError) a JSON record does not describe a
@@ -33,6 +35,7 @@ __all__ = [
     "PackageBuildError",
     "RecordError",
     "StructureError",
+    "TimestampError",
     "UnsafeXmlError",
 ]
 
@@ -109,3 +112,7 @@ class RecordError(EdxmlError, ValueError):
         self.reason = reason
         self.path = path
         super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class TimestampError(DocumentError):
+    """A signature timestamp token that does not prove what it claims."""

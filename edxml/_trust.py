@@ -430,10 +430,12 @@ def assess_certificate(
     window = f"{leaf.not_valid_before_utc:%Y-%m-%d} to {leaf.not_valid_after_utc:%Y-%m-%d}"
     when = f"{signing_time.astimezone(VIETNAM):%Y-%m-%d %H:%M:%S%z}"
     if leaf.not_valid_before_utc <= signing_time <= leaf.not_valid_after_utc:
-        checks.append(Check("validity-period", CheckState.PASS, f"valid {window}, signed {when}"))
+        checks.append(
+            Check("validity-period", CheckState.PASS, f"valid {window}, judged at {when}")
+        )
     else:
         checks.append(
-            Check("validity-period", CheckState.FAIL, f"valid only {window}, signed {when}")
+            Check("validity-period", CheckState.FAIL, f"valid only {window}, judged at {when}")
         )
     checks.append(_revocation(chain or (leaf,), extra, trust, revocation))
     checks.append(_key_usage(leaf))

@@ -236,6 +236,10 @@ class GatewaySettings(BaseSettings):
     signature_required: bool = True
     #: Folder of trusted root (and intermediate) certificates for inbound signatures.
     trust_dir: Path | None = None
+    #: Trusted time-stamping authorities (roots): a signature timestamp (RFC 3161, XAdES
+    #: SignatureTimeStamp) they sign is the time a certificate is judged at; without one,
+    #: a certificate is judged at reception (ETSI EN 319 102-1).
+    tsa_trust_dir: Path | None = None
     #: "reject" refuses inbound packages whose signature fails (answering 02); "flag" keeps
     #: the findings but accepts them (real traffic carries unverifiable signatures, spec 6.6).
     inbound_signature_policy: Literal["reject", "flag"] = "flag"

@@ -103,6 +103,8 @@ class InboundPipeline:
     #: Rules whose breach makes a received document unusable: answered 02. Any other
     #: finding is kept as a warning and the document is accepted (01).
     fatal_rules: frozenset[str] = DEFAULT_FATAL_RULES
+    #: Validates signature timestamps (trusted TSAs); without it, judged at reception.
+    timestamps: edxml.TimestampValidator | None = None
 
     def ours(self, organ_id: str) -> bool:
         return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.own_agencies)
@@ -176,6 +178,10 @@ class InboundPipeline:
             "signer": str(signature.signer) if signature.signer else None,
             "findings": [f"{c.name}: {c.state.value}: {c.detail}" for c in signature.flagged],
             "hub_trace_removed": relayed_by,
+            # recorded at reception: the document stays provably "valid when received"
+            "judged_at": signature.signing_time,
+            "judged_by": signature.signing_time_source,
+            "claimed_signing_time": signature.claimed_signing_time,
         }
         if not signature.accepted:
             reasons.append("the package signature does not satisfy the policy")
@@ -269,7 +275,7 @@ class InboundPipeline:
         provincial hub) and the signature tried again; the first that verifies says what
         was added. The organ codes prove nothing — the Government Office runs the axis and
         also sends documents, so the hub's trace can carry the sender's own code."""
-        result = await asyncio.to_thread(edxml.verify, data, self.trust, policy=self.policy)
+        result = await asyncio.to_thread(self._verify_bytes, data)
         if result.valid or not result.present:
             return result, None
         candidate: bytes | None = data
@@ -283,6 +289,9 @@ class InboundPipeline:
             if again.valid:
                 return again, ", ".join(removed)
         return result, None
+
+    def _verify_bytes(self, data: bytes) -> edxml.VerifyResult:
+        return edxml.verify(data, self.trust, policy=self.policy, timestamps=self.timestamps)
 
     async def _pdf_checks(self, package: edxml.DocumentPackage) -> dict[str, object]:
         """Who signed each attached PDF (Nghị định 30 Điều 5), for the clerk to see."""

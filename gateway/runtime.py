@@ -34,6 +34,7 @@ from adapters.redis.limits import RedisLimit
 from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, Store
+from adapters.timestamps import Rfc3161Validator
 from adapters.trust import load_trust_store
 
 from .accept import run_directory_sync
@@ -163,6 +164,11 @@ class Runtime:
             trust=trust,
             policy=edxml.VerifyPolicy(on_failure=settings.inbound_signature_policy),
             fatal_rules=frozenset(settings.inbound_fatal_rules),
+            timestamps=(
+                Rfc3161Validator(load_trust_store(settings.tsa_trust_dir))
+                if settings.tsa_trust_dir is not None
+                else None
+            ),
         )
         self.webhooks = WebhookEvents(self.store)
         # Closed before the engine (the stack unwinds in reverse): events still being logged

@@ -103,7 +103,9 @@ async def test_one_kind_alone_has_no_legal_value(pki: DevPki, trust: edxml.Trust
     assert result.agency_signed
     assert not result.person_signed
     assert not result.legal_value
-    assert result.signatures[0].signing_time_source == "signer-reported"  # B-B: no timestamp
+    # B-B: no timestamp, so judged at the time of validation; the signer's time is reported
+    assert result.signatures[0].signing_time_source == "time of validation"
+    assert result.signatures[0].claimed_signing_time is not None
 
 
 async def test_a_changed_byte_is_detected(both_signed: bytes, trust: edxml.TrustStore) -> None:
@@ -177,3 +179,18 @@ async def test_the_stamp_is_drawn_top_right_in_an_embedded_font(
     ).stdout
     assert "05/UBND-VP" in text
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00", text), text
+
+
+async def test_an_expired_certificate_is_not_saved_by_the_time_it_claims(
+    pki: DevPki, trust: edxml.TrustStore
+) -> None:
+    """The PDF sibling of the package signature's defect: the signer-reported time (set by
+    the signer) was trusted to judge the certificate; a long-expired one signing with a
+    backdated time passed."""
+    old = certificates.expired(pki)
+    when = old.certificate.not_valid_before_utc + dt.timedelta(days=10)
+    signed = await sign_pdf(PDF, identity(pki, old), signing_time=when)
+    (report,) = (await verify_pdf(signed, trust=trust)).signatures
+    assert report.check("validity-period").state == edxml.CheckState.FAIL
+    assert report.claimed_signing_time is not None
+    assert not report.accepted

@@ -87,7 +87,9 @@ def test_sign_then_verify(
     assert result.signer.kind == "agency"
     assert result.signer.common_name == "Văn phòng UBND tỉnh Ninh Bình"
     assert [c.subject for c in result.chain][-1] == result.chain[-1].issuer  # ends at the root
-    assert result.signing_time_source == "TraceHeader (signed)"
+    # judged at the time of validation; the TraceHeader's time is only reported
+    assert result.signing_time_source == "time of validation (no signature timestamp)"
+    assert result.claimed_signing_time is not None
     assert result.signature_method == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 
 
