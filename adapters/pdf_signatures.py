@@ -62,6 +62,7 @@ from edxml import (
     VerifyPolicy,
     assess_certificate,
     describe_certificate,
+    matches_identity,
 )
 
 from .errors import AdapterError, ConfigurationError
@@ -125,25 +126,70 @@ class PdfSignatureReport:
 
 @dataclass(frozen=True, slots=True)
 class PdfVerification:
-    signatures: tuple[PdfSignatureReport, ...]
+    signatures: tuple[PdfSignatureReport, ...]  # in the order they were made
+    #: Who the issuing agency's certificate must be (``edxml.matches_identity`` forms)
+    issuer_identities: tuple[str, ...] = ()
 
-    def _accepted_kind(self, kind: str) -> bool:
-        return any(
-            s.accepted and s.signer is not None and s.signer.kind == kind for s in self.signatures
-        )
+    def _accepted(self, kind: str) -> list[int]:
+        return [
+            index
+            for index, s in enumerate(self.signatures)
+            if s.accepted and s.signer is not None and s.signer.kind == kind
+        ]
 
     @property
     def person_signed(self) -> bool:
-        return self._accepted_kind("person")
+        return bool(self._accepted("person"))
 
     @property
     def agency_signed(self) -> bool:
-        return self._accepted_kind("agency")
+        return bool(self._accepted("agency"))
+
+    @property
+    def legal_value_problems(self) -> tuple[str, ...]:
+        """Why the file has no legal value (Nghị định 30/2020 Điều 5), or () when it has.
+
+        It needs the competent person's signature and the issuing agency's, the agency's
+        made by the document's issuer (its certificate is one the issuer's identities name),
+        after the person's, and covering the whole file (nothing added after the seal)."""
+        persons, agencies = self._accepted("person"), self._accepted("agency")
+        problems = []
+        if not persons:
+            problems.append("no acceptable signature of the competent person")
+        if not agencies:
+            problems.append("no acceptable signature of the issuing agency")
+            return tuple(problems)
+        if not self.issuer_identities:
+            problems.append(
+                "the issuing agency's certificate identity is not known, so its "
+                "signature cannot be bound to it"
+            )
+            return tuple(problems)
+        bound = [
+            index
+            for index in agencies
+            if any(
+                matches_identity(self.signatures[index].signer, identity)  # type: ignore[arg-type]
+                for identity in self.issuer_identities
+            )
+        ]
+        if not bound:
+            names = ", ".join(str(self.signatures[i].signer) for i in agencies)
+            problems.append(f"the agency signature is not the issuing agency's ({names})")
+            return tuple(problems)
+        seal = self.signatures[bound[-1]]
+        if persons and bound[-1] < persons[0]:
+            problems.append("the agency signature comes before the person's")
+        if seal.check("coverage").state != CheckState.PASS:
+            problems.append(
+                f"the agency signature does not cover the whole file ({seal.check('coverage').detail})"
+            )
+        return tuple(problems)
 
     @property
     def legal_value(self) -> bool:
-        """Signed, acceptably, by a person and by the agency (legal.md 0.1)."""
-        return self.person_signed and self.agency_signed
+        """Signed as Nghị định 30 Điều 5 wants (see ``legal_value_problems``)."""
+        return not self.legal_value_problems
 
 
 def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
@@ -183,8 +229,10 @@ async def verify_pdf(
     trust: TrustStore,
     revocation: RevocationChecker | None = None,
     policy: VerifyPolicy = _DEFAULT_POLICY,
+    issuer_identities: Sequence[str] = (),
 ) -> PdfVerification:
-    """Every signature of a PDF, each with its checks (see the module docstring)."""
+    """Every signature of a PDF, each with its checks (see the module docstring);
+    ``issuer_identities`` name the issuing agency's certificate (for the legal value)."""
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         embedded = list(reader.embedded_signatures)
@@ -201,7 +249,7 @@ async def verify_pdf(
         reports.append(
             await _verify_one(signature, context, trust, revocation or OfflineRevocation(), policy)
         )
-    return PdfVerification(signatures=tuple(reports))
+    return PdfVerification(signatures=tuple(reports), issuer_identities=tuple(issuer_identities))
 
 
 async def _verify_one(

@@ -98,6 +98,7 @@ from ._trust import (
     TrustStore,
     assess_certificate,
     describe_certificate,
+    matches_identity,
 )
 from ._validate import CheckResult, check, is_valid, validate
 from ._xml import EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits, parse_untrusted_xml
@@ -190,6 +191,7 @@ __all__ = [
     "iter_build",
     "iter_sign",
     "make_document_id",
+    "matches_identity",
     "parse",
     "parse_untrusted_xml",
     "remove_trace_header",

@@ -301,7 +301,13 @@ def _pdf_verify(args: argparse.Namespace, out: TextIO) -> int:
     trust, revocation = _trust_and_revocation(args)
     try:
         result = asyncio.run(
-            verify_pdf(_read(args.file), trust=trust, revocation=revocation, policy=_policy(args))
+            verify_pdf(
+                _read(args.file),
+                trust=trust,
+                revocation=revocation,
+                policy=_policy(args),
+                issuer_identities=tuple(args.issuer or ()),
+            )
         )
     except PdfSignatureError as exc:
         raise CommandFailed(f"{args.file}: {exc}") from None
@@ -324,10 +330,13 @@ def _pdf_verify(args: argparse.Namespace, out: TextIO) -> int:
     ]
     print(
         f"signer and agency signatures: {'yes' if result.legal_value else 'no'} "
-        f"(accepted: {' and '.join(kinds) or 'none'}; a main document needs both, "
-        "Nghị định 30/2020 Điều 5; an attached file carries the agency's alone, Phụ lục I)",
+        f"(accepted: {' and '.join(kinds) or 'none'}; a main document needs both, the "
+        "issuer's seal last, Nghị định 30/2020 Điều 5; an attached file carries the agency's "
+        "alone, Phụ lục I)",
         file=out,
     )
+    for problem in result.legal_value_problems:
+        print(f"  - {problem}", file=out)
     accepted = all(report.accepted for report in result.signatures)
     return 0 if accepted and (result.legal_value or not args.require_legal_value) else 1
 
@@ -411,6 +420,12 @@ def add_signature_commands(commands: Any) -> None:
     pdf_verify.add_argument("file")
     pdf_verify.add_argument(
         "--require-legal-value", action="store_true", help="also need signer and agency signatures"
+    )
+    pdf_verify.add_argument(
+        "--issuer",
+        action="append",
+        metavar="IDENTITY",
+        help="the issuing agency's certificate: UID=MNS:..., OU=..., CN=..., SERIAL=... (repeat)",
     )
     _trust_options(pdf_verify)
     pdf_verify.set_defaults(run=_pdf_verify)

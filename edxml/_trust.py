@@ -130,6 +130,33 @@ def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
     )
 
 
+_IDENTITY_FIELDS = {
+    "CN": "common_name",
+    "O": "organization",
+    "OU": "organizational_unit",
+    "UID": "uid",
+    "SERIAL": "serial",
+}
+
+
+def matches_identity(info: CertificateInfo, identity: str) -> bool:
+    """Whether a certificate is the one ``identity`` names: ``UID=MNS:1234567`` (or just
+    ``MNS:1234567``, the budget code Vietnamese CAs put in an agency's subject UID),
+    ``CN=…``, ``O=…``, ``OU=…`` or ``SERIAL=<hex>``. Values compare exactly; the field name
+    in any case."""
+    text = identity.strip()
+    key, sep, value = text.partition("=")
+    if not sep:
+        key, value = "UID", text
+    attribute = _IDENTITY_FIELDS.get(key.strip().upper())
+    if attribute is None:
+        return False
+    found = getattr(info, attribute)
+    if attribute == "serial":
+        return found is not None and found.lower().lstrip("0") == value.strip().lower().lstrip("0")
+    return found is not None and found.strip() == value.strip()
+
+
 def _is_self_signed(certificate: x509.Certificate) -> bool:
     if certificate.issuer != certificate.subject:
         return False

@@ -316,7 +316,21 @@ async def sync_agencies(store: Store, axis: AxisClient) -> int:
         return 0
     now = utc_now()
     async with store.engine.begin() as connection:
+        # the certificate identities an operator recorded stay with their agency
+        kept = dict(
+            (
+                await connection.execute(
+                    sa.select(agencies.c.code, agencies.c.identities).where(
+                        agencies.c.identities.is_not(None)
+                    )
+                )
+            ).all()
+        )
         await connection.execute(agencies.delete().where(agencies.c.source == "axis"))
+        fresh = {agency.code: agency for agency in listed}
+        await connection.execute(
+            agencies.delete().where(agencies.c.code.in_(list(fresh)))
+        )  # a local entry the axis now lists becomes the axis'
         await connection.execute(
             agencies.insert(),
             [
@@ -326,8 +340,9 @@ async def sync_agencies(store: Store, axis: AxisClient) -> int:
                     "parent": a.parent or None,
                     "source": "axis",
                     "updated_at": now,
+                    "identities": kept.get(a.code),
                 }
-                for a in {agency.code: agency for agency in listed}.values()
+                for a in fresh.values()
             ],
         )
     return len(listed)

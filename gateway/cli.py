@@ -174,6 +174,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_config(directory_commands.add_parser("sync", help="synchronise it now (getAgenciesList)"))
     with_config(directory_commands.add_parser("list", help="list it, with its age"))
+    identity = with_config(
+        directory_commands.add_parser(
+            "identity",
+            help="record the certificates that may sign for an agency (UID=MNS:..., OU=...)",
+        )
+    )
+    identity.add_argument("code", help="the agency's OrganId")
+    identity.add_argument("identities", nargs="*", metavar="IDENTITY", help="none: clear them")
     requeue = with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -275,7 +283,7 @@ def _service(arguments: argparse.Namespace) -> int:
         elif arguments.command == "retention":
             return asyncio.run(commands.run_retention(settings, arguments))
         elif arguments.command == "directory":
-            return asyncio.run(commands.run_directory(settings, arguments.directory_command))
+            return asyncio.run(commands.run_directory(settings, arguments))
         elif arguments.command == "check-config":
             from .check_config import check_config  # noqa: PLC0415
 

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import os
 import signal
 from pathlib import Path
@@ -37,11 +38,13 @@ from .api.clients import create_client, revoke_client
 from .config import GatewaySettings, load_settings
 from .dashboard.accounts import (
     AccountError,
+    audit,
     available_username,
     create_user,
     lock_user,
     propose_username,
 )
+from .identities import identities_of, set_identities
 from .logs import configure_logging
 from .reports import incoming_register, outgoing_register, period_report
 from .retention import past_retention, remove_packages
@@ -117,10 +120,20 @@ async def run_requeue(settings: GatewaySettings, delivery_ids: list[str]) -> lis
         return results
 
 
-async def run_directory(settings: GatewaySettings, action: str) -> int:
+async def run_directory(settings: GatewaySettings, arguments: argparse.Namespace) -> int:
     """``directory sync``: getAgenciesList into the store now; ``directory list``: what the
-    store holds and how old it is."""
+    store holds and how old it is; ``directory identity CODE ID…``: who may sign for it."""
+    action = arguments.directory_command
     async with Runtime(settings) as runtime:
+        if action == "identity":
+            await set_identities(runtime.store, arguments.code, arguments.identities)
+            await audit(
+                runtime.store, None, "directory.identity", arguments.code,
+                ", ".join(arguments.identities) or "cleared",
+            )  # fmt: skip
+            recorded = await identities_of(runtime.store, arguments.code, {})
+            print(f"{arguments.code}: {', '.join(recorded) or 'no identity recorded'}")
+            return 0
         if action == "sync":
             if runtime.axis is None:
                 raise ConfigurationError("no axis is configured (settings: axis)")
@@ -131,7 +144,8 @@ async def run_directory(settings: GatewaySettings, action: str) -> int:
         async with runtime.store.engine.connect() as connection:
             rows = (await connection.execute(sa.select(agencies).order_by(agencies.c.code))).all()
         for row in rows:
-            print(f"{row.code}\t{row.name}\t{row.source}")
+            signers = f"\t{', '.join(json.loads(row.identities))}" if row.identities else ""
+            print(f"{row.code}\t{row.name}\t{row.source}{signers}")
         when = synced.isoformat(timespec="seconds") if synced else "never"
         print(f"{count} agencies from the axis, synchronised {when}")
         return 0

@@ -243,6 +243,12 @@ class GatewaySettings(BaseSettings):
     #: "reject" refuses inbound packages whose signature fails (answering 02); "flag" keeps
     #: the findings but accepts them (real traffic carries unverifiable signatures, spec 6.6).
     inbound_signature_policy: Literal["reject", "flag"] = "flag"
+    #: OrganId -> certificate identities that may sign for it (UID=MNS:…, OU=…, CN=…,
+    #: SERIAL=…); the directory adds those recorded with `edxml-gateway directory identity`.
+    agency_identities: dict[str, tuple[str, ...]] = {}
+    #: A received package signed by a certificate that is not its sending agency's: "reject"
+    #: answers 02, "flag" accepts it with the finding (an agency without identities: flagged).
+    signer_binding_policy: Literal["reject", "flag"] = "flag"
     #: Rules whose breach in a received document earns a 02; every other finding (the
     #: quirks real senders emit: junk before the XML, the old namespace, dd/MM/yyyy dates,
     #: a number like 74fass22) is a warning on an accepted document.

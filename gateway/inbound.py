@@ -34,8 +34,9 @@ import datetime as dt
 import fnmatch
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import sqlalchemy as sa
 
@@ -50,6 +51,7 @@ from adapters.store.store import NewDelivery, NewMessage, Store
 from .accept import AcceptanceError
 from .dispatch.routing import RoutingTable
 from .dispatch.statuses import apply_status
+from .identities import identities_of, signer_binding
 from .outbound import Outbound
 from .signing import Signers
 
@@ -105,6 +107,11 @@ class InboundPipeline:
     fatal_rules: frozenset[str] = DEFAULT_FATAL_RULES
     #: Validates signature timestamps (trusted TSAs); without it, judged at reception.
     timestamps: edxml.TimestampValidator | None = None
+    #: OrganId -> the certificate identities that may sign for it (with the directory's)
+    identities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: A package signed by a certificate that is not the sending agency's: "reject" (02) or
+    #: "flag" (accepted, with the finding)
+    signer_policy: Literal["reject", "flag"] = "flag"
 
     def ours(self, organ_id: str) -> bool:
         return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.own_agencies)
@@ -171,7 +178,7 @@ class InboundPipeline:
         warnings = [f"{p.rule}: {p.message}" for p in problems if p.rule not in self.fatal_rules]
         checks: dict[str, object] = {"rules": reasons, "warnings": warnings}
         signature, relayed_by = await self._verify(package, data)
-        checks["signature"] = {
+        signed: dict[str, object] = {
             "present": signature.present,
             "valid": signature.valid,
             "accepted": signature.accepted,
@@ -183,9 +190,19 @@ class InboundPipeline:
             "judged_by": signature.signing_time_source,
             "claimed_signing_time": signature.claimed_signing_time,
         }
+        checks["signature"] = signed
         if not signature.accepted:
             reasons.append("the package signature does not satisfy the policy")
-        checks["pdf_signatures"] = await self._pdf_checks(package)
+        sender_identities = await identities_of(
+            self.store, package.sender.organ_id, self.identities
+        )
+        bound, binding = signer_binding(
+            signature.signer, package.sender.organ_id, sender_identities
+        )
+        signed["signer_bound"], signed["signer_binding"] = bound, binding
+        if bound is False:  # Điều 5.2: the sending agency's own signature
+            (reasons if self.signer_policy == "reject" else warnings).append(f"signer: {binding}")
+        checks["pdf_signatures"] = await self._pdf_checks(package, sender_identities)
         if not targets:  # delivered to us by mistake: answered 02 as the addressee
             first = (named or "").strip() or (
                 package.recipients[0].organ_id if package.recipients else ""
@@ -293,15 +310,20 @@ class InboundPipeline:
     def _verify_bytes(self, data: bytes) -> edxml.VerifyResult:
         return edxml.verify(data, self.trust, policy=self.policy, timestamps=self.timestamps)
 
-    async def _pdf_checks(self, package: edxml.DocumentPackage) -> dict[str, object]:
-        """Who signed each attached PDF (Nghị định 30 Điều 5), for the clerk to see."""
+    async def _pdf_checks(
+        self, package: edxml.DocumentPackage, issuer: Sequence[str]
+    ) -> dict[str, object]:
+        """Who signed each attached PDF (Nghị định 30 Điều 5), for the clerk to see; the
+        agency seal is bound to the document's issuer by ``issuer`` (its identities)."""
         found: dict[str, object] = {}
         for attachment in package.attachments:
             if attachment.data is None or not attachment.data.startswith(b"%PDF"):
                 continue
             try:
                 report = await verify_pdf(
-                    attachment.data, trust=self.trust or edxml.TrustStore(roots=())
+                    attachment.data,
+                    trust=self.trust or edxml.TrustStore(roots=()),
+                    issuer_identities=issuer,
                 )
             except PdfSignatureError as exc:
                 found[attachment.name] = {"error": str(exc)}
@@ -310,6 +332,8 @@ class InboundPipeline:
                 "signatures": len(report.signatures),
                 "agency_signed": report.agency_signed,
                 "person_signed": report.person_signed,
+                "legal_value": report.legal_value,
+                "legal_value_problems": list(report.legal_value_problems),
                 "signers": [str(s.signer) for s in report.signatures if s.signer is not None],
             }
         return found

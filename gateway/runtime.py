@@ -164,6 +164,8 @@ class Runtime:
             trust=trust,
             policy=edxml.VerifyPolicy(on_failure=settings.inbound_signature_policy),
             fatal_rules=frozenset(settings.inbound_fatal_rules),
+            identities=settings.agency_identities,
+            signer_policy=settings.signer_binding_policy,
             timestamps=(
                 Rfc3161Validator(load_trust_store(settings.tsa_trust_dir))
                 if settings.tsa_trust_dir is not None

@@ -196,6 +196,8 @@ agencies = sa.Table(
     sa.Column("parent", sa.String(40), nullable=True),
     sa.Column("source", sa.String(16), nullable=False),  # config | axis
     sa.Column("updated_at", _TIME, nullable=False),
+    # JSON list: the certificate identities that may sign for it (UID=MNS:..., OU=..., CN=...)
+    sa.Column("identities", sa.Text, nullable=True),
 )
 
 api_clients = sa.Table(

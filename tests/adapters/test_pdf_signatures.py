@@ -65,6 +65,10 @@ def both_signed(pki: DevPki) -> bytes:
     return asyncio.run(sign_twice())
 
 
+#: The Office's agency certificate, as the dev CA issues it (its organ id in OU).
+OFFICE_IDENTITY = "OU=000.00.01.H42"
+
+
 def states(report: object) -> dict[str, str]:
     return {check.name: check.state.value for check in report.checks}  # type: ignore[attr-defined]
 
@@ -72,7 +76,9 @@ def states(report: object) -> dict[str, str]:
 async def test_both_signatures_verify_and_carry_legal_value(
     both_signed: bytes, trust: edxml.TrustStore, crls: edxml.StaticRevocation
 ) -> None:
-    result = await verify_pdf(both_signed, trust=trust, revocation=crls)
+    result = await verify_pdf(
+        both_signed, trust=trust, revocation=crls, issuer_identities=(OFFICE_IDENTITY,)
+    )
     person, agency = result.signatures
     assert person.field_name == "SignerSignature"
     assert person.signer is not None
@@ -194,3 +200,29 @@ async def test_an_expired_certificate_is_not_saved_by_the_time_it_claims(
     assert report.check("validity-period").state == edxml.CheckState.FAIL
     assert report.claimed_signing_time is not None
     assert not report.accepted
+
+
+async def test_the_legal_value_needs_the_issuing_agencys_seal_after_the_person(
+    both_signed: bytes, pki: DevPki, trust: edxml.TrustStore
+) -> None:
+    """Before, a person's certificate plus any agency's passed, from any agency."""
+    theirs = await verify_pdf(both_signed, trust=trust, issuer_identities=("OU=000.00.00.G22",))
+    assert not theirs.legal_value
+    assert "not the issuing agency's" in theirs.legal_value_problems[0]
+    unknown = await verify_pdf(both_signed, trust=trust)
+    assert "identity is not known" in unknown.legal_value_problems[0]
+    # the seal first, the person after: not the order of Điều 5
+    sealed = await sign_pdf(
+        PDF, identity(pki, pki.agencies["000.00.01.H42"]), field_name="AgencySignature"
+    )
+    person_after = await sign_pdf(
+        sealed, identity(pki, pki.signers["Nguyễn Văn An"]), field_name="SignerSignature"
+    )
+    reversed_order = await verify_pdf(
+        person_after, trust=trust, issuer_identities=(OFFICE_IDENTITY,)
+    )
+    assert reversed_order.person_signed
+    assert reversed_order.agency_signed
+    problems = reversed_order.legal_value_problems
+    assert "the agency signature comes before the person's" in problems
+    assert any("does not cover the whole file" in p for p in problems)

@@ -239,6 +239,8 @@ def test_pdf_sign_and_verify(keys: Path, tmp_path: Path) -> None:
         "--crl",
         str(keys / "crl/intermediate.crl"),
         "--require-legal-value",
+        "--issuer",
+        "OU=000.00.01.H42",
     )
     assert code == 0, out
     assert out.count("ACCEPTED") == 2

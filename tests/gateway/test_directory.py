@@ -16,6 +16,7 @@ from adapters.axis.client import AxisClient, AxisConfig
 from adapters.axis.simulator import AxisSimulator
 from gateway.accept import directory_state, sync_agencies
 from gateway.config import AxisSettings, FacadeSystemSettings, GatewaySettings
+from gateway.identities import identities_of, set_identities
 from gateway.runtime import Runtime
 from tests.adapters.conftest import SYSTEMS, VECTOR_SECRET, client_for
 
@@ -81,6 +82,9 @@ async def test_an_empty_answer_keeps_the_directory(
     ) as runtime:
         async with client_for(simulator, "00.42.W00") as axis:
             assert await sync_agencies(runtime.store, axis) == KNOWN
+            await set_identities(runtime.store, "000.00.00.G22", ["UID=MNS:1234567"])
+            assert await sync_agencies(runtime.store, axis) == KNOWN  # identities survive
+            assert await identities_of(runtime.store, "000.00.00.G22", {}) == ("UID=MNS:1234567",)
             for agency in list(simulator.hub._agencies):
                 del simulator.hub._agencies[agency]
             assert await sync_agencies(runtime.store, axis) == 0

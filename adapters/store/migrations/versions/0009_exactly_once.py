@@ -43,6 +43,8 @@ def upgrade() -> None:
             sa.Column("needs_signature", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch_op.create_index(batch_op.f("ix_messages_original_id"), ["original_id"], unique=False)
+    with op.batch_alter_table("agencies", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("identities", sa.Text(), nullable=True))
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(
@@ -51,6 +53,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("agencies", schema=None) as batch_op:
+        batch_op.drop_column("identities")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_keys_expires_at"))
         batch_op.drop_column("expires_at")
