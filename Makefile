@@ -8,8 +8,9 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 
 # Debian packages the suite uses: xmlsec1 and pdfsig check our signatures independently,
 # the fonts carry Vietnamese glyphs for the PDF stamp, chromium runs the dashboard's browser
-# tests (Debian's: no browser is ever downloaded). Installed only when missing.
-SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core chromium
+# tests (Debian's: no browser is ever downloaded), softhsm2 is a real PKCS#11 token for the
+# hardware-key tests. Installed only when missing.
+SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core chromium softhsm2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run example test conformance lint typecheck bench clean system-packages simulate-axis
@@ -29,6 +30,7 @@ system-packages:
 	[ -f /usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf ] || missing="$$missing fonts-liberation2"; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

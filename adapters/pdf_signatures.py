@@ -19,6 +19,7 @@ pyhanko's async API is used throughout: its sync wrappers start their own event 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import hashlib
@@ -30,10 +31,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from asn1crypto import keys as asn1_keys
+from asn1crypto import algos as asn1_algos
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.serialization import Encoding
 from fontTools.ttLib import TTFont
 from fontTools.ttLib.scaleUpem import scale_upem
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
@@ -180,9 +184,10 @@ class PdfVerification:
         seal = self.signatures[bound[-1]]
         if persons and bound[-1] < persons[0]:
             problems.append("the agency signature comes before the person's")
-        if seal.check("coverage").state != CheckState.PASS:
+        coverage = seal.check("coverage")
+        if coverage.state != CheckState.PASS:
             problems.append(
-                f"the agency signature does not cover the whole file ({seal.check('coverage').detail})"
+                f"the agency signature does not cover the whole file ({coverage.detail})"
             )
         return tuple(problems)
 
@@ -382,6 +387,42 @@ def stamp_text(number_notation: str, signing_time: dt.datetime) -> str:
     )
 
 
+class _KeySigner(signers.Signer):
+    """pyhanko's signer over our key interface: the key signs (a file key, a token's, a
+    remote service's), so the private key is never exported to be handed to pyhanko."""
+
+    def __init__(self, identity: SigningIdentity) -> None:
+        chain = [_asn1(certificate) for certificate in identity.chain]
+        ecdsa = isinstance(identity.key, ec.EllipticCurvePrivateKey)
+        super().__init__(
+            signing_cert=chain[0],
+            cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
+            signature_mechanism=asn1_algos.SignedDigestAlgorithm(
+                {"algorithm": "sha256_ecdsa" if ecdsa else "sha256_rsa"}
+            ),
+        )
+        self._key = identity.key
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        size = (self._key.key_size + 7) // 8
+        if dry_run:  # only the length matters: do not ask the token (or its holder) twice
+            return bytes(size if isinstance(self._key, rsa.RSAPrivateKey) else 2 * size + 9)
+        algorithm = _DIGESTS[digest_algorithm]
+        key = self._key
+        if isinstance(key, rsa.RSAPrivateKey):
+            return await asyncio.to_thread(key.sign, data, PKCS1v15(), algorithm)
+        return await asyncio.to_thread(key.sign, data, ec.ECDSA(algorithm))
+
+
+_DIGESTS: dict[str, hashes.HashAlgorithm] = {
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
+
+
 async def sign_pdf(
     data: bytes,
     identity: SigningIdentity,
@@ -400,15 +441,7 @@ async def sign_pdf(
     page 1, no image, number/notation and ISO 8601 time, 10 pt); without it, it is invisible.
     """
     signing_time = signing_time or dt.datetime.now(VIETNAM)
-    key = asn1_keys.PrivateKeyInfo.load(
-        identity.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
-    )
-    chain = [_asn1(certificate) for certificate in identity.chain]
-    signer = signers.SimpleSigner(
-        signing_cert=chain[0],
-        signing_key=key,
-        cert_registry=SimpleCertificateStore.from_certs(chain),  # type: ignore[no-untyped-call]
-    )
+    signer = _KeySigner(identity)
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
     except (PdfReadError, ValueError, KeyError) as exc:

@@ -18,6 +18,8 @@ from redis import asyncio as aioredis
 
 from adapters.axis.client import AxisClient
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
+from adapters.errors import ConfigurationError
+from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
 from adapters.store.engine import create_engine
 from adapters.trust import load_trust_store
 
@@ -79,9 +81,18 @@ async def check_config(settings: GatewaySettings) -> list[tuple[str, bool, str]]
     for agency, key in settings.signing_keys.items():
 
         async def signing(key: SigningKeySettings = key) -> str:
-            certificate = (await asyncio.to_thread(key.load)).chain[0]
+            identity = await asyncio.to_thread(key.load)
+            certificate = identity.chain[0]
             subject = certificate.subject.rfc4514_string()
-            return f"{subject}, until {certificate.not_valid_after_utc:%Y-%m-%d}"
+            where = ""
+            if isinstance(identity.key, TokenRsaKey | TokenEcKey):
+                status = await asyncio.to_thread(token_status, identity.key, certificate)
+                if not status.key_found:
+                    raise ConfigurationError(
+                        f"token {status.token!r}: key {status.label!r} does not sign"
+                    )
+                where = f" (token {status.token!r}, logged in, key {status.label!r} signs)"
+            return f"{subject}, until {certificate.not_valid_after_utc:%Y-%m-%d}{where}"
 
         probes[f"key {agency}"] = signing
     if settings.trust_dir is not None:

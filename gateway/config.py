@@ -13,12 +13,20 @@ store's due rows as the work queue, in-process coordination. Setting ``database_
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,7 +38,9 @@ from adapters.axis.client import AxisConfig
 from adapters.errors import ConfigurationError
 from adapters.keys import SigningIdentity, load_signing_identity
 from adapters.ministry_rest import MinistryRestConfig
+from adapters.pkcs11 import open_token_key, token_certificate
 from adapters.soap_hub import SoapHubConfig
+from adapters.trust import load_certificates
 from adapters.url_policy import UrlPolicy
 
 from .accept import DEFAULT_MAX_RECIPIENTS
@@ -113,20 +123,55 @@ class RestEndpointSettings(_Frozen):
 
 
 class SigningKeySettings(_Frozen):
-    """An agency's signing key: a PKCS#12 file, or a PEM key with its certificate chain."""
+    """An agency's signing key: a PKCS#12 file, a PEM key with its certificate chain, or a
+    key on a token or HSM named by a PKCS#11 URI (RFC 7512) whose PIN is in ``pin_env``.
 
-    key: Path
+    For a token key ``certificate`` is the chain (signer first); without it, the
+    certificate stored on the token beside the key (same label) is used alone."""
+
+    key: Path | None = None
     certificate: Path | None = None
     password_env: str | None = None
     password_file: Path | None = None
+    pkcs11_uri: str | None = None
+    pin_env: str | None = None
+    #: The token's PKCS#11 library, when the URI names no module-path
+    pkcs11_module: Path | None = None
 
-    def load(self) -> SigningIdentity:
-        return load_signing_identity(
-            self.key,
-            certificate=self.certificate,
-            password_env=self.password_env,
-            password_file=self.password_file,
+    @model_validator(mode="after")
+    def _one_kind(self) -> SigningKeySettings:
+        if (self.key is None) == (self.pkcs11_uri is None):
+            raise ValueError("give a key file (key) or a token key (pkcs11_uri), exactly one")
+        if self.pkcs11_uri is not None and not self.pin_env:
+            raise ValueError("a token key needs pin_env: the variable holding its PIN")
+        return self
+
+    def load(self, environ: Mapping[str, str] | None = None) -> SigningIdentity:
+        if self.key is not None:
+            return load_signing_identity(
+                self.key,
+                certificate=self.certificate,
+                password_env=self.password_env,
+                password_file=self.password_file,
+            )
+        uri, pin_env = self.pkcs11_uri or "", self.pin_env or ""  # set: see the validator
+        key = open_token_key(
+            uri,
+            pin_env=pin_env,
+            environ=os.environ if environ is None else environ,
+            default_module=self.pkcs11_module,
         )
+        if self.certificate is not None:
+            chain = tuple(load_certificates(self.certificate))
+        else:
+            stored = token_certificate(key)
+            if stored is None:
+                raise ConfigurationError(
+                    f"{self.pkcs11_uri}: no certificate on the token beside the key; "
+                    "give its chain in certificate"
+                )
+            chain = (stored,)
+        return SigningIdentity(key=key, chain=chain)
 
 
 class FacadeSystemSettings(_Frozen):

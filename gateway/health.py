@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from aiohttp import web
 
+from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
 from adapters.store.schema import deliveries, messages
 from adapters.store.store import utc_now
 
@@ -64,7 +65,15 @@ def install_health(app: web.Application, runtime: Any) -> None:
         if not days:
             return (not runtime.signers.required), "no signing key configured"
         worst = min(days.values())
-        return worst > 0, f"{len(days)} keys, the first expires in {worst} days"
+        tokens = []
+        for identity in runtime.signers.identities.values():
+            if isinstance(identity.key, TokenRsaKey | TokenEcKey):
+                status = await asyncio.to_thread(token_status, identity.key, identity.chain[0])
+                if not status.key_found:
+                    return False, f"token {status.token!r}: key {status.label!r} does not sign"
+                tokens.append(f"token {status.token!r} key {status.label!r} ready")
+        on_tokens = f"; {', '.join(tokens)}" if tokens else ""
+        return worst > 0, f"{len(days)} keys, the first expires in {worst} days{on_tokens}"
 
     async def axis_check() -> tuple[bool, str]:
         await runtime.axis.count_received()

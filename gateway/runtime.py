@@ -142,7 +142,7 @@ class Runtime:
             else None
         )
         self.signers = Signers(
-            {organ: key.load() for organ, key in settings.signing_keys.items()},
+            {organ: key.load(self._environ) for organ, key in settings.signing_keys.items()},
             required=settings.signature_required,
         )
         self.dispatcher = Dispatcher(
