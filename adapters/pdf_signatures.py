@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from asn1crypto import algos as asn1_algos
 from asn1crypto import x509 as asn1_x509
@@ -42,6 +43,7 @@ from fontTools.ttLib import TTFont
 from fontTools.ttLib.scaleUpem import scale_upem
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import AxisAlignment, InnerScaling, SimpleBoxLayoutRule
 from pyhanko.pdf_utils.misc import PdfReadError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.text import TextBoxStyle
@@ -77,6 +79,7 @@ __all__ = [
     "PdfSignatureError",
     "PdfSignatureReport",
     "PdfVerification",
+    "is_signed",
     "sign_pdf",
     "stamp_text",
     "verify_pdf",
@@ -226,6 +229,14 @@ def _coverage(status: object) -> Check:
             f"covers its revision; later changes: {changes} (not allowed)",
         )
     return Check("coverage", CheckState.FAIL, "the signature does not cover its revision")
+
+
+def is_signed(data: bytes) -> bool:
+    """Whether a PDF carries any signature (``PdfSignatureError`` if it is no readable PDF)."""
+    try:
+        return bool(list(PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures))
+    except (PdfReadError, ValueError, KeyError) as exc:
+        raise PdfSignatureError(f"not a readable PDF ({exc})") from exc
 
 
 async def verify_pdf(
@@ -387,6 +398,43 @@ def stamp_text(number_notation: str, signing_time: dt.datetime) -> str:
     )
 
 
+def _inherited(page: Any, name: str) -> Any:
+    """A page attribute, looked up the page tree as PDF inheritance wants (MediaBox, CropBox
+    and Rotate may sit on a parent /Pages node)."""
+    node = page
+    for _ in range(64):  # a page tree is shallow; a cycle must not hang us
+        if node is None:
+            return None
+        if name in node:
+            return node[name]
+        node = node.get("/Parent")
+        node = node.get_object() if node is not None else None
+    return None
+
+
+def _stamp_box(page: Any) -> tuple[int, int, int, int]:
+    """Where the stamp goes so that it shows at the top-right of page 1 as displayed:
+    inside the visible area (CropBox, else MediaBox, both inherited) and turned with the
+    page's /Rotate (the widget is drawn unrotated, NoRotate, its top-left corner fixed)."""
+    visible = _inherited(page, "/CropBox") or _inherited(page, "/MediaBox")
+    if visible is None:
+        raise PdfSignatureError("page 1 has no MediaBox")
+    x0, y0, x1, y1 = (float(v) for v in visible)
+    rotation = int(_inherited(page, "/Rotate") or 0) % 360
+    width, height, margin = _STAMP_WIDTH, _STAMP_HEIGHT, _MARGIN
+    # A NoRotate widget is drawn upright from its rectangle's upper-left corner, which stays
+    # where it is on the page: that corner goes where the stamp's top-left corner shows.
+    if rotation == 90:  # shown turned clockwise: the user space's left edge is the top
+        left, top = x0 + margin, y1 - margin - width
+    elif rotation == 180:
+        left, top = x0 + margin + width, y0 + margin
+    elif rotation == 270:
+        left, top = x1 - margin, y0 + margin + width
+    else:
+        left, top = x1 - margin - width, y1 - margin
+    return int(left), int(top - height), int(left + width), int(top)
+
+
 class _KeySigner(signers.Signer):
     """pyhanko's signer over our key interface: the key signs (a file key, a token's, a
     remote service's), so the private key is never exported to be handed to pyhanko."""
@@ -453,18 +501,19 @@ async def sign_pdf(
         text = stamp_text(number_notation, signing_time)
         font = _font_for(text, fonts)
         page, _ = writer.find_page_for_modification(0)  # type: ignore[no-untyped-call]
-        _, _, x1, y1 = (float(v) for v in page.get_object()["/MediaBox"])
-        box = (
-            int(x1 - _MARGIN - _STAMP_WIDTH),
-            int(y1 - _MARGIN - _STAMP_HEIGHT),
-            int(x1 - _MARGIN),
-            int(y1 - _MARGIN),
-        )
+        box = _stamp_box(page.get_object())
         style = TextStampStyle(
             stamp_text="%(stamp)s",
             text_box_style=TextBoxStyle(font=_InMemoryFont(str(font), font_size=10), font_size=10),
             border_width=0,
             background=None,
+            # 10 pt as Phụ lục I says: never shrunk to the box (pyhanko's default), set in the
+            # box's top-right corner
+            inner_content_layout=SimpleBoxLayoutRule(
+                x_align=AxisAlignment.ALIGN_MAX,
+                y_align=AxisAlignment.ALIGN_MAX,
+                inner_content_scaling=InnerScaling.NO_SCALING,
+            ),
         )
         appearance = {"stamp": text}
     metadata = signers.PdfSignatureMetadata(
@@ -479,7 +528,13 @@ async def sign_pdf(
         signer=signer,
         timestamper=timestamper,
         stamp_style=style,
-        new_field_spec=fields.SigFieldSpec(sig_field_name=field_name, on_page=0, box=box),
+        new_field_spec=fields.SigFieldSpec(
+            sig_field_name=field_name,
+            on_page=0,
+            box=box,
+            # upright whatever the page's /Rotate: the box is placed for the page as shown
+            visible_sig_settings=fields.VisibleSigSettings(rotate_with_page=False),
+        ),
     )
     try:
         out = await pdf_signer.async_sign_pdf(writer, appearance_text_params=appearance)

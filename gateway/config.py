@@ -300,6 +300,9 @@ class GatewaySettings(BaseSettings):
     inbound_fatal_rules: tuple[str, ...] = ("attachment.payload", "attachment.manifest")
     #: PDFs a QLVB sends: "off", "present" (each PDF signed), "valid" (verifies against trust)
     pdf_signature_policy: Literal["off", "present", "valid"] = "present"
+    #: Sign an attached PDF a QLVB sends unsigned as the sending agency (its key), with the
+    #: stamp of Phụ lục I (number/notation and time, 10 pt, top-right of page 1)
+    seal_unsigned_pdfs: bool = False
     vdxp_systems: dict[str, FacadeSystemSettings] = {}
     #: A facade request whose signed timestamp is further from now than this is refused (a
     #: replay or a wrong clock). The SDK reuses one timestamp for the life of its service

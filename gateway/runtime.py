@@ -222,6 +222,7 @@ class Runtime:
             max_recipients=settings.max_recipients_per_document,
             idempotency_seconds=settings.idempotency_window_seconds,
             webhook_policy=settings.webhooks.policy(),
+            seal_unsigned_pdfs=settings.seal_unsigned_pdfs,
         )
         app.add_subapp(API_PREFIX, build_api(context))
         app.add_subapp(

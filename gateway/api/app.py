@@ -30,7 +30,7 @@ from aiohttp import web
 
 import edxml
 from adapters.blobs import BlobStore
-from adapters.pdf_signatures import PdfSignatureError, verify_pdf
+from adapters.pdf_signatures import PdfSignatureError, is_signed, sign_pdf, verify_pdf
 from adapters.store.schema import deliveries, inbox_acks, messages, webhook_deliveries
 from adapters.store.store import MessageView, Store, utc_now
 from adapters.url_policy import BlockedUrl, UrlPolicy
@@ -76,6 +76,8 @@ class ApiContext:
     idempotency_seconds: float = 24 * 3600
     #: Where webhooks may point (settings ``webhooks``): by default public HTTPS only.
     webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)
+    #: Sign each unsigned attached PDF as the sending agency, with the Phụ lục I stamp
+    seal_unsigned_pdfs: bool = False
 
     @property
     def outbound(self) -> Outbound:
@@ -115,6 +117,29 @@ async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> li
                 FieldProblem(field, "pdf.signature", f"no signature of {attachment.name} verifies")
             )
     return problems
+
+
+async def _sealed(context: ApiContext, package: edxml.DocumentPackage) -> edxml.DocumentPackage:
+    """Each unsigned PDF signed as the sending agency, with the stamp Phụ lục I gives an
+    attached file (its number/notation and the time, 10 pt, top-right of page 1)."""
+    identity = context.signers.identities.get(package.sender.organ_id)
+    if identity is None:
+        return package  # nothing to seal with: the PDF policy and Điều 5.2 decide
+    attachments = []
+    for index, attachment in enumerate(package.attachments):
+        data = attachment.data
+        if data is not None and data.startswith(b"%PDF"):
+            try:
+                if not is_signed(data):
+                    data = await sign_pdf(data, identity, number_notation=str(package.code))
+            except PdfSignatureError as exc:
+                raise ApiProblem(
+                    422,
+                    "an attached PDF cannot be signed",
+                    [FieldProblem(f"attachments[{index}]", "pdf.signature", str(exc))],
+                ) from None
+        attachments.append(dataclasses.replace(attachment, data=data))
+    return dataclasses.replace(package, attachments=tuple(attachments))
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("api_context", ApiContext)
@@ -337,6 +362,8 @@ async def _submit(
             [FieldProblem("status_code", "record", "use /inbox/{id}/status")],
         )
     _require(client, package.sender.organ_id, "sender.organ_id")
+    if context.seal_unsigned_pdfs:
+        package = await _sealed(context, package)
     pdf_problems = await _check_pdfs(context, package)
     if pdf_problems:
         raise ApiProblem(422, "an attached PDF does not satisfy the signature policy", pdf_problems)

@@ -19,6 +19,7 @@ import edxml
 from adapters.axis.auth import vietnam_now
 from adapters.axis.client import AxisClient, AxisConfig
 from adapters.axis.simulator import AxisSimulator
+from adapters.pdf_signatures import verify_pdf
 from adapters.store.schema import messages
 from edxml.devca import DevPki
 from gateway.api.app import PREFIX
@@ -151,3 +152,35 @@ async def test_every_kind_of_outgoing_package_is_signed_stored_and_sent(
             unsigned_ones.append(("transmitted", relayed.message_type, relayed.notation))
     assert unsigned_ones == []
     assert len(simulator.hub._sent) >= len(stored)  # everything stored was also sent
+
+
+async def test_an_unsigned_pdf_is_sealed_as_the_agency_with_the_stamp(
+    gateways: tuple[Gateway, Gateway], pki: DevPki
+) -> None:
+    """``seal_unsigned_pdfs``: a QLVB that sends its PDF unsigned gets it signed as the
+    agency, with the Phụ lục I stamp, instead of a refusal under pdf_signature_policy."""
+    a, _ = gateways
+    assert a.context is not None
+    a.context.pdf_policy = "present"
+    auth = await _key(a, ["*.H42"])
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth) as r:
+            assert r.status == 422  # unsigned, and not sealed: refused as before
+        a.context.seal_unsigned_pdfs = True
+        async with http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth) as r:
+            assert r.status == 202, await r.text()
+            sent = await r.json()
+    view = await a.store.message(sent["id"], events=False)
+    assert view is not None
+    package = edxml.parse(a.blobs.get(view.package_ref))
+    assert isinstance(package, edxml.DocumentPackage)
+    pdf = package.attachments[0].data
+    assert pdf is not None
+    report = await verify_pdf(
+        pdf,
+        trust=edxml.TrustStore(roots=(pki.root.certificate,)),
+        issuer_identities=("OU=000.00.01.H42",),
+    )
+    assert report.agency_signed
+    assert report.signatures[0].signer is not None
+    assert report.signatures[0].signer.common_name == "Văn phòng UBND tỉnh Ninh Bình"
