@@ -3,7 +3,7 @@ PDF as the agency with the visible stamp the rules give for attachments.
 
 Verification reports, per signature: integrity (the signed bytes are unchanged), coverage
 (the whole file, or which revision and what changed after it), and the same trust checks
-as package signatures (``edxml.assess_certificate``: chain, validity at signing time,
+as package signatures (``edxml.assess_signer``: chain, validity at signing time,
 revocation, key usage), so an operator reads one vocabulary for XML and PDF. A document has
 legal value only with the signer's **and** the agency's signatures (Nghị định 30/2020 Điều 5;
 legal.md 0.1): ``PdfVerification`` says whether both kinds are present and accepted.
@@ -64,9 +64,10 @@ from edxml import (
     CheckState,
     OfflineRevocation,
     RevocationChecker,
+    TrustPolicy,
     TrustStore,
     VerifyPolicy,
-    assess_certificate,
+    assess_signer,
     describe_certificate,
     matches_identity,
 )
@@ -242,22 +243,25 @@ def is_signed(data: bytes) -> bool:
 async def verify_pdf(
     data: bytes,
     *,
-    trust: TrustStore,
+    trust: TrustStore | TrustPolicy | None,
     revocation: RevocationChecker | None = None,
     policy: VerifyPolicy = _DEFAULT_POLICY,
     issuer_identities: Sequence[str] = (),
 ) -> PdfVerification:
     """Every signature of a PDF, each with its checks (see the module docstring);
-    ``issuer_identities`` name the issuing agency's certificate (for the legal value)."""
+    ``issuer_identities`` name the issuing agency's certificate (for the legal value).
+    Under a ``TrustPolicy`` a seal and a person's signature each chain to the sets their
+    kind may use."""
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
         embedded = list(reader.embedded_signatures)
     except (PdfReadError, ValueError, KeyError) as exc:
         raise PdfSignatureError(f"not a readable PDF ({exc})") from exc
+    pool = trust.everything if isinstance(trust, TrustPolicy) else (trust or TrustStore(roots=()))
     context = ValidationContext(
-        trust_roots=[_asn1(c) for c in trust.roots],
-        other_certs=[_asn1(c) for c in trust.intermediates],
-        allow_fetching=False,  # trust and revocation are ours (edxml.assess_certificate)
+        trust_roots=[_asn1(c) for c in pool.roots],
+        other_certs=[_asn1(c) for c in pool.intermediates],
+        allow_fetching=False,  # trust and revocation are ours (edxml.assess_signer)
         revocation_mode="soft-fail",
     )
     reports = []
@@ -271,7 +275,7 @@ async def verify_pdf(
 async def _verify_one(
     signature: object,
     context: ValidationContext,
-    trust: TrustStore,
+    trust: TrustStore | TrustPolicy | None,
     revocation: RevocationChecker,
     policy: VerifyPolicy,
 ) -> PdfSignatureReport:
@@ -316,8 +320,8 @@ async def _verify_one(
         signing_time, source = dt.datetime.now(dt.UTC), "time of validation"
     leaf = _crypto(status.signing_cert)
     extra = [_crypto(c) for c in getattr(signature, "other_embedded_certs", ())]
-    trust_checks, _ = assess_certificate(
-        leaf, extra, trust=trust, signing_time=signing_time, revocation=revocation
+    trust_checks, _ = assess_signer(
+        leaf, extra, trust=trust, kind="pdf", signing_time=signing_time, revocation=revocation
     )
     checks.extend(trust_checks)
     return PdfSignatureReport(

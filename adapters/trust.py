@@ -3,7 +3,8 @@
 Operators drop the CA certificates they trust (Ban Cơ yếu Chính phủ, NEAC and its public
 CAs, the dev CA...) into one folder named in the configuration; self-signed ones become
 roots, the others intermediates. Files that are not certificates are an error, not skipped:
-a typo in a trust folder must not silently narrow (or widen) what is trusted.
+a typo in a trust folder must not silently narrow (or widen) what is trusted. CRLs (``.crl``)
+the CAs publish may sit beside their certificates: they answer revocation offline.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from edxml import TrustStore
 
 from .errors import ConfigurationError
 
-__all__ = ["CERTIFICATE_SUFFIXES", "load_certificates", "load_trust_store"]
+__all__ = [
+    "CERTIFICATE_SUFFIXES",
+    "CRL_SUFFIX",
+    "load_certificates",
+    "load_crls",
+    "load_trust_store",
+]
 
 CERTIFICATE_SUFFIXES = frozenset({".pem", ".crt", ".cer", ".der"})
+CRL_SUFFIX = ".crl"
 
 
 def load_certificates(path: Path) -> list[x509.Certificate]:
@@ -44,3 +52,23 @@ def load_trust_store(folder: Path) -> TrustStore:
     if not store.roots:
         raise ConfigurationError(f"trust folder {folder} holds no root (self-signed) certificate")
     return store
+
+
+def load_crls(folder: Path) -> list[x509.CertificateRevocationList]:
+    """The CRLs (PEM or DER ``.crl`` files) of a trust folder."""
+    crls = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() != CRL_SUFFIX:
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from exc
+        try:
+            if b"-----BEGIN X509 CRL-----" in data:
+                crls.append(x509.load_pem_x509_crl(data))
+            else:
+                crls.append(x509.load_der_x509_crl(data))
+        except ValueError as exc:
+            raise ConfigurationError(f"{path} is not a CRL ({exc})") from exc
+    return crls

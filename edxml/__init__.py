@@ -100,6 +100,7 @@ from ._trust import (
     describe_certificate,
     matches_identity,
 )
+from ._trust_sets import SIGNATURE_KINDS, TrustPolicy, assess_signer
 from ._validate import CheckResult, check, is_valid, validate
 from ._xml import EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits, parse_untrusted_xml
 
@@ -113,6 +114,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "MAX_FILENAME_LENGTH",
     "RULES",
+    "SIGNATURE_KINDS",
     "VIETNAM",
     "XADES_NS",
     "XMLDSIG_NS",
@@ -171,6 +173,7 @@ __all__ = [
     "TimestampError",
     "TimestampValidator",
     "TraceHeader",
+    "TrustPolicy",
     "TrustStore",
     "UnsafeXmlError",
     "VerifyPolicy",
@@ -180,6 +183,7 @@ __all__ = [
     "agency_id_form",
     "append_trace_header",
     "assess_certificate",
+    "assess_signer",
     "build",
     "check",
     "describe_certificate",

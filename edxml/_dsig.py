@@ -56,9 +56,9 @@ from ._trust import (
     OfflineRevocation,
     RevocationChecker,
     TrustStore,
-    assess_certificate,
     describe_certificate,
 )
+from ._trust_sets import TrustPolicy, assess_signer
 from ._values import read_timestamp
 from ._xml import (
     DEFAULT_LIMITS,
@@ -627,7 +627,7 @@ def _attribute(reference: etree._Element, child: str) -> str | None:
 
 def verify(
     source: Source,
-    trust: TrustStore | None,
+    trust: TrustStore | TrustPolicy | None,
     *,
     policy: VerifyPolicy = DEFAULT_POLICY,
     revocation: RevocationChecker | None = None,
@@ -640,6 +640,7 @@ def verify(
     Every check is reported separately (present, integrity, algorithms, trusted-chain,
     validity-period, revocation, key-usage, and timestamp when the signature carries one);
     ``accepted`` is the policy's verdict. ``revocation`` defaults to offline ("unknown").
+    Under a ``TrustPolicy`` the chain must reach a set that package signatures may use.
 
     The certificate is judged at the time of validation (``at``, default now), or, when a
     signature timestamp validated by ``timestamps`` proves an earlier time, at that time.
@@ -706,10 +707,11 @@ def verify(
             digest_method=digest,
         )
     leaf = _signer(certificates)
-    trust_checks, chain = assess_certificate(
+    trust_checks, chain = assess_signer(
         leaf,
         [certificate for certificate in certificates if certificate is not leaf],
         trust=trust,
+        kind="package",
         signing_time=signing_time,
         revocation=revocation or OfflineRevocation(),
     )

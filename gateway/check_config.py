@@ -1,7 +1,7 @@
 """`edxml-gateway check-config`: the settings are valid, and each connection answers.
 
 Each part is tried on its own and reported on one line — the store (and its migration
-level), the broker, Redis, every signing key, the trust folder, the axis (an
+level), the broker, Redis, every signing key, each trust set, the axis (an
 authenticated ``countReceiveEdoc``) and the alerts' SMTP server (a login, nothing sent) —
 so a wrong password or an unreachable host is named before the gateway is started.
 Secrets never appear in the report.
@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import sqlalchemy as sa
 from redis import asyncio as aioredis
 
+import edxml
 from adapters.axis.client import AxisClient
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import ConfigurationError
 from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
 from adapters.store.engine import create_engine
-from adapters.trust import load_trust_store
+from adapters.trust import load_crls, load_trust_store
 
 from .alerts import EmailSink
 from .config import GatewaySettings, SigningKeySettings
@@ -95,14 +97,19 @@ async def check_config(settings: GatewaySettings) -> list[tuple[str, bool, str]]
             return f"{subject}, until {certificate.not_valid_after_utc:%Y-%m-%d}{where}"
 
         probes[f"key {agency}"] = signing
-    if settings.trust_dir is not None:
-        trust_dir = settings.trust_dir
+    for name, folder in settings.trust_folders.items():
 
-        async def trust() -> str:
-            store = await asyncio.to_thread(load_trust_store, trust_dir)
-            return f"{len(store.roots)} roots, {len(store.intermediates)} intermediates"
+        async def trust(folder: Path = folder, name: str = name) -> str:
+            store = await asyncio.to_thread(load_trust_store, folder)
+            crls = await asyncio.to_thread(load_crls, folder)
+            policy = {str(kind): names for kind, names in settings.trust_policy.items()}
+            kinds = [k for k in edxml.SIGNATURE_KINDS if name in policy.get(k, (name,))]
+            return (
+                f"{len(store.roots)} roots, {len(store.intermediates)} intermediates, "
+                f"{len(crls)} CRLs; trusted for {', '.join(kinds) or 'no signature kind'}"
+            )
 
-        probes["trust"] = trust
+        probes[f"trust {name}"] = trust
     if settings.axis is not None:
         axis_settings = settings.axis
 

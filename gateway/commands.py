@@ -1,9 +1,10 @@
 """The service commands: ``migrate``, ``worker``, ``serve``, ``requeue``.
 
 Each loads the settings (``--config FILE`` plus ``EDXML_*`` variables), builds a
-``Runtime`` and runs until SIGINT/SIGTERM. ``serve`` is the API process with the workers in
-it (the default deployment): ``/healthz``, the REST API under ``/api/v1`` and the VDXP facade
-under ``/vdxp``; ``worker`` runs only the workers, to scale out.
+``Runtime`` and runs until SIGINT/SIGTERM; SIGHUP reloads trust folders, CRLs and keys.
+``serve`` is the API process with the workers in it (the default deployment): ``/healthz``,
+the REST API under ``/api/v1`` and the VDXP facade under ``/vdxp``; ``worker`` runs only the
+workers, to scale out.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ async def run_migrate(settings: GatewaySettings) -> str:
 async def run_worker(settings: GatewaySettings) -> None:
     stop = _stop_on_signals()
     async with Runtime(settings) as runtime:
+        runtime.reload_on_hangup()
         print(
             f"edxml-gateway worker: {'embedded queue' if settings.embedded else 'RabbitMQ'}",
             flush=True,
@@ -101,6 +103,7 @@ async def run_worker(settings: GatewaySettings) -> None:
 async def run_serve(settings: GatewaySettings, host: str, port: int) -> None:
     stop = _stop_on_signals()
     async with Runtime(settings) as runtime:
+        runtime.reload_on_hangup()
         runner = web.AppRunner(runtime.web_app(), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, host, port)

@@ -279,8 +279,15 @@ class GatewaySettings(BaseSettings):
     #: Signing keys by OrganId (Điều 5.2); with signature_required, no key means refusal.
     signing_keys: dict[str, SigningKeySettings] = {}
     signature_required: bool = True
-    #: Folder of trusted root (and intermediate) certificates for inbound signatures.
+    #: Folder of trusted root (and intermediate) certificates for inbound signatures: the
+    #: trust set named "default". CRL files (.crl) in a trust folder answer revocation.
     trust_dir: Path | None = None
+    #: Named trust sets, e.g. ``bcy`` (Ban Cơ yếu Chính phủ, the specialised CA) and ``neac``
+    #: (the public CAs): a folder of certificates (and CRLs) each.
+    trust_sets: dict[str, Path] = {}
+    #: Signature kind ("package", and on PDFs "agency" and "person") -> the trust sets it
+    #: may chain to; a kind not named may use every set.
+    trust_policy: dict[Literal["package", "agency", "person"], tuple[str, ...]] = {}
     #: Trusted time-stamping authorities (roots): a signature timestamp (RFC 3161, XAdES
     #: SignatureTimeStamp) they sign is the time a certificate is judged at; without one,
     #: a certificate is judged at reception (ETSI EN 319 102-1).
@@ -345,6 +352,25 @@ class GatewaySettings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown rules {', '.join(unknown)} (see edxml.RULES)")
         return value
+
+    @model_validator(mode="after")
+    def _trust_sets_named(self) -> GatewaySettings:
+        named = set(self.trust_folders)
+        if self.trust_dir is not None and "default" in self.trust_sets:
+            raise ValueError("trust_dir is the trust set 'default': do not name another so")
+        for kind, names in self.trust_policy.items():
+            unknown = sorted(set(names) - named)
+            if unknown:
+                raise ValueError(
+                    f"trust_policy.{kind} names unknown trust sets {', '.join(unknown)}"
+                )
+        return self
+
+    @property
+    def trust_folders(self) -> dict[str, Path]:
+        """Every trust set by name (``trust_dir`` is "default")."""
+        folders = {} if self.trust_dir is None else {"default": self.trust_dir}
+        return folders | self.trust_sets
 
     @property
     def store_url(self) -> str:

@@ -215,6 +215,7 @@ async def run_demo(folder: Path, host: str, port: int) -> None:
     async with AxisSimulator(simulator_config) as simulator:
         settings = _settings(folder, keys, simulator.url)
         async with Runtime(settings) as runtime:
+            runtime.reload_on_hangup()
             key = await _seed(runtime)
             runner = web.AppRunner(runtime.web_app(), access_log=None)
             await runner.setup()

@@ -96,7 +96,10 @@ class InboundPipeline:
     routing: RoutingTable
     own_agencies: Sequence[str]  # OrganId patterns of the agencies we receive for
     signers: Signers = field(default_factory=Signers)
-    trust: edxml.TrustStore | None = None
+    #: Trust sets and which kind of signature may use which (a bare store: one set for all)
+    trust: edxml.TrustStore | edxml.TrustPolicy | None = None
+    #: Revocation answers (CRLs of the trust folders); without it, revocation is "unknown"
+    revocation: edxml.RevocationChecker | None = None
     policy: edxml.VerifyPolicy = field(
         default_factory=lambda: edxml.VerifyPolicy(on_failure="flag")
     )
@@ -192,7 +195,11 @@ class InboundPipeline:
         }
         checks["signature"] = signed
         if not signature.accepted:
-            reasons.append("the package signature does not satisfy the policy")
+            failed = [f"{c.name}: {c.detail}" for c in signature.flagged if c.state == "fail"]
+            reasons.append(
+                "the package signature does not satisfy the policy"
+                + (f" ({'; '.join(failed)})" if failed else "")
+            )
         sender_identities = await identities_of(
             self.store, package.sender.organ_id, self.identities
         )
@@ -302,13 +309,19 @@ class InboundPipeline:
             if candidate is None:
                 break
             removed.append(trace.organ_id)
-            again = await asyncio.to_thread(edxml.verify, candidate, self.trust, policy=self.policy)
+            again = await asyncio.to_thread(self._verify_bytes, candidate)
             if again.valid:
                 return again, ", ".join(removed)
         return result, None
 
     def _verify_bytes(self, data: bytes) -> edxml.VerifyResult:
-        return edxml.verify(data, self.trust, policy=self.policy, timestamps=self.timestamps)
+        return edxml.verify(
+            data,
+            self.trust,
+            policy=self.policy,
+            revocation=self.revocation,
+            timestamps=self.timestamps,
+        )
 
     async def _pdf_checks(
         self, package: edxml.DocumentPackage, issuer: Sequence[str]
@@ -322,7 +335,8 @@ class InboundPipeline:
             try:
                 report = await verify_pdf(
                     attachment.data,
-                    trust=self.trust or edxml.TrustStore(roots=()),
+                    trust=self.trust,
+                    revocation=self.revocation,
                     issuer_identities=issuer,
                 )
             except PdfSignatureError as exc:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -34,8 +35,6 @@ from adapters.redis.limits import RedisLimit
 from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, Store
-from adapters.timestamps import Rfc3161Validator
-from adapters.trust import load_trust_store
 
 from .accept import run_directory_sync
 from .alerts import run_alerts, sinks_from_settings
@@ -58,6 +57,7 @@ from .health import install_health
 from .inbound import InboundPipeline
 from .receive import StoreSeenDocIds
 from .signing import Signers
+from .trust import TrustMaterial, load_trust_material, reload_trust
 from .vdxp import FacadeSystem, VdxpBackend
 from .webhooks import WebhookEvents, run_webhooks
 
@@ -80,6 +80,7 @@ class Runtime:
         self.broker: AmqpBroker | None = None
         self.redis: aioredis.Redis | None = None
         self.relay_wake = asyncio.Event()
+        self._reloads: set[asyncio.Task[TrustMaterial | None]] = set()
 
     async def __aenter__(self) -> Runtime:
         try:
@@ -141,10 +142,8 @@ class Runtime:
             if self.redis is not None
             else None
         )
-        self.signers = Signers(
-            {organ: key.load(self._environ) for organ, key in settings.signing_keys.items()},
-            required=settings.signature_required,
-        )
+        material = load_trust_material(settings, self._environ)
+        self.signers = Signers(dict(material.keys), required=settings.signature_required)
         self.dispatcher = Dispatcher(
             self.store,
             self.blobs,
@@ -154,24 +153,21 @@ class Runtime:
             shared_limit=shared,
             signers=self.signers,
         )
-        trust = load_trust_store(settings.trust_dir) if settings.trust_dir is not None else None
         self.inbound = InboundPipeline(
             self.store,
             self.blobs,
             settings.routing,
             settings.own_agencies,
             signers=self.signers,
-            trust=trust,
+            trust=material.trust,
+            revocation=material.revocation,
             policy=edxml.VerifyPolicy(on_failure=settings.inbound_signature_policy),
             fatal_rules=frozenset(settings.inbound_fatal_rules),
             identities=settings.agency_identities,
             signer_policy=settings.signer_binding_policy,
-            timestamps=(
-                Rfc3161Validator(load_trust_store(settings.tsa_trust_dir))
-                if settings.tsa_trust_dir is not None
-                else None
-            ),
+            timestamps=material.timestamps,
         )
+        log.info("trust in force: %s", material.summary())
         self.webhooks = WebhookEvents(self.store)
         # Closed before the engine (the stack unwinds in reverse): events still being logged
         # finish their writes instead of holding a connection the engine no longer owns.
@@ -190,6 +186,29 @@ class Runtime:
             )
             await self.broker.connect()
             self._stack.push_async_callback(self.broker.close)
+
+    async def reload_trust(self) -> TrustMaterial | None:
+        """Read trust folders, CRLs, TSA roots and signing keys again (``SIGHUP``); a
+        failed reload keeps the trust in force."""
+        return await reload_trust(
+            self.store, self.settings, self.signers, self.inbound, self._environ
+        )
+
+    def reload_on_hangup(self) -> None:
+        """``SIGHUP`` (the Unix "read your files again") reloads the trust material while
+        the service runs; the handler is removed when the runtime closes."""
+        loop = asyncio.get_running_loop()
+
+        def hangup() -> None:
+            task = loop.create_task(self.reload_trust())
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, hangup)
+        except (NotImplementedError, AttributeError, RuntimeError):
+            return  # no SIGHUP here (Windows) or not the main thread: reload by restart
+        self._stack.callback(loop.remove_signal_handler, signal.SIGHUP)
 
     async def _receive_locally(self, job: DeliveryJob, package: bytes) -> str:
         """An agency of ours: handed to our own inbound pipeline, exactly as a package from
@@ -218,7 +237,6 @@ class Runtime:
             self.inbound,
             self.relay_wake,
             pdf_policy=settings.pdf_signature_policy,
-            trust=self.inbound.trust,
             max_recipients=settings.max_recipients_per_document,
             idempotency_seconds=settings.idempotency_window_seconds,
             webhook_policy=settings.webhooks.policy(),

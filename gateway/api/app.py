@@ -70,7 +70,6 @@ class ApiContext:
     #: PDFs a QLVB sends: "off"; "present" (each PDF carries a signature); "valid" (each has
     #: a signature that verifies against ``trust``; Nghị định 30 Điều 5: signed by the agency)
     pdf_policy: Literal["off", "present", "valid"] = "off"
-    trust: edxml.TrustStore | None = None
     max_recipients: int = DEFAULT_MAX_RECIPIENTS
     #: How long an Idempotency-Key holds (a retry after that is a new request).
     idempotency_seconds: float = 24 * 3600
@@ -78,6 +77,11 @@ class ApiContext:
     webhook_policy: UrlPolicy = field(default_factory=UrlPolicy)
     #: Sign each unsigned attached PDF as the sending agency, with the Phụ lục I stamp
     seal_unsigned_pdfs: bool = False
+
+    @property
+    def trust(self) -> edxml.TrustStore | edxml.TrustPolicy | None:
+        """The inbound pipeline's trust: one snapshot, replaced whole on a reload."""
+        return self.inbound.trust
 
     @property
     def outbound(self) -> Outbound:
@@ -101,10 +105,9 @@ async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> li
             continue
         field = f"attachments[{index}]"
         try:
-            if context.trust is None:
-                report = await verify_pdf(attachment.data, trust=edxml.TrustStore(roots=()))
-            else:
-                report = await verify_pdf(attachment.data, trust=context.trust)
+            report = await verify_pdf(
+                attachment.data, trust=context.trust, revocation=context.inbound.revocation
+            )
         except PdfSignatureError as exc:
             problems.append(FieldProblem(field, "pdf.signature", str(exc)))
             continue

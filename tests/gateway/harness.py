@@ -117,7 +117,7 @@ async def gateways(
             await sync_agencies(store, axis)  # unknown recipients are refused at acceptance
             app = web.Application(client_max_size=MAX_REQUEST_BYTES)
             gateway.context = ApiContext(
-                store, blobs, routing, signers, pipeline, trust=trust, webhook_policy=LOOPBACK
+                store, blobs, routing, signers, pipeline, webhook_policy=LOOPBACK
             )
             app.add_subapp(PREFIX, build_api(gateway.context))
             facade = VdxpBackend(

@@ -38,6 +38,9 @@ def test_the_embedded_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ("databse_url: x", "databse_url"),  # a typo is an error, not an ignored key
         ("- a list", "mapping"),
         ("axis: {base_url: x", "not YAML"),
+        ("trust_sets: {bcy: /k}\ntrust_policy: {package: [neac]}", "unknown trust sets neac"),
+        ("trust_policy: {seal: [bcy]}", "trust_policy.seal"),
+        ("trust_dir: /k\ntrust_sets: {default: /j}", "trust set 'default'"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
