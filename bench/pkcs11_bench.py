@@ -40,9 +40,7 @@ def run() -> list[tuple[str, float, str]]:
         make_token(conf, "bench", "123456", {"agency": agency}, with_certificates=False)
         from adapters.pkcs11 import open_token_key
 
-        token_key = open_token_key(
-            uri("bench", "agency"), pin_env="PIN", environ={"PIN": "123456"}
-        )
+        token_key = open_token_key(uri("bench", "agency"), pin_env="PIN", environ={"PIN": "123456"})
         medians = interleaved_medians(
             {
                 "file": lambda: edxml.sign(package, agency.key, chain),

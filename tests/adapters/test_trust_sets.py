@@ -89,9 +89,7 @@ async def test_on_a_pdf_each_kind_uses_its_own_sets(
         PDF, identity(public_ca, public_ca.signers["Nguyễn Văn An"]), field_name="Person"
     )
     sealed_here = await sign_pdf(person, identity(pki, pki.agencies["000.00.01.H42"]))
-    sealed_public = await sign_pdf(
-        person, identity(public_ca, public_ca.agencies["000.00.01.H42"])
-    )
+    sealed_public = await sign_pdf(person, identity(public_ca, public_ca.agencies["000.00.01.H42"]))
     here = await verify_pdf(sealed_here, trust=policy)
     assert [s.signer.kind for s in here.signatures if s.signer] == ["person", "agency"]
     assert all(chain_check(s).state is edxml.CheckState.PASS for s in here.signatures)
