@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
-from .errors import ConfigurationError
+from adapters.errors import ConfigurationError
 
 __all__ = ["BlobNotFound", "BlobStore"]
 

@@ -14,8 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 
-from .errors import ConfigurationError
-from .trust import load_certificates
+from adapters.errors import ConfigurationError
+from adapters.trust import load_certificates
 
 __all__ = ["SigningIdentity", "load_signing_identity", "read_password"]
 

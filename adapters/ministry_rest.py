@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from .errors import (
+from adapters.errors import (
     AIOHTTP_NEVER_CONNECTED,
     GATEWAY_STATUSES,
     RemoteServiceError,
@@ -22,7 +22,7 @@ from .errors import (
     outcome_unknown,
     retry_after_seconds,
 )
-from .json_input import parse_json
+from adapters.json_input import parse_json
 
 __all__ = ["MinistryRestClient", "MinistryRestConfig", "RestPermanentError", "RestTransientError"]
 

@@ -57,6 +57,8 @@ from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+from adapters.errors import AdapterError, ConfigurationError
+from adapters.keys import SigningIdentity
 from edxml import (
     VIETNAM,
     CertificateInfo,
@@ -71,9 +73,6 @@ from edxml import (
     describe_certificate,
     matches_identity,
 )
-
-from .errors import AdapterError, ConfigurationError
-from .keys import SigningIdentity
 
 __all__ = [
     "FONT_CANDIDATES",

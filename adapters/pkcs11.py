@@ -39,7 +39,7 @@ from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_ec_public_key
 from pkcs11.util.rsa import encode_rsa_public_key
 
-from .errors import ConfigurationError
+from adapters.errors import ConfigurationError
 
 __all__ = [
     "Pkcs11Uri",

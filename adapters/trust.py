@@ -13,9 +13,8 @@ from pathlib import Path
 
 from cryptography import x509
 
+from adapters.errors import ConfigurationError
 from edxml import TrustStore
-
-from .errors import ConfigurationError
 
 __all__ = [
     "CERTIFICATE_SUFFIXES",

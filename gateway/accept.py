@@ -43,10 +43,9 @@ from adapters.store.store import (
     Store,
     utc_now,
 )
-
-from .dispatch.routing import RoutingTable
-from .dispatch.states import reported_status_may_follow
-from .signing import MissingSigningKey
+from gateway.dispatch.routing import RoutingTable
+from gateway.dispatch.states import reported_status_may_follow
+from gateway.signing import MissingSigningKey
 
 __all__ = [
     "DEFAULT_MAX_RECIPIENTS",

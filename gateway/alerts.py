@@ -32,10 +32,9 @@ import sqlalchemy as sa
 
 from adapters.store.schema import alerts, deliveries, messages
 from adapters.store.store import Store, utc_now
-
-from .config import AlertSettings, AlertWebhookSettings, SmtpSettings
-from .signing import Signers
-from .webhooks import signed_headers
+from gateway.config import AlertSettings, AlertWebhookSettings, SmtpSettings
+from gateway.signing import Signers
+from gateway.webhooks import signed_headers
 
 __all__ = [
     "Alert",

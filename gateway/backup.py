@@ -25,9 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.store.engine import create_engine
-
-from . import progress
-from .config import GatewaySettings
+from gateway import progress
+from gateway.config import GatewaySettings
 
 __all__ = [
     "BackupError",

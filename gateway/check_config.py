@@ -24,9 +24,8 @@ from adapters.errors import ConfigurationError
 from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
 from adapters.store.engine import create_engine
 from adapters.trust import load_crls, load_trust_store
-
-from .alerts import EmailSink
-from .config import GatewaySettings, SigningKeySettings
+from gateway.alerts import EmailSink
+from gateway.config import GatewaySettings, SigningKeySettings
 
 __all__ = ["check_config"]
 

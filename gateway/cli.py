@@ -221,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command in SERVICE_COMMANDS:
         return _service(arguments)
     if arguments.command in ("send", "status"):
-        from . import client_commands  # noqa: PLC0415 (only when asked)
+        from gateway import client_commands  # noqa: PLC0415 (only when asked)
 
         try:
             key = client_commands.api_key(arguments.key)
@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0
     if arguments.command == "demo":
-        from .demo import run_demo  # noqa: PLC0415 (the service's imports, only when asked)
+        from gateway.demo import run_demo  # noqa: PLC0415 (the service's imports, only when asked)
 
         try:
             asyncio.run(run_demo(arguments.data, arguments.host, arguments.port))
@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _service(arguments: argparse.Namespace) -> int:
     # Imported here: `edxml-gateway version` must not pay for the service's imports.
-    from . import commands  # noqa: PLC0415
+    from gateway import commands  # noqa: PLC0415
 
     name = f"edxml-gateway {arguments.command}"
     try:
@@ -285,14 +285,14 @@ def _service(arguments: argparse.Namespace) -> int:
         elif arguments.command == "directory":
             return asyncio.run(commands.run_directory(settings, arguments))
         elif arguments.command == "check-config":
-            from .check_config import check_config  # noqa: PLC0415
+            from gateway.check_config import check_config  # noqa: PLC0415
 
             checked = asyncio.run(check_config(settings))
             for part, ok, detail in checked:
                 print(f"{'ok  ' if ok else 'FAIL'} {part}: {detail}")
             return 0 if all(ok for _, ok, _ in checked) else 1
         elif arguments.command in ("backup", "restore"):
-            from .backup import BackupError, backup, restore  # noqa: PLC0415
+            from gateway.backup import BackupError, backup, restore  # noqa: PLC0415
 
             try:
                 if arguments.command == "backup":

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from . import progress
-from .progress import CountingReader
+from gateway import progress
+from gateway.progress import CountingReader
 
 __all__ = ["api_key", "run_send", "run_status"]
 

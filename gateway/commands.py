@@ -26,18 +26,11 @@ from adapters.errors import ConfigurationError
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.schema import agencies, users
 from adapters.store.store import Store
-
-from .accept import directory_state, sync_agencies
-from .alerts import (
-    AlertChange,
-    active_alerts,
-    evaluate,
-    notify_pending,
-    sinks_from_settings,
-)
-from .api.clients import create_client, revoke_client
-from .config import GatewaySettings, load_settings
-from .dashboard.accounts import (
+from gateway.accept import directory_state, sync_agencies
+from gateway.alerts import AlertChange, active_alerts, evaluate, notify_pending, sinks_from_settings
+from gateway.api.clients import create_client, revoke_client
+from gateway.config import GatewaySettings, load_settings
+from gateway.dashboard.accounts import (
     AccountError,
     audit,
     available_username,
@@ -45,11 +38,11 @@ from .dashboard.accounts import (
     lock_user,
     propose_username,
 )
-from .identities import identities_of, set_identities
-from .logs import configure_logging
-from .reports import incoming_register, outgoing_register, period_report
-from .retention import past_retention, remove_packages
-from .runtime import Runtime
+from gateway.identities import identities_of, set_identities
+from gateway.logs import configure_logging
+from gateway.reports import incoming_register, outgoing_register, period_report
+from gateway.retention import past_retention, remove_packages
+from gateway.runtime import Runtime
 
 __all__ = [
     "run_alerts_command",

@@ -42,10 +42,9 @@ from adapters.pkcs11 import open_token_key, token_certificate
 from adapters.soap_hub import SoapHubConfig
 from adapters.trust import load_certificates
 from adapters.url_policy import UrlPolicy
-
-from .accept import DEFAULT_MAX_RECIPIENTS
-from .dispatch.retry import RetryPolicy
-from .dispatch.routing import Route, RoutingTable
+from gateway.accept import DEFAULT_MAX_RECIPIENTS
+from gateway.dispatch.retry import RetryPolicy
+from gateway.dispatch.routing import Route, RoutingTable
 
 __all__ = [
     "AlertSettings",

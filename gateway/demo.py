@@ -31,15 +31,14 @@ from aiohttp import web
 import edxml
 from adapters.axis.simulator import AxisSimulator, load_simulator_config
 from adapters.store.schema import users
-
-from .accept import AcceptanceError
-from .api.clients import create_client
-from .config import AxisSettings, GatewaySettings, SigningKeySettings
-from .dashboard.accounts import create_user
-from .dispatch.retry import RetryPolicy
-from .dispatch.routing import Route
-from .outbound import Outbound
-from .runtime import Runtime
+from gateway.accept import AcceptanceError
+from gateway.api.clients import create_client
+from gateway.config import AxisSettings, GatewaySettings, SigningKeySettings
+from gateway.dashboard.accounts import create_user
+from gateway.dispatch.retry import RetryPolicy
+from gateway.dispatch.routing import Route
+from gateway.outbound import Outbound
+from gateway.runtime import Runtime
 
 __all__ = ["run_demo"]
 

@@ -22,8 +22,7 @@ from aiohttp import web
 from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
 from adapters.store.schema import deliveries, messages
 from adapters.store.store import utc_now
-
-from .accept import directory_state
+from gateway.accept import directory_state
 
 __all__ = ["install_health"]
 

@@ -47,13 +47,12 @@ from adapters.blobs import BlobStore
 from adapters.pdf_signatures import PdfSignatureError, verify_pdf
 from adapters.store.schema import deliveries, messages
 from adapters.store.store import NewDelivery, NewMessage, Store
-
-from .accept import AcceptanceError
-from .dispatch.routing import RoutingTable
-from .dispatch.statuses import apply_status
-from .identities import identities_of, signer_binding
-from .outbound import Outbound
-from .signing import Signers
+from gateway.accept import AcceptanceError
+from gateway.dispatch.routing import RoutingTable
+from gateway.dispatch.statuses import apply_status
+from gateway.identities import identities_of, signer_binding
+from gateway.outbound import Outbound
+from gateway.signing import Signers
 
 __all__ = ["DEFAULT_FATAL_RULES", "InboundPipeline", "InboundResult"]
 

@@ -25,11 +25,10 @@ from typing import Any
 import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
-
-from .accept import AcceptanceError, Accepted, Refusal
-from .dispatch.states import DeliveryState
-from .dispatch.statuses import RECALL_SOURCE
-from .outbound import Outbound
+from gateway.accept import AcceptanceError, Accepted, Refusal
+from gateway.dispatch.states import DeliveryState
+from gateway.dispatch.statuses import RECALL_SOURCE
+from gateway.outbound import Outbound
 
 __all__ = ["recall", "replace", "update"]
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
-
-from .accept import DEFAULT_MAX_RECIPIENTS, Accepted, accept_package
-from .dispatch.routing import RoutingTable
-from .signing import Signers
+from gateway.accept import DEFAULT_MAX_RECIPIENTS, Accepted, accept_package
+from gateway.dispatch.routing import RoutingTable
+from gateway.signing import Signers
 
 __all__ = ["Outbound", "sign_outgoing"]
 

@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from adapters.blobs import BlobStore
 from adapters.store.schema import messages
 from adapters.store.store import Store
-
-from . import progress
-from .dashboard.accounts import audit
+from gateway import progress
+from gateway.dashboard.accounts import audit
 
 __all__ = ["Expired", "past_retention", "remove_packages"]
 

@@ -35,15 +35,14 @@ from adapters.redis.limits import RedisLimit
 from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, Store
-
-from .accept import run_directory_sync
-from .alerts import run_alerts, sinks_from_settings
-from .api.app import MAX_REQUEST_BYTES, ApiContext, build_api
-from .api.app import PREFIX as API_PREFIX
-from .backup import run_daily_backups
-from .config import GatewaySettings
-from .dashboard.web import DashboardContext, build_dashboard
-from .dispatch.destinations import (
+from gateway.accept import run_directory_sync
+from gateway.alerts import run_alerts, sinks_from_settings
+from gateway.api.app import MAX_REQUEST_BYTES, ApiContext, build_api
+from gateway.api.app import PREFIX as API_PREFIX
+from gateway.backup import run_daily_backups
+from gateway.config import GatewaySettings
+from gateway.dashboard.web import DashboardContext, build_dashboard
+from gateway.dispatch.destinations import (
     AxisDestination,
     Destination,
     LocalDestination,
@@ -51,15 +50,15 @@ from .dispatch.destinations import (
     SoapHubDestination,
     UnreadablePackage,
 )
-from .dispatch.dispatcher import Dispatcher, run_embedded
-from .dispatch.queue import relay_outbox, work_handler
-from .health import install_health
-from .inbound import InboundPipeline
-from .receive import StoreSeenDocIds
-from .signing import Signers
-from .trust import TrustMaterial, load_trust_material, reload_trust
-from .vdxp import FacadeSystem, VdxpBackend
-from .webhooks import WebhookEvents, run_webhooks
+from gateway.dispatch.dispatcher import Dispatcher, run_embedded
+from gateway.dispatch.queue import relay_outbox, work_handler
+from gateway.health import install_health
+from gateway.inbound import InboundPipeline
+from gateway.receive import StoreSeenDocIds
+from gateway.signing import Signers
+from gateway.trust import TrustMaterial, load_trust_material, reload_trust
+from gateway.vdxp import FacadeSystem, VdxpBackend
+from gateway.webhooks import WebhookEvents, run_webhooks
 
 __all__ = ["Runtime"]
 

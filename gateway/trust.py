@@ -19,11 +19,10 @@ from adapters.keys import SigningIdentity
 from adapters.store.store import Store
 from adapters.timestamps import Rfc3161Validator
 from adapters.trust import load_crls, load_trust_store
-
-from .config import GatewaySettings
-from .dashboard.accounts import audit
-from .inbound import InboundPipeline
-from .signing import Signers
+from gateway.config import GatewaySettings
+from gateway.dashboard.accounts import audit
+from gateway.inbound import InboundPipeline
+from gateway.signing import Signers
 
 __all__ = ["TrustMaterial", "apply_trust", "load_trust_material", "reload_trust"]
 

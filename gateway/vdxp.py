@@ -24,11 +24,10 @@ from adapters.axis.server import AxisRefusal, Caller
 from adapters.blobs import BlobStore
 from adapters.store.schema import agencies, deliveries, inbox_acks, messages
 from adapters.store.store import Store, utc_now
-
-from .accept import DEFAULT_MAX_RECIPIENTS, AcceptanceError
-from .dispatch.routing import RoutingTable
-from .outbound import Outbound
-from .signing import Signers
+from gateway.accept import DEFAULT_MAX_RECIPIENTS, AcceptanceError
+from gateway.dispatch.routing import RoutingTable
+from gateway.outbound import Outbound
+from gateway.signing import Signers
 
 __all__ = ["FacadeSystem", "VdxpBackend"]
 

@@ -39,9 +39,8 @@ from yarl import URL
 from adapters.store.schema import api_clients, deliveries, messages, webhook_deliveries
 from adapters.store.store import StateChange, Store, utc_now
 from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
-
-from .api.clients import ApiClient
-from .inbound import InboundResult
+from gateway.api.clients import ApiClient
+from gateway.inbound import InboundResult
 
 __all__ = [
     "DELAYS",

@@ -22,7 +22,7 @@ import hmac
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from ..json_input import parse_json
+from adapters.json_input import parse_json
 
 __all__ = [
     "PREFIX",

@@ -26,7 +26,8 @@ import aiohttp
 import aiohttp.payload
 from aiohttp.abc import AbstractStreamWriter
 
-from ..errors import (
+from adapters.axis.auth import SDK_HEADERS, SdkHeaderMap, hash_file, sdk_timestamp, vietnam_now
+from adapters.errors import (
     AIOHTTP_NEVER_CONNECTED,
     GATEWAY_STATUSES,
     ConfigurationError,
@@ -35,8 +36,7 @@ from ..errors import (
     outcome_unknown,
     retry_after_seconds,
 )
-from ..json_input import parse_json
-from .auth import SDK_HEADERS, SdkHeaderMap, hash_file, sdk_timestamp, vietnam_now
+from adapters.json_input import parse_json
 
 __all__ = [
     "Agency",

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from .client import (
+from adapters.axis.client import (
     AxisClient,
     AxisError,
     AxisPermanentError,

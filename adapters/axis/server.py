@@ -27,8 +27,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..json_input import parse_json
-from .auth import (
+from adapters.axis.auth import (
     AuthError,
     SignedFields,
     hash_file,
@@ -36,6 +35,7 @@ from .auth import (
     verify_signature,
     vietnam_now,
 )
+from adapters.json_input import parse_json
 
 __all__ = [
     "OPERATIONS",

@@ -30,7 +30,7 @@ import aio_pika
 import aio_pika.abc
 import aiormq.exceptions
 
-from ..errors import TransportError
+from adapters.errors import TransportError
 
 __all__ = ["AmqpBroker", "AmqpSettings", "BrokerUnavailable", "WorkItem"]
 

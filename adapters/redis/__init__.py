@@ -1,5 +1,11 @@
 """Coordination between gateway processes: Redis in production, in-process when embedded."""
 
-from .lock import CoordinationUnavailable, LeaderLock, LocalLock, RedisLock, while_leader
+from adapters.redis.lock import (
+    CoordinationUnavailable,
+    LeaderLock,
+    LocalLock,
+    RedisLock,
+    while_leader,
+)
 
 __all__ = ["CoordinationUnavailable", "LeaderLock", "LocalLock", "RedisLock", "while_leader"]

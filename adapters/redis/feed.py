@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from redis import asyncio as aioredis
 from redis import exceptions as redis_errors
 
-from ..store.store import StateChange
+from adapters.store.store import StateChange
 
 __all__ = ["LocalFeed", "RedisFeed"]
 

@@ -20,7 +20,7 @@ from typing import Protocol
 from redis import asyncio as aioredis
 from redis import exceptions as redis_errors
 
-from .lock import CoordinationUnavailable
+from adapters.redis.lock import CoordinationUnavailable
 
 __all__ = ["DestinationLimit", "LocalLimit", "RedisLimit"]
 

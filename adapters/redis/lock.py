@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from redis import asyncio as aioredis
 from redis import exceptions as redis_errors
 
-from ..errors import TransportError
+from adapters.errors import TransportError
 
 __all__ = ["CoordinationUnavailable", "LeaderLock", "LocalLock", "RedisLock", "while_leader"]
 

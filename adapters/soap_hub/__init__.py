@@ -1,6 +1,6 @@
 """The legacy e-doc SOAP hub (spec 3.4): zeep client, SwA framing, shared envelope details."""
 
-from .client import (
+from adapters.soap_hub.client import (
     HubOrganization,
     SoapHubClient,
     SoapHubConfig,

@@ -27,8 +27,7 @@ from zeep.proxy import AsyncServiceProxy
 from zeep.transports import AsyncTransport
 
 import edxml
-
-from ..errors import (
+from adapters.errors import (
     GATEWAY_STATUSES,
     ConfigurationError,
     RemoteServiceError,
@@ -36,7 +35,7 @@ from ..errors import (
     outcome_unknown,
     retry_after_seconds,
 )
-from .envelope import (
+from adapters.soap_hub.envelope import (
     SERVICE_NS,
     SOAP_NS,
     auth_header,
@@ -46,7 +45,7 @@ from .envelope import (
     q,
     wsdl_path,
 )
-from .mime import MimePart, SwaError, read_swa, swa_message
+from adapters.soap_hub.mime import MimePart, SwaError, read_swa, swa_message
 
 __all__ = [
     "HubOrganization",

@@ -20,7 +20,7 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ..errors import ConfigurationError
+from adapters.errors import ConfigurationError
 
 __all__ = ["create_engine", "is_sqlite", "migrate"]
 

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .schema import (
+from adapters.store.schema import (
     deliveries,
     delivery_events,
     idempotency_keys,

@@ -34,22 +34,21 @@ from adapters.pdf_signatures import PdfSignatureError, is_signed, sign_pdf, veri
 from adapters.store.schema import deliveries, inbox_acks, messages, webhook_deliveries
 from adapters.store.store import MessageView, Store, utc_now
 from adapters.url_policy import BlockedUrl, UrlPolicy
-
-from ..accept import (
+from gateway.accept import (
     DEFAULT_MAX_RECIPIENTS,
     AcceptanceError,
     DuplicateDocument,
     StatusOutOfOrder,
 )
-from ..dispatch.routing import RoutingTable
-from ..inbound import InboundPipeline
-from ..operations import recall, replace, update
-from ..outbound import Outbound
-from ..signing import Signers
-from ..webhooks import register_webhook
-from .clients import ApiClient, authenticate
-from .problems import ApiProblem, FieldProblem, problem_middleware
-from .submission import parse_body, read_submission
+from gateway.api.clients import ApiClient, authenticate
+from gateway.api.problems import ApiProblem, FieldProblem, problem_middleware
+from gateway.api.submission import parse_body, read_submission
+from gateway.dispatch.routing import RoutingTable
+from gateway.inbound import InboundPipeline
+from gateway.operations import recall, replace, update
+from gateway.outbound import Outbound
+from gateway.signing import Signers
+from gateway.webhooks import register_webhook
 
 __all__ = ["MAX_REQUEST_BYTES", "PREFIX", "ApiContext", "build_api"]
 

@@ -20,8 +20,7 @@ from aiohttp import BodyPartReader, web
 
 import edxml
 from adapters.json_input import parse_json
-
-from .problems import ApiProblem, FieldProblem
+from gateway.api.problems import ApiProblem, FieldProblem
 
 __all__ = ["Submission", "parse_body", "read_submission"]
 

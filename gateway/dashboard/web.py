@@ -40,17 +40,10 @@ from adapters.store.schema import (
     users,
 )
 from adapters.store.store import MessageView, Store, utc_now
-
-from ..accept import AcceptanceError
-from ..alerts import AlertChange, active_alerts
-from ..api.clients import create_client, revoke_client
-from ..dispatch.routing import RoutingTable
-from ..dispatch.states import DeliveryState
-from ..operations import recall
-from ..outbound import Outbound
-from ..reports import incoming_register, outgoing_register, period_report
-from ..signing import Signers
-from .accounts import (
+from gateway.accept import AcceptanceError
+from gateway.alerts import AlertChange, active_alerts
+from gateway.api.clients import create_client, revoke_client
+from gateway.dashboard.accounts import (
     Account,
     AccountError,
     audit,
@@ -63,6 +56,12 @@ from .accounts import (
     session_user,
     start_session,
 )
+from gateway.dispatch.routing import RoutingTable
+from gateway.dispatch.states import DeliveryState
+from gateway.operations import recall
+from gateway.outbound import Outbound
+from gateway.reports import incoming_register, outgoing_register, period_report
+from gateway.signing import Signers
 
 __all__ = ["DashboardContext", "build_dashboard"]
 

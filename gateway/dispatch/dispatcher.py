@@ -37,11 +37,10 @@ from adapters.blobs import BlobNotFound, BlobStore
 from adapters.errors import RemoteServiceError
 from adapters.redis.limits import DestinationLimit, LocalLimit
 from adapters.store.store import DeliveryJob, Store, utc_now
-
-from ..outbound import sign_outgoing
-from ..signing import MissingSigningKey, Signers
-from .destinations import Destination
-from .retry import RetryPolicy
+from gateway.dispatch.destinations import Destination
+from gateway.dispatch.retry import RetryPolicy
+from gateway.outbound import sign_outgoing
+from gateway.signing import MissingSigningKey, Signers
 
 __all__ = ["Dispatcher", "Outcome", "run_embedded"]
 

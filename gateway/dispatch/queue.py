@@ -19,8 +19,7 @@ from collections.abc import Callable
 
 from adapters.broker.amqp import AmqpBroker, BrokerUnavailable, Handler, WorkItem
 from adapters.store.store import Store, utc_now
-
-from .dispatcher import Dispatcher
+from gateway.dispatch.dispatcher import Dispatcher
 
 __all__ = ["relay_outbox", "work_handler"]
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import edxml
 from adapters.store.store import Store
-
-from .states import DeliveryState, can_move, state_for_status
+from gateway.dispatch.states import DeliveryState, can_move, state_for_status
 
 __all__ = ["RECALL_SOURCE", "StatusApplied", "apply_status"]
 

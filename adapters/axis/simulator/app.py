@@ -20,11 +20,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from ..server import AxisRefusal, install_axis_routes, refusal_response
-from .config import FaultPlan, SimulatorConfig
-from .faults import Fault, FaultInjector
-from .hub import AxisHub
-from .soap_face import install_soap_face
+from adapters.axis.server import AxisRefusal, install_axis_routes, refusal_response
+from adapters.axis.simulator.config import FaultPlan, SimulatorConfig
+from adapters.axis.simulator.faults import Fault, FaultInjector
+from adapters.axis.simulator.hub import AxisHub
+from adapters.axis.simulator.soap_face import install_soap_face
 
 __all__ = ["ADMIN_PREFIX", "AxisSimulator", "build_simulator_app"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ...errors import ConfigurationError
+from adapters.errors import ConfigurationError
 
 __all__ = ["AgencyConfig", "FaultPlan", "SimulatorConfig", "SystemConfig", "load_simulator_config"]
 

@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import edxml
-
-from ..auth import SignedFields
-from ..server import AxisRefusal, Caller
-from .config import AgencyConfig, SimulatorConfig
+from adapters.axis.auth import SignedFields
+from adapters.axis.server import AxisRefusal, Caller
+from adapters.axis.simulator.config import AgencyConfig, SimulatorConfig
 
 __all__ = ["AxisHub", "Delivery", "Sent"]
 

@@ -20,8 +20,9 @@ from aiohttp import web
 from lxml import etree
 
 import edxml
-
-from ...soap_hub.envelope import (
+from adapters.axis.server import AxisRefusal
+from adapters.axis.simulator.hub import AxisHub
+from adapters.soap_hub.envelope import (
     EDOC_NS,
     body_of,
     fault_envelope,
@@ -33,9 +34,7 @@ from ...soap_hub.envelope import (
     soap_envelope,
     wsdl_text,
 )
-from ...soap_hub.mime import MimePart, SwaError, read_swa, swa_message
-from ..server import AxisRefusal
-from .hub import AxisHub
+from adapters.soap_hub.mime import MimePart, SwaError, read_swa, swa_message
 
 __all__ = ["SOAP_PATH", "install_soap_face"]
 
