@@ -32,8 +32,8 @@ from adapters.redis.feed import LocalFeed  # noqa: E402
 from adapters.store.engine import create_engine, migrate  # noqa: E402
 from adapters.store.schema import deliveries, messages  # noqa: E402
 from adapters.store.store import Store  # noqa: E402
-from gateway.dashboard.accounts import create_user  # noqa: E402
-from gateway.dashboard.web import DashboardContext, build_dashboard  # noqa: E402
+from gateway.http.dashboard.accounts import create_user  # noqa: E402
+from gateway.http.dashboard.web import DashboardContext, build_dashboard  # noqa: E402
 
 MESSAGES = 100_000
 POSTGRES_URL = os.environ.get(

@@ -37,9 +37,9 @@ from adapters.broker.amqp import AmqpBroker, AmqpSettings  # noqa: E402
 from adapters.store.engine import create_engine, migrate  # noqa: E402
 from adapters.store.schema import delivery_events  # noqa: E402
 from adapters.store.store import NewDelivery, NewMessage, Store  # noqa: E402
-from gateway.dispatch.destinations import AxisDestination  # noqa: E402
-from gateway.dispatch.dispatcher import Dispatcher, run_embedded  # noqa: E402
-from gateway.dispatch.queue import relay_outbox, work_handler  # noqa: E402
+from gateway.delivery.destinations import AxisDestination  # noqa: E402
+from gateway.delivery.dispatcher import Dispatcher, run_embedded  # noqa: E402
+from gateway.delivery.queue import relay_outbox, work_handler  # noqa: E402
 
 PACKAGES = 1000
 PRODUCERS = 8  # concurrent API requests accepting packages

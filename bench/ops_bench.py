@@ -4,7 +4,7 @@ Both read the store of record on each call (so they count every process of a dep
 The store (SQLite, as embedded; and PostgreSQL) holds the dashboard benchmark's 100,000
 outgoing messages with 200,000 deliveries in assorted states, those delivered with a send
 latency. Figures: the median of a /metrics scrape through the real aiohttp app, and of one
-alerts pass (``gateway.alerts.evaluate``), each in milliseconds and as a ratio to a floor
+alerts pass (``gateway.operate.alerts.evaluate``), each in milliseconds and as a ratio to a floor
 measured in the same run: ``SELECT count(*) FROM deliveries``, the cheapest question that
 must look at every delivery.
 """
@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from adapters.store.engine import create_engine, migrate  # noqa: E402
 from adapters.store.schema import deliveries  # noqa: E402
-from gateway.alerts import evaluate  # noqa: E402
 from gateway.config import GatewaySettings  # noqa: E402
+from gateway.operate.alerts import evaluate  # noqa: E402
 from gateway.runtime import Runtime  # noqa: E402
 
 REPEATS = 15

@@ -42,9 +42,9 @@ from adapters.pkcs11 import open_token_key, token_certificate
 from adapters.soap_hub import SoapHubConfig
 from adapters.trust import load_certificates
 from adapters.url_policy import UrlPolicy
-from gateway.accept import DEFAULT_MAX_RECIPIENTS
-from gateway.dispatch.retry import RetryPolicy
-from gateway.dispatch.routing import Route, RoutingTable
+from gateway.delivery.retry import RetryPolicy
+from gateway.delivery.routing import Route, RoutingTable
+from gateway.outbound.accept import DEFAULT_MAX_RECIPIENTS
 
 __all__ = [
     "AlertSettings",

@@ -31,13 +31,13 @@ from aiohttp import web
 import edxml
 from adapters.axis.simulator import AxisSimulator, load_simulator_config
 from adapters.store.schema import users
-from gateway.accept import AcceptanceError
-from gateway.api.clients import create_client
 from gateway.config import AxisSettings, GatewaySettings, SigningKeySettings
-from gateway.dashboard.accounts import create_user
-from gateway.dispatch.retry import RetryPolicy
-from gateway.dispatch.routing import Route
-from gateway.outbound import Outbound
+from gateway.delivery.retry import RetryPolicy
+from gateway.delivery.routing import Route
+from gateway.http.api.clients import create_client
+from gateway.http.dashboard.accounts import create_user
+from gateway.outbound.accept import AcceptanceError
+from gateway.outbound.door import Outbound
 from gateway.runtime import Runtime
 
 __all__ = ["run_demo"]

@@ -35,14 +35,8 @@ from adapters.redis.limits import RedisLimit
 from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, Store
-from gateway.accept import run_directory_sync
-from gateway.alerts import run_alerts, sinks_from_settings
-from gateway.api.app import MAX_REQUEST_BYTES, ApiContext, build_api
-from gateway.api.app import PREFIX as API_PREFIX
-from gateway.backup import run_daily_backups
 from gateway.config import GatewaySettings
-from gateway.dashboard.web import DashboardContext, build_dashboard
-from gateway.dispatch.destinations import (
+from gateway.delivery.destinations import (
     AxisDestination,
     Destination,
     LocalDestination,
@@ -50,15 +44,21 @@ from gateway.dispatch.destinations import (
     SoapHubDestination,
     UnreadablePackage,
 )
-from gateway.dispatch.dispatcher import Dispatcher, run_embedded
-from gateway.dispatch.queue import relay_outbox, work_handler
-from gateway.health import install_health
-from gateway.inbound import InboundPipeline
-from gateway.receive import StoreSeenDocIds
-from gateway.signing import Signers
+from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.queue import relay_outbox, work_handler
+from gateway.delivery.webhooks import WebhookEvents, run_webhooks
+from gateway.http.api.app import MAX_REQUEST_BYTES, ApiContext, build_api
+from gateway.http.api.app import PREFIX as API_PREFIX
+from gateway.http.dashboard.web import DashboardContext, build_dashboard
+from gateway.http.health import install_health
+from gateway.http.vdxp import FacadeSystem, VdxpBackend
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.inbound.seen import StoreSeenDocIds
+from gateway.operate.alerts import run_alerts, sinks_from_settings
+from gateway.operate.backup import run_daily_backups
+from gateway.outbound.accept import run_directory_sync
+from gateway.outbound.signing import Signers
 from gateway.trust import TrustMaterial, load_trust_material, reload_trust
-from gateway.vdxp import FacadeSystem, VdxpBackend
-from gateway.webhooks import WebhookEvents, run_webhooks
 
 __all__ = ["Runtime"]
 

@@ -20,9 +20,9 @@ from adapters.store.store import Store
 from adapters.timestamps import Rfc3161Validator
 from adapters.trust import load_crls, load_trust_store
 from gateway.config import GatewaySettings
-from gateway.dashboard.accounts import audit
-from gateway.inbound import InboundPipeline
-from gateway.signing import Signers
+from gateway.http.dashboard.accounts import audit
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.outbound.signing import Signers
 
 __all__ = ["TrustMaterial", "apply_trust", "load_trust_material", "reload_trust"]
 

@@ -3,7 +3,7 @@
 Every change of a delivery's state is one conditional UPDATE (``WHERE state = <expected>``)
 plus one appended event, in one transaction: two workers, a late status and an operator can
 race, and exactly one of them wins each move, which the state machine allowed
-(``gateway.dispatch.states`` is consulted by the callers; the store enforces the expected
+(``gateway.delivery.states`` is consulted by the callers; the store enforces the expected
 current state). Claims and results carry the attempt number as a fencing token: a worker
 whose lease expired cannot record the outcome of an attempt another worker has taken over.
 """

@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 import edxml
 from adapters.axis.simulator import AxisSimulator
 from edxml.devca import DevPki
-from gateway.api.app import PREFIX
 from gateway.config import FacadeSystemSettings, GatewaySettings
-from gateway.dispatch.routing import Route
+from gateway.delivery.routing import Route
+from gateway.http.api.app import PREFIX
 from gateway.runtime import Runtime
 from tests.adapters.conftest import VECTOR_SECRET
 from tests.adapters.conftest import simulator as simulator  # noqa: PLC0414 (a fixture)

@@ -23,15 +23,15 @@ from adapters.keys import SigningIdentity
 from adapters.store.store import Store, utc_now
 from adapters.url_policy import UrlPolicy
 from edxml.devca import DevPki
-from gateway.accept import sync_agencies
-from gateway.api.app import MAX_REQUEST_BYTES, PREFIX, ApiContext, build_api
-from gateway.api.clients import create_client
-from gateway.dispatch.destinations import AxisDestination
-from gateway.dispatch.dispatcher import Dispatcher, run_embedded
-from gateway.dispatch.routing import RoutingTable
-from gateway.inbound import InboundPipeline
-from gateway.signing import Signers
-from gateway.vdxp import FacadeSystem, VdxpBackend
+from gateway.delivery.destinations import AxisDestination
+from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.routing import RoutingTable
+from gateway.http.api.app import MAX_REQUEST_BYTES, PREFIX, ApiContext, build_api
+from gateway.http.api.clients import create_client
+from gateway.http.vdxp import FacadeSystem, VdxpBackend
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.outbound.accept import sync_agencies
+from gateway.outbound.signing import Signers
 from tests.adapters.conftest import client_for
 from tests.conftest import open_store
 from tests.factories import EXAMPLES, PDF

@@ -10,8 +10,8 @@ import edxml
 from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
-from gateway.accept import AcceptanceError, accept_package, sync_agencies
-from gateway.dispatch.routing import Route, RoutingTable
+from gateway.delivery.routing import Route, RoutingTable
+from gateway.outbound.accept import AcceptanceError, accept_package, sync_agencies
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization, status
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.store.store import Store
-from gateway.dashboard.accounts import (
+from gateway.http.dashboard.accounts import (
     MAX_FAILURES,
     AccountError,
     available_username,
@@ -46,7 +46,7 @@ def test_passwords_are_scrypt_hashed() -> None:
 async def test_clashes_lockout_and_admin_lock(
     store: Store, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gateway.dashboard.accounts.utc_now", clock)
+    monkeypatch.setattr("gateway.http.dashboard.accounts.utc_now", clock)
     clerk = {"full_name": "Nguyễn Văn Dũng", "unit": "STTTT", "role": "clerk"}
     await create_user(
         store,

@@ -28,7 +28,12 @@ import edxml
 from adapters.keys import SigningIdentity
 from adapters.store.store import NewDelivery, Store
 from edxml.devca import DevPki
-from gateway.alerts import (
+from gateway.cli.main import main
+from gateway.config import AlertSettings, AlertWebhookSettings, GatewaySettings, SmtpSettings
+from gateway.delivery.routing import Route
+from gateway.delivery.webhooks import sign_body
+from gateway.http.dashboard.accounts import create_user
+from gateway.operate.alerts import (
     EmailSink,
     WebhookSink,
     active_alerts,
@@ -36,13 +41,8 @@ from gateway.alerts import (
     notify_pending,
     sinks_from_settings,
 )
-from gateway.cli import main
-from gateway.config import AlertSettings, AlertWebhookSettings, GatewaySettings, SmtpSettings
-from gateway.dashboard.accounts import create_user
-from gateway.dispatch.routing import Route
+from gateway.outbound.signing import Signers
 from gateway.runtime import Runtime
-from gateway.signing import Signers
-from gateway.webhooks import sign_body
 from tests.adapters.store.test_store import _message
 from tests.backends import Clock
 from tests.factories import document
@@ -234,7 +234,7 @@ async def test_email_and_webhook_are_told_once_and_retried_while_a_sink_is_down(
     await _failing(store, clock, "axis", 2)
     await evaluate(store, Signers(), settings, clock.now)
     hook.status = 500  # the operator's webhook is down: the e-mail goes, the change stays
-    with caplog.at_level(logging.WARNING, logger="gateway.alerts"):
+    with caplog.at_level(logging.WARNING, logger="gateway.operate.alerts"):
         assert await notify_pending(store, sinks) == 0
     assert "webhook" in caplog.text
     assert "HTTP 500" in caplog.text
@@ -276,7 +276,7 @@ async def test_email_and_webhook_are_told_once_and_retried_while_a_sink_is_down(
         "dead_letters"
     ]
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="gateway.alerts"):
+    with caplog.at_level(logging.WARNING, logger="gateway.operate.alerts"):
         assert await notify_pending(store, wrong) == 0
     assert "email" in caplog.text
     assert "sai-mat-khau" not in caplog.text

@@ -20,8 +20,8 @@ import pytest
 import edxml
 from adapters.axis.client import AxisClient, AxisConfig, AxisPermanentError
 from adapters.axis.simulator import AxisSimulator
-from gateway.api.app import PREFIX
-from gateway.api.clients import create_client, revoke_client
+from gateway.http.api.app import PREFIX
+from gateway.http.api.clients import create_client, revoke_client
 from tests.adapters.conftest import client_for
 from tests.factories import PDF
 

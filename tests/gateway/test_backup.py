@@ -17,12 +17,12 @@ from adapters.blobs import BlobStore
 from adapters.store.engine import create_engine, migrate
 from adapters.store.schema import metadata
 from adapters.store.store import NewDelivery, NewMessage, Store
-from gateway.alerts import evaluate
-from gateway.backup import BackupError, backup, restore
 from gateway.config import AlertSettings, GatewaySettings
-from gateway.dashboard.accounts import create_user
+from gateway.http.dashboard.accounts import create_user
+from gateway.operate.alerts import evaluate
+from gateway.operate.backup import BackupError, backup, restore
+from gateway.outbound.signing import Signers
 from gateway.runtime import Runtime
-from gateway.signing import Signers
 from tests.backends import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -169,8 +169,8 @@ def test_the_daily_schedule_and_retention(tmp_path: Path) -> None:
     import asyncio as _asyncio
     import datetime as dt
 
-    from gateway.backup import next_backup_at, take_daily_backup
     from gateway.config import BackupSettings
+    from gateway.operate.backup import next_backup_at, take_daily_backup
 
     vietnam = dt.timezone(dt.timedelta(hours=7))
     morning = dt.datetime(2026, 11, 25, 1, 30, tzinfo=vietnam)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from adapters.axis.simulator import AxisSimulator
-from gateway.cli import main
+from gateway.cli.main import main
 from tests.backends import POSTGRES_URL
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import edxml
-from gateway.cli import main
+from gateway.cli.main import main
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -41,7 +41,7 @@ async def test_simulate_axis_serves_the_demo_config_until_interrupted() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway.cli",
+        "gateway.cli.main",
         "simulate-axis",
         "--port",
         "0",
@@ -127,7 +127,7 @@ def test_backup_and_restore_commands(
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.cli import _parser
+    from gateway.cli.main import _parser
 
     parser = _parser()
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]

@@ -26,11 +26,11 @@ from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed
 from adapters.store.schema import messages
 from adapters.store.store import NewDelivery, NewMessage, Store
-from gateway.dashboard.accounts import create_user, lock_user
-from gateway.dashboard.web import DashboardContext, build_dashboard
-from gateway.dispatch.routing import RoutingTable
-from gateway.inbound import InboundPipeline
-from gateway.receive import StoreSeenDocIds
+from gateway.delivery.routing import RoutingTable
+from gateway.http.dashboard.accounts import create_user, lock_user
+from gateway.http.dashboard.web import DashboardContext, build_dashboard
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.inbound.seen import StoreSeenDocIds
 from tests.adapters.conftest import client_for
 from tests.factories import ROOT, document, organization, status
 

@@ -20,10 +20,10 @@ from adapters.broker.amqp import AmqpBroker
 from adapters.errors import retry_after_seconds
 from adapters.soap_hub import SoapHubClient, SoapHubConfig
 from adapters.store.store import Store
-from gateway.dispatch.destinations import AxisDestination, SoapHubDestination
-from gateway.dispatch.dispatcher import Dispatcher, run_embedded
-from gateway.dispatch.queue import relay_outbox, work_handler
-from gateway.dispatch.retry import RetryPolicy
+from gateway.delivery.destinations import AxisDestination, SoapHubDestination
+from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.queue import relay_outbox, work_handler
+from gateway.delivery.retry import RetryPolicy
 from tests.adapters.conftest import VECTOR_SECRET, client_for
 
 from .flows import accept_numbered, until

@@ -70,7 +70,7 @@ async def _cli(*args: str, code: int = 0, progress: bool = False) -> str:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway.cli",
+        "gateway.cli.main",
         *args,
         cwd=ROOT,
         env=environ,

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from adapters.axis.client import AxisClient, AxisConfig
 from adapters.axis.simulator import AxisSimulator
-from gateway.accept import directory_state, sync_agencies
 from gateway.config import AxisSettings, FacadeSystemSettings, GatewaySettings
-from gateway.identities import identities_of, set_identities
+from gateway.inbound.identities import identities_of, set_identities
+from gateway.outbound.accept import directory_state, sync_agencies
 from gateway.runtime import Runtime
 from tests.adapters.conftest import SYSTEMS, VECTOR_SECRET, client_for
 

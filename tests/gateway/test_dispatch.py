@@ -17,13 +17,13 @@ from adapters.axis.poller import Handover, poll_once
 from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.blobs import BlobStore
 from adapters.store.store import NewDelivery, NewMessage, Store
-from gateway.dispatch.destinations import AxisDestination
-from gateway.dispatch.dispatcher import Dispatcher, run_embedded
-from gateway.dispatch.retry import RetryPolicy
-from gateway.dispatch.routing import RoutingTable
-from gateway.dispatch.statuses import apply_status
-from gateway.inbound import InboundPipeline
-from gateway.receive import StoreSeenDocIds
+from gateway.delivery.destinations import AxisDestination
+from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.retry import RetryPolicy
+from gateway.delivery.routing import RoutingTable
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.inbound.seen import StoreSeenDocIds
+from gateway.inbound.statuses import apply_status
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization, status
 

@@ -22,7 +22,7 @@ from adapters.axis.simulator import AxisSimulator
 from adapters.pdf_signatures import verify_pdf
 from adapters.store.schema import messages
 from edxml.devca import DevPki
-from gateway.api.app import PREFIX
+from gateway.http.api.app import PREFIX
 from tests.factories import document, organization
 
 from .harness import Gateway, _key, _record

@@ -21,9 +21,9 @@ from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker
 from adapters.store.schema import delivery_events
 from adapters.store.store import Store
-from gateway.dispatch.destinations import AxisDestination
-from gateway.dispatch.dispatcher import Dispatcher, run_embedded
-from gateway.dispatch.queue import relay_outbox, work_handler
+from gateway.delivery.destinations import AxisDestination
+from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.queue import relay_outbox, work_handler
 from tests.adapters.conftest import SYSTEMS, client_for
 
 from .flows import accept_numbered

@@ -17,7 +17,7 @@ import edxml
 from adapters.axis.auth import vietnam_now
 from adapters.axis.client import AxisClient, AxisConfig, AxisPermanentError
 from adapters.store.schema import deliveries, idempotency_keys, messages
-from gateway.api.app import PREFIX
+from gateway.http.api.app import PREFIX
 from tests.factories import PDF
 
 from .harness import Gateway, _key, _record

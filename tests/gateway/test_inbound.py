@@ -16,9 +16,9 @@ from adapters.keys import SigningIdentity
 from adapters.store.schema import messages
 from adapters.store.store import Store
 from edxml.devca import DevPki
-from gateway.dispatch.routing import RoutingTable
-from gateway.inbound import InboundPipeline
-from gateway.signing import Signers
+from gateway.delivery.routing import RoutingTable
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.outbound.signing import Signers
 from tests.factories import FIXTURES, document, organization, status
 
 G22 = "000.00.00.G22"

@@ -20,17 +20,17 @@ from adapters.keys import SigningIdentity
 from adapters.store.schema import deliveries, messages
 from adapters.store.store import Store
 from edxml.devca import DevPki
-from gateway.alerts import conditions
-from gateway.api.app import PREFIX
-from gateway.api.clients import create_client
 from gateway.config import AlertSettings, FacadeSystemSettings, GatewaySettings
-from gateway.dispatch.destinations import AxisDestination
-from gateway.dispatch.dispatcher import Dispatcher
-from gateway.dispatch.retry import RetryPolicy
-from gateway.dispatch.routing import Route, RoutingTable
-from gateway.inbound import InboundPipeline
+from gateway.delivery.destinations import AxisDestination
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.retry import RetryPolicy
+from gateway.delivery.routing import Route, RoutingTable
+from gateway.http.api.app import PREFIX
+from gateway.http.api.clients import create_client
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.operate.alerts import conditions
+from gateway.outbound.signing import Signers
 from gateway.runtime import Runtime
-from gateway.signing import Signers
 from tests.adapters.conftest import client_for
 from tests.factories import document
 

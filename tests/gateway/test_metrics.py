@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from adapters.store.engine import create_engine, migrate
 from edxml.devca import DevPki
-from gateway.api.clients import create_client
 from gateway.config import GatewaySettings
-from gateway.dispatch.routing import Route
+from gateway.delivery.routing import Route
+from gateway.http.api.clients import create_client
 from gateway.runtime import Runtime
 from tests.backends import drop_backend, open_backend
 from tests.factories import document

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import yaml
 
-from gateway.api.app import PREFIX, build_api
+from gateway.http.api.app import PREFIX, build_api
 from tests.factories import ROOT
 
 from .harness import Gateway, _key, _record

@@ -15,14 +15,14 @@ from adapters.axis.poller import Handover, poll_once
 from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
-from gateway.accept import AcceptanceError, accept_package
-from gateway.dispatch.destinations import AxisDestination
-from gateway.dispatch.dispatcher import Dispatcher, run_embedded
-from gateway.dispatch.routing import RoutingTable
-from gateway.inbound import InboundPipeline
-from gateway.operations import recall, replace, update
-from gateway.outbound import Outbound
-from gateway.receive import StoreSeenDocIds
+from gateway.delivery.destinations import AxisDestination
+from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.routing import RoutingTable
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.inbound.seen import StoreSeenDocIds
+from gateway.outbound.accept import AcceptanceError, accept_package
+from gateway.outbound.door import Outbound
+from gateway.outbound.operations import recall, replace, update
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization
 

@@ -16,10 +16,10 @@ from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings, WorkItem
 from adapters.store.store import NewDelivery, NewMessage, Store
-from gateway.dispatch.destinations import AxisDestination
-from gateway.dispatch.dispatcher import Dispatcher
-from gateway.dispatch.queue import relay_outbox, work_handler
-from gateway.dispatch.retry import RetryPolicy
+from gateway.delivery.destinations import AxisDestination
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.queue import relay_outbox, work_handler
+from gateway.delivery.retry import RetryPolicy
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization
 

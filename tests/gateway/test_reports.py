@@ -11,8 +11,8 @@ from openpyxl import load_workbook
 
 from adapters.store.schema import messages
 from adapters.store.store import NewDelivery, NewMessage, Store
-from gateway.cli import main
-from gateway.reports import (
+from gateway.cli.main import main
+from gateway.operate.reports import (
     INCOMING_COLUMNS,
     OUTGOING_COLUMNS,
     incoming_register,

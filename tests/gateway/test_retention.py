@@ -7,7 +7,7 @@ from pathlib import Path
 from adapters.blobs import BlobStore
 from adapters.store.schema import audit_log
 from adapters.store.store import NewDelivery, NewMessage, Store
-from gateway.retention import REMOVED, past_retention, remove_packages
+from gateway.operate.retention import REMOVED, past_retention, remove_packages
 from tests.backends import Clock
 
 

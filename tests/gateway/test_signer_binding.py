@@ -20,10 +20,10 @@ from adapters.pdf_signatures import sign_pdf
 from adapters.store.schema import messages
 from adapters.store.store import Store
 from edxml.devca import DevPki, Issued
-from gateway.dispatch.routing import RoutingTable
-from gateway.identities import identities_of, set_identities
-from gateway.inbound import InboundPipeline
-from gateway.signing import Signers
+from gateway.delivery.routing import RoutingTable
+from gateway.inbound.identities import identities_of, set_identities
+from gateway.inbound.pipeline import InboundPipeline
+from gateway.outbound.signing import Signers
 from tests.factories import PDF, document
 
 OFFICE, VPCP = "000.00.01.H42", "000.00.00.G22"

@@ -1,0 +1,1 @@
+"""``edxml-gateway``: the service's command line."""

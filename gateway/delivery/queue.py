@@ -1,0 +1,95 @@
+"""The RabbitMQ side of the delivery engine: the outbox relay and the consuming worker.
+
+The relay publishes outbox rows (written in the same transaction as the message, a
+scheduled retry or a requeue) and marks them only once RabbitMQ has confirmed them; after a
+crash or a lost connection it simply publishes what is still unmarked, so nothing is lost
+and, at worst, something is published twice. The worker takes each message's delivery with
+``claim_one`` (the attempt number fences it), performs it, and acknowledges; a duplicate or
+stale message finds nothing to do or waits for its time. At-least-once transport, idempotent
+consumers: each delivery happens once in effect (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from adapters.broker.amqp import AmqpBroker, BrokerUnavailable, Handler, WorkItem
+from adapters.store.store import Store, utc_now
+from gateway.delivery.dispatcher import Dispatcher
+
+__all__ = ["relay_outbox", "work_handler"]
+
+log = logging.getLogger(__name__)
+
+
+async def relay_outbox(
+    store: Store,
+    broker: AmqpBroker,
+    *,
+    stop: asyncio.Event,
+    wake: asyncio.Event | None = None,
+    batch: int = 200,
+    idle_seconds: float = 0.2,
+    clock: Callable[[], dt.datetime] = utc_now,
+    sweep_every_seconds: float = 30.0,
+    stuck_after_seconds: float = 60.0,
+) -> None:
+    """Publish unpublished outbox rows until ``stop``; ``wake`` cuts the idle wait short.
+
+    Every ``sweep_every_seconds`` it also reschedules deliveries overdue by more than
+    ``stuck_after_seconds`` that nothing in the outbox covers (``Store.reschedule_stuck``).
+    """
+    loop = asyncio.get_running_loop()
+    next_sweep = loop.time() + sweep_every_seconds
+    while not stop.is_set():
+        if loop.time() >= next_sweep:
+            next_sweep = loop.time() + sweep_every_seconds
+            rescheduled = await store.reschedule_stuck(grace_seconds=stuck_after_seconds)
+            if rescheduled:
+                log.warning("outbox relay: %d stuck deliveries rescheduled", rescheduled)
+        rows = await store.unpublished(batch)
+        if rows:
+            now = clock()
+            items = [
+                (
+                    WorkItem(row.delivery_id, row.attempt, row.priority),
+                    max(0.0, (row.due_at - now).total_seconds()),
+                )
+                for row in rows
+            ]
+            try:
+                await broker.publish_many(items)
+            except BrokerUnavailable as exc:
+                log.warning("outbox relay: %s; retrying", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+                continue
+            await store.mark_published([row.id for row in rows])
+            continue
+        waiter = wake if wake is not None else stop
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter.wait(), idle_seconds)
+        if wake is not None:
+            wake.clear()
+
+
+def work_handler(
+    dispatcher: Dispatcher,
+    *,
+    lease_seconds: float = 120.0,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Handler:
+    async def handle(item: WorkItem) -> float | None:
+        claim = await dispatcher.store.claim_one(item.delivery_id, lease_seconds=lease_seconds)
+        if claim.job is None:
+            if claim.busy_until is not None:
+                return max(0.5, (claim.busy_until - clock()).total_seconds() + 0.5)
+            return None  # done already, or unknown: drop the duplicate
+        await dispatcher.perform(claim.job)
+        return None
+
+    return handle

@@ -1,0 +1,1 @@
+"""The HTTP faces: the REST API, the VDXP facade, the dashboard and health/metrics."""

@@ -1,0 +1,1 @@
+"""The REST API for QLVB systems under ``/api/v1``."""

@@ -1,0 +1,1 @@
+"""The clerks' and operators' dashboard under ``/dashboard``."""

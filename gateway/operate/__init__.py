@@ -1,0 +1,1 @@
+"""Running the service over time: alerts, backups, reports and retention."""

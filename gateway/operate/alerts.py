@@ -1,0 +1,458 @@
+"""Operator alerts: a failing destination, a growing dead-letter count, an expiring certificate.
+
+Điều 20 and 21.6 want outages known and announced; Điều 14.3a wants no document silently
+stuck. Each pass (:func:`evaluate`) reads the conditions from the store and the signing
+keys, and reconciles them with the ``alerts`` table: a new condition is *raised*, a dead-letter
+count above the one last reported has *grown*, a condition that no longer holds is
+*resolved*. Every such change is marked ``pending`` in the same write and stays so until the
+e-mail and webhook sinks have taken it (:func:`notify_pending`), so a mail server that is down
+delays a warning but does not lose it (it may arrive twice if one of two sinks failed).
+
+The dashboard shows the active alerts on every page whatever the sinks do. Texts are
+Vietnamese first, English second; neither carries a secret or a document's contents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import smtplib
+import ssl
+import string
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any, Literal, Protocol
+
+import aiohttp
+import sqlalchemy as sa
+
+from adapters.store.schema import alerts, deliveries, messages
+from adapters.store.store import Store, utc_now
+from gateway.config import AlertSettings, AlertWebhookSettings, SmtpSettings
+from gateway.delivery.webhooks import signed_headers
+from gateway.outbound.signing import Signers
+
+__all__ = [
+    "Alert",
+    "AlertChange",
+    "AlertSink",
+    "EmailSink",
+    "WebhookSink",
+    "active_alerts",
+    "conditions",
+    "describe",
+    "evaluate",
+    "notify_pending",
+    "run_alerts",
+    "sinks_from_settings",
+]
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["destination", "dead_letters", "certificate", "unsigned", "test"]
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "destination": {
+        "vi": "Điểm đến {route} đang lỗi: {failing} lượt gửi chờ thử lại hoặc thất bại; "
+        "lỗi gần nhất: {error}",
+        "en": "Destination {route} is failing: {failing} deliveries waiting on a retry or "
+        "failed; last error: {error}",
+    },
+    "dead_letters": {
+        "vi": "{count} lượt gửi thất bại cần xử lý (trước đó {previous})",
+        "en": "{count} failed deliveries need an operator (previously {previous})",
+    },
+    "test": {
+        "vi": "Thử kênh cảnh báo của cổng edXML: nếu nhận được thư này, kênh đã hoạt động",
+        "en": "A test of the edXML gateway's alert channel: if this arrived, it works",
+    },
+    "unsigned": {
+        "vi": "{count} gói tin của {agency} chưa gửi được vì chưa có khóa ký số (Điều 5.2); "
+        "cấu hình khóa ký để gửi",
+        "en": "{count} packages of {agency} wait for a signature: no signing key is "
+        "configured for it (Điều 5.2)",
+    },
+    "certificate": {
+        "vi": "Chứng thư số ký của {agency} hết hạn sau {days} ngày ({expires})",
+        "en": "The signing certificate of {agency} expires in {days} days ({expires})",
+    },
+}
+_RESOLVED = {"vi": "Đã hết: ", "en": "Resolved: "}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A condition that holds now."""
+
+    key: str
+    kind: Kind
+    params: Mapping[str, Any]
+    value: int | None = None  # dead letters: the count
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """What the sinks are told: an alert raised, grown or resolved."""
+
+    key: str
+    kind: Kind
+    change: Literal["raised", "grown", "resolved"]
+    params: Mapping[str, Any]
+    at: dt.datetime
+
+    def text(self, lang: str = "vi") -> str:
+        prefix = _RESOLVED[lang] if self.change == "resolved" else ""
+        return prefix + describe(self.kind, self.params, lang)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "change": self.change,
+            "at": self.at.isoformat(),
+            "params": dict(self.params),
+            "text": self.text("vi"),
+            "text_en": self.text("en"),
+        }
+
+
+def describe(kind: str, params: Mapping[str, Any], lang: str = "vi") -> str:
+    """The alert's sentence in ``lang`` (vi or en)."""
+    template = _TEXTS[kind]["en" if lang == "en" else "vi"]
+    return template.format_map({key: params.get(key, "?") for key in _fields(template)})
+
+
+def _fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
+
+
+# -- conditions -----------------------------------------------------------------------------
+
+
+async def conditions(
+    store: Store, signers: Signers, settings: AlertSettings, now: dt.datetime
+) -> list[Alert]:
+    """Every alert condition holding at ``now``."""
+    found: list[Alert] = []
+    recent = now - dt.timedelta(hours=1)
+    unsigned = sa.select(messages.c.id).where(messages.c.needs_signature.is_(True))
+    failing_states = sa.and_(
+        sa.or_(
+            deliveries.c.state == "retry_wait",
+            # a retry under way: it failed before and has not gone through yet
+            sa.and_(deliveries.c.state == "sending", deliveries.c.last_error.is_not(None)),
+            sa.and_(deliveries.c.state == "failed", deliveries.c.updated_at >= recent),
+        ),
+        # waiting for our own signature says nothing about the destination
+        deliveries.c.message_id.not_in(unsigned),
+    )
+    async with store.engine.connect() as connection:
+        routes = (
+            await connection.execute(
+                sa.select(
+                    deliveries.c.route,
+                    sa.func.count().label("failing"),
+                    sa.func.max(deliveries.c.updated_at).label("last_failure"),
+                )
+                .where(failing_states)
+                .group_by(deliveries.c.route)
+            )
+        ).all()
+        for row in routes:
+            if row.failing < settings.destination_failures:
+                continue
+            last_success = await connection.scalar(
+                sa.select(sa.func.max(deliveries.c.sent_at)).where(deliveries.c.route == row.route)
+            )
+            if last_success is not None and _aware(last_success) > _aware(row.last_failure):
+                continue  # it works again; the waiting ones will go on their next attempt
+            error = await connection.scalar(
+                sa.select(deliveries.c.last_error)
+                .where(deliveries.c.route == row.route, failing_states)
+                .order_by(deliveries.c.updated_at.desc())
+                .limit(1)
+            )
+            found.append(
+                Alert(
+                    f"destination:{row.route}",
+                    "destination",
+                    {"route": row.route, "failing": row.failing, "error": _short(error)},
+                )
+            )
+        dead = await connection.scalar(
+            sa.select(sa.func.count()).select_from(deliveries).where(deliveries.c.state == "failed")
+        )
+        waiting_signature = (
+            await connection.execute(
+                sa.select(messages.c.sender, sa.func.count().label("n"))
+                .where(messages.c.needs_signature.is_(True))
+                .group_by(messages.c.sender)
+            )
+        ).all()
+    if dead:
+        found.append(Alert("dead_letters", "dead_letters", {"count": dead}, value=int(dead)))
+    found.extend(
+        Alert(f"unsigned:{row.sender}", "unsigned", {"agency": row.sender, "count": row.n})
+        for row in waiting_signature
+    )
+    for agency, identity in signers.identities.items():
+        expires = identity.chain[0].not_valid_after_utc
+        days = (expires - now).days
+        if days <= settings.certificate_days:
+            found.append(
+                Alert(
+                    f"certificate:{agency}",
+                    "certificate",
+                    {"agency": agency, "days": days, "expires": expires.date().isoformat()},
+                )
+            )
+    return found
+
+
+def _short(error: str | None, limit: int = 200) -> str:
+    text = (error or "").strip().splitlines()[0] if error and error.strip() else "?"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+# -- reconciling with the alerts table --------------------------------------------------------
+
+
+async def evaluate(
+    store: Store, signers: Signers, settings: AlertSettings, now: dt.datetime | None = None
+) -> list[AlertChange]:
+    """Raise, grow and resolve alerts to match the conditions now; return what changed."""
+    now = now or utc_now()
+    holding = {alert.key: alert for alert in await conditions(store, signers, settings, now)}
+    changes: list[AlertChange] = []
+    async with store.engine.begin() as connection:
+        rows = {row.key: row for row in (await connection.execute(sa.select(alerts))).all()}
+        for key, alert in holding.items():
+            row = rows.get(key)
+            active = row is not None and row.resolved_at is None
+            params = dict(alert.params)
+            what: Literal["raised", "grown"] | None = None if active else "raised"
+            values: dict[str, Any] = {"value": alert.value}
+            if alert.kind == "dead_letters":
+                previous = int(row.value or 0) if active and row is not None else 0
+                params["previous"] = previous
+                if active and (alert.value or 0) > previous:
+                    what = "grown"  # a smaller count is stored too: its next growth is news
+            encoded = json.dumps(params, ensure_ascii=False, default=str)
+            values["params"] = encoded
+            if what is not None:
+                values.update(changed_at=now, pending=True)
+            if what == "raised":
+                values.update(kind=alert.kind, raised_at=now, resolved_at=None)
+                if row is None:
+                    await connection.execute(alerts.insert().values(key=key, **values))
+                else:
+                    await connection.execute(
+                        alerts.update().where(alerts.c.key == key).values(**values)
+                    )
+            elif row is not None and (encoded != row.params or alert.value != row.value):
+                await connection.execute(
+                    alerts.update().where(alerts.c.key == key).values(**values)
+                )
+            if what is not None:
+                changes.append(AlertChange(key, alert.kind, what, json.loads(encoded), now))
+        for key, row in rows.items():
+            if key in holding or row.resolved_at is not None:
+                continue
+            await connection.execute(
+                alerts.update()
+                .where(alerts.c.key == key)
+                .values(resolved_at=now, changed_at=now, pending=True)
+            )
+            changes.append(AlertChange(key, row.kind, "resolved", json.loads(row.params), now))
+    for change in changes:
+        log.warning("alert %s %s: %s", change.change, change.key, change.text("en"))
+    return changes
+
+
+async def active_alerts(store: Store) -> list[AlertChange]:
+    """The alerts in force, oldest first (for the dashboard's banner and the CLI)."""
+    async with store.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                sa.select(alerts).where(alerts.c.resolved_at.is_(None)).order_by(alerts.c.raised_at)
+            )
+        ).all()
+    return [
+        AlertChange(row.key, row.kind, "raised", json.loads(row.params), _aware(row.raised_at))
+        for row in rows
+    ]
+
+
+# -- sinks ------------------------------------------------------------------------------------
+
+
+class AlertSink(Protocol):
+    """Somewhere alert changes are told; raises when it could not take them."""
+
+    name: str
+
+    async def send(self, changes: Sequence[AlertChange]) -> None: ...
+
+
+@dataclass
+class EmailSink:
+    """E-mail through the province's SMTP server (stdlib smtplib, in a worker thread)."""
+
+    settings: SmtpSettings
+    password: str | None = field(default=None, repr=False)
+    name: str = "email"
+
+    async def send(self, changes: Sequence[AlertChange]) -> None:
+        await asyncio.to_thread(self._send, self._message(changes))
+
+    def _message(self, changes: Sequence[AlertChange]) -> EmailMessage:
+        message = EmailMessage()
+        first = changes[0]
+        more = f" (+{len(changes) - 1})" if len(changes) > 1 else ""
+        message["Subject"] = f"[edXML gateway] {first.text('vi')}{more}"
+        message["From"] = self.settings.sender
+        message["To"] = ", ".join(self.settings.to)
+        lines = [f"- {c.at:%Y-%m-%d %H:%M} UTC {c.text('vi')}" for c in changes]
+        lines += ["", "---", ""] + [f"- {c.at:%Y-%m-%d %H:%M} UTC {c.text('en')}" for c in changes]
+        message.set_content("\n".join(lines) + "\n")
+        return message
+
+    def _send(self, message: EmailMessage) -> None:
+        with self._session() as server:
+            server.send_message(message)
+
+    async def check(self) -> str:
+        """Connect, secure and log in without sending anything (check-config)."""
+        await asyncio.to_thread(self._check)
+        settings = self.settings
+        return (
+            f"{settings.host}:{settings.port} ({settings.security}), {len(settings.to)} recipients"
+        )
+
+    def _check(self) -> None:
+        with self._session() as server:
+            server.noop()
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[smtplib.SMTP]:
+        """A connection secured as configured and logged in."""
+        settings = self.settings
+        context = ssl.create_default_context()
+        server: smtplib.SMTP
+        if settings.security == "tls":
+            server = smtplib.SMTP_SSL(
+                settings.host, settings.port, timeout=settings.timeout_seconds, context=context
+            )
+        else:
+            server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
+        with server:
+            if settings.security == "starttls":
+                server.starttls(context=context)
+            if settings.username:
+                server.login(settings.username, self.password or "")
+            yield server
+
+
+@dataclass
+class WebhookSink:
+    """JSON POSTed to an operator's URL, with ``X-Edxml-Signature`` when a secret is set."""
+
+    settings: AlertWebhookSettings
+    secret: str | None = field(default=None, repr=False)
+    name: str = "webhook"
+
+    async def send(self, changes: Sequence[AlertChange]) -> None:
+        body = json.dumps(
+            {"alerts": [change.as_json() for change in changes]}, ensure_ascii=False
+        ).encode()
+        headers = {"Content-Type": "application/json", "X-Edxml-Event": "alerts"}
+        if self.secret:
+            headers = signed_headers(self.secret, body, "alerts")
+        timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.post(self.settings.url, data=body, headers=headers) as answer,
+        ):
+            if answer.status >= 300:
+                raise RuntimeError(f"the alert webhook answered HTTP {answer.status}")
+
+
+def sinks_from_settings(settings: AlertSettings, environ: Mapping[str, str]) -> list[AlertSink]:
+    """The configured sinks, their secrets read from the environment variables named."""
+    sinks: list[AlertSink] = []
+    if settings.smtp is not None:
+        password_env = settings.smtp.password_env
+        sinks.append(EmailSink(settings.smtp, environ.get(password_env) if password_env else None))
+    if settings.webhook is not None:
+        secret_env = settings.webhook.secret_env
+        sinks.append(WebhookSink(settings.webhook, environ.get(secret_env) if secret_env else None))
+    return sinks
+
+
+async def notify_pending(store: Store, sinks: Sequence[AlertSink]) -> int:
+    """Tell the sinks every pending change; clear ``pending`` only when all of them took it.
+    Returns how many changes were delivered."""
+    async with store.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                sa.select(alerts).where(alerts.c.pending.is_(True)).order_by(alerts.c.changed_at)
+            )
+        ).all()
+    if not rows:
+        return 0
+    changes = [
+        AlertChange(
+            row.key,
+            row.kind,
+            "resolved"
+            if row.resolved_at is not None
+            else ("raised" if row.changed_at == row.raised_at else "grown"),
+            json.loads(row.params),
+            _aware(row.changed_at),
+        )
+        for row in rows
+    ]
+    delivered = True
+    for sink in sinks:
+        try:
+            await sink.send(changes)
+        except Exception as exc:  # a sink's failure must not stop the others
+            delivered = False
+            log.warning("alert %s not delivered: %s: %s", sink.name, type(exc).__name__, exc)
+    if not delivered:
+        return 0
+    async with store.engine.begin() as connection:
+        for row in rows:
+            await connection.execute(
+                alerts.update()
+                .where(alerts.c.key == row.key, alerts.c.changed_at == row.changed_at)
+                .values(pending=False)
+            )
+    return len(changes)
+
+
+async def run_alerts(
+    store: Store,
+    signers: Signers,
+    settings: AlertSettings,
+    sinks: Sequence[AlertSink],
+    *,
+    stop: asyncio.Event,
+) -> None:
+    """Evaluate and notify every ``settings.interval_seconds`` until ``stop``."""
+    while not stop.is_set():
+        try:
+            await evaluate(store, signers, settings)
+            await notify_pending(store, sinks)
+        except Exception:  # the next pass tries again; the store keeps what is pending
+            log.exception("alert pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.interval_seconds)
