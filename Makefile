@@ -38,7 +38,7 @@ system-packages:
 	fi
 
 # The whole gateway on this machine: embedded store and queue, the axis simulator, demo
-# data and a development PKI, all under demo-data/ (see gateway/demo.py). Ctrl-C stops it.
+# data and a development PKI, all under demo-data/ (see devtools/demo.py). Ctrl-C stops it.
 run: $(STAMP)
 	$(BIN)/edxml-gateway demo
 
@@ -51,7 +51,7 @@ example: $(STAMP) system-packages
 	@mkdir -p build
 	$(BIN)/python -m edxml build config/examples/record.json -o build/example.edxml
 	$(BIN)/python -m edxml validate build/example.edxml
-	@test -f $(KEYS)/README.txt || $(BIN)/python -m edxml keys dev-ca $(KEYS)
+	@test -f $(KEYS)/README.txt || $(BIN)/python -m devtools dev-ca $(KEYS)
 	$(BIN)/python -m edxml sign build/example.edxml --key $(AGENCY).p12 --password-file $(AGENCY).p12.password -o build/example.signed.edxml
 	$(BIN)/python -m edxml verify build/example.signed.edxml --trust $(KEYS)/trust $(CRLS)
 	$(BIN)/python -m edxml inspect build/example.signed.edxml

@@ -13,7 +13,7 @@ The signer interface: a signing key is a ``cryptography`` private key — the AB
 ``public_key`` and ``key_size`` (and ``curve``) are used. A file key is one; ``TokenRsaKey`` and
 ``TokenEcKey`` are one whose ``sign`` asks the token; a remote signing service (hash sent,
 the holder approves, the signature comes back) is one whose ``sign`` waits for the holder.
-XMLDSig (``edxml.sign``) and PDF signing (``adapters.pdf_signatures``) take any of them.
+XMLDSig (``edxml.sign``) and PDF signing (``edxml.pdf``) take any of them.
 """
 
 from __future__ import annotations

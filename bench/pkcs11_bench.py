@@ -22,7 +22,7 @@ from edxml_bench import package_with, pdf_pieces  # noqa: E402
 from measure import interleaved_medians  # noqa: E402
 
 import edxml  # noqa: E402
-from edxml.devca import make_dev_pki  # noqa: E402
+from devtools.devca import make_dev_pki  # noqa: E402
 
 REPEATS = 60
 

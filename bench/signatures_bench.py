@@ -27,7 +27,7 @@ from edxml_bench import package_with, pdf_pieces  # noqa: E402
 from measure import MIB, in_fresh_process, interleaved_medians, memory_figures, peak_rss  # noqa: E402
 
 import edxml  # noqa: E402
-from edxml.devca import make_dev_pki  # noqa: E402
+from devtools.devca import make_dev_pki  # noqa: E402
 
 REPEATS = 40
 PKI = make_dev_pki()

@@ -32,8 +32,10 @@ from ._errors import (
     DocumentError,
     EdxmlError,
     FieldValueError,
+    KeyMaterialError,
     MalformedXmlError,
     PackageBuildError,
+    PdfSignatureError,
     RecordError,
     StructureError,
     TimestampError,
@@ -47,6 +49,17 @@ from ._ids import (
     is_agency_id,
     make_document_id,
     split_document_id,
+)
+from ._key_files import (
+    CERTIFICATE_SUFFIXES,
+    CRL_SUFFIX,
+    SigningIdentity,
+    SigningKey,
+    load_certificates,
+    load_crls,
+    load_signing_identity,
+    load_trust_store,
+    read_password,
 )
 from ._model import (
     Attachment,
@@ -73,10 +86,12 @@ from ._model import (
     SteeringType,
     TraceHeader,
 )
+from ._online_revocation import DEFAULT_REVOCATION_CONFIG, HttpRevocationChecker, RevocationConfig
 from ._parse import parse
 from ._problems import RULES, Problem, Rule
 from ._records import from_record, to_record
 from ._relay import append_trace_header, remove_trace_header
+from ._rfc3161 import Rfc3161Validator
 from ._timestamp import (
     XADES_NS,
     SignatureTimestamp,
@@ -108,6 +123,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ALLOWED_EXTENSIONS",
+    "CERTIFICATE_SUFFIXES",
+    "CRL_SUFFIX",
+    "DEFAULT_REVOCATION_CONFIG",
     "EDOC_NS",
     "EDXML_NS",
     "LEGACY_NS",
@@ -140,6 +158,8 @@ __all__ = [
     "EdocMessage",
     "EdxmlError",
     "FieldValueError",
+    "HttpRevocationChecker",
+    "KeyMaterialError",
     "MalformedXmlError",
     "OfflineRevocation",
     "Organization",
@@ -147,6 +167,7 @@ __all__ = [
     "Package",
     "PackageBuildError",
     "ParseLimits",
+    "PdfSignatureError",
     "Priority",
     "Problem",
     "PromulgationInfo",
@@ -156,14 +177,18 @@ __all__ = [
     "ReplacementInfo",
     "ResponseFor",
     "RevocationChecker",
+    "RevocationConfig",
     "RevocationState",
     "RevocationStatus",
+    "Rfc3161Validator",
     "Rule",
     "Signature",
     "SignatureMethod",
     "SignatureTimestamp",
     "SignerInfo",
     "SigningError",
+    "SigningIdentity",
+    "SigningKey",
     "StaffInfo",
     "StaticRevocation",
     "StatusCode",
@@ -194,10 +219,15 @@ __all__ = [
     "is_valid",
     "iter_build",
     "iter_sign",
+    "load_certificates",
+    "load_crls",
+    "load_signing_identity",
+    "load_trust_store",
     "make_document_id",
     "matches_identity",
     "parse",
     "parse_untrusted_xml",
+    "read_password",
     "remove_trace_header",
     "safe_filename",
     "sign",

@@ -1,39 +1,26 @@
-"""``python -m edxml`` signature commands: keys dev-ca, sign, verify, pdf-sign, pdf-verify.
+"""``python -m edxml`` signature commands: sign, verify, pdf-sign, pdf-verify.
 
-These are the CLI's edge: they read key files, trust folders and CRLs, and may fetch
-revocation over HTTP, so they import ``adapters`` (lazily, inside each command). The edxml
-library modules never do.
+They read key files, trust folders and CRLs, and with ``--online`` fetch revocation over
+HTTP; the PDF commands load pyhanko only when they run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
-import re
-import secrets
-import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    pkcs12,
-)
 
 from ._dsig import VerifyPolicy, sign, verify
-from ._errors import EdxmlError
+from ._errors import EdxmlError, KeyMaterialError, PdfSignatureError
+from ._key_files import SigningIdentity, load_signing_identity, load_trust_store
+from ._online_revocation import HttpRevocationChecker, RevocationConfig
+from ._rfc3161 import Rfc3161Validator
 from ._trust import VIETNAM, Check, RevocationChecker, StaticRevocation
-from .devca import DevPki, Issued, make_dev_pki
-
-if TYPE_CHECKING:
-    from adapters.keys import SigningIdentity
 
 __all__ = ["CommandFailed", "add_signature_commands"]
 
@@ -42,106 +29,10 @@ class CommandFailed(Exception):
     """The command cannot run (exit code 2); the message is for the user."""
 
 
-# -- keys dev-ca ----------------------------------------------------------------------------
-
-
-def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    ascii_text = "".join(char for char in ascii_text if not unicodedata.combining(char))
-    return re.sub(r"[^A-Za-z0-9.]+", "-", ascii_text).strip("-").lower()
-
-
-def _write(path: Path, data: bytes, *, secret: bool = False) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if secret:  # created 0600 from the start, never readable by others even briefly
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-    else:
-        path.write_bytes(data)
-
-
-def _pem(*certificates: x509.Certificate) -> bytes:
-    return b"".join(certificate.public_bytes(Encoding.PEM) for certificate in certificates)
-
-
-def _write_identity(folder: Path, name: str, issued: Issued, pki: DevPki, out: TextIO) -> None:
-    key_pem = issued.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    password = secrets.token_urlsafe(18).encode()
-    bundle = pkcs12.serialize_key_and_certificates(
-        name.encode(),
-        issued.key,
-        issued.certificate,
-        [pki.intermediate.certificate],
-        BestAvailableEncryption(password),
-    )
-    _write(folder / f"{name}.key.pem", key_pem, secret=True)
-    _write(folder / f"{name}.chain.pem", _pem(*pki.chain(issued)))
-    _write(folder / f"{name}.p12", bundle, secret=True)
-    _write(folder / f"{name}.p12.password", password + b"\n", secret=True)
-    subject = issued.certificate.subject.rfc4514_string()
-    print(f"  {folder / name}.{{key.pem,chain.pem,p12,p12.password}}  {subject}", file=out)
-
-
-_DEV_CA_README = """Development PKI made by `python -m edxml keys dev-ca` ({when}).
-NOT FOR PRODUCTION.
-
-trust/       root and intermediate CA certificates: `--trust {folder}/trust`
-crl/         the CAs' CRLs (DER); the intermediate's lists the revoked certificate
-ca/          CA keys, the OCSP responder's and the timestamping authority's
-agencies/    one agency certificate per demo agency (<OrganId>.key.pem + .chain.pem, or .p12
-             with its password in .p12.password)
-signers/     personal signer certificates
-revoked/     a certificate revoked on the CRL and by OCSP
-Certificates point at {base_url}/crl/<ca>.crl and {base_url}/ocsp for revocation.
-"""
-
-
-def _dev_ca(args: argparse.Namespace, out: TextIO) -> int:
-    folder = Path(args.directory)
-    if folder.exists() and any(folder.iterdir()) and not args.force:
-        raise CommandFailed(f"{folder} is not empty (--force overwrites)")
-    pki = make_dev_pki(base_url=args.base_url)
-    print(f"development PKI in {folder} (revocation at {pki.base_url}):", file=out)
-    _write(folder / "trust" / "root.pem", _pem(pki.root.certificate))
-    _write(folder / "trust" / "intermediate.pem", _pem(pki.intermediate.certificate))
-    for name, crl in pki.crls.items():
-        _write(folder / "crl" / f"{name}.crl", crl.public_bytes(Encoding.DER))
-    for name, issued in (
-        ("root", pki.root),
-        ("intermediate", pki.intermediate),
-        ("ocsp-responder", pki.ocsp_responder),
-        ("tsa", pki.tsa),
-    ):
-        _write(
-            folder / "ca" / f"{name}.key.pem",
-            issued.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()),
-            secret=True,
-        )
-        _write(folder / "ca" / f"{name}.cert.pem", _pem(issued.certificate))
-    for organ_id, issued in pki.agencies.items():
-        _write_identity(folder / "agencies", organ_id, issued, pki, out)
-    for person, issued in pki.signers.items():
-        _write_identity(folder / "signers", _slug(person), issued, pki, out)
-    _write_identity(folder / "revoked", "revoked", pki.revoked, pki, out)
-    (folder / "README.txt").write_text(
-        _DEV_CA_README.format(
-            when=dt.datetime.now(VIETNAM).isoformat(timespec="seconds"),
-            folder=folder,
-            base_url=pki.base_url,
-        ),
-        encoding="utf-8",
-    )
-    return 0
-
-
 # -- shared option handling -------------------------------------------------------------------
 
 
 def _identity(args: argparse.Namespace) -> SigningIdentity:
-    from adapters.errors import AdapterError
-    from adapters.keys import load_signing_identity
-
     try:
         return load_signing_identity(
             Path(args.key),
@@ -149,18 +40,14 @@ def _identity(args: argparse.Namespace) -> SigningIdentity:
             password_env=args.password_env,
             password_file=Path(args.password_file) if args.password_file else None,
         )
-    except AdapterError as exc:
+    except KeyMaterialError as exc:
         raise CommandFailed(str(exc)) from None
 
 
 def _trust_and_revocation(args: argparse.Namespace) -> tuple[Any, RevocationChecker]:
-    from adapters.errors import AdapterError
-    from adapters.revocation import HttpRevocationChecker, RevocationConfig
-    from adapters.trust import load_trust_store
-
     try:
         trust = load_trust_store(Path(args.trust))
-    except AdapterError as exc:
+    except KeyMaterialError as exc:
         raise CommandFailed(str(exc)) from None
     if args.online:
         return trust, HttpRevocationChecker(RevocationConfig(timeout_seconds=args.timeout))
@@ -225,13 +112,9 @@ def _sign(args: argparse.Namespace, out: TextIO) -> int:
 def _timestamps(args: argparse.Namespace) -> Any:
     if not getattr(args, "tsa_trust", None):
         return None
-    from adapters.errors import AdapterError
-    from adapters.timestamps import Rfc3161Validator
-    from adapters.trust import load_trust_store
-
     try:
         return Rfc3161Validator(load_trust_store(Path(args.tsa_trust)))
-    except AdapterError as exc:
+    except KeyMaterialError as exc:
         raise CommandFailed(str(exc)) from None
 
 
@@ -272,7 +155,7 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
 def _pdf_sign(args: argparse.Namespace, out: TextIO) -> int:
     from pyhanko.sign.timestamps import HTTPTimeStamper
 
-    from adapters.pdf_signatures import PdfSignatureError, sign_pdf
+    from .pdf import sign_pdf  # pyhanko: loaded only for the PDF commands
 
     identity = _identity(args)
     timestamper = HTTPTimeStamper(args.tsa) if args.tsa else None
@@ -296,7 +179,7 @@ def _pdf_sign(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _pdf_verify(args: argparse.Namespace, out: TextIO) -> int:
-    from adapters.pdf_signatures import PdfSignatureError, verify_pdf
+    from .pdf import verify_pdf  # pyhanko: loaded only for the PDF commands
 
     trust, revocation = _trust_and_revocation(args)
     try:
@@ -373,19 +256,6 @@ def _trust_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_signature_commands(commands: Any) -> None:
-    keys = commands.add_parser("keys", help="key tools").add_subparsers(
-        dest="keys_command", required=True
-    )
-    dev_ca = keys.add_parser("dev-ca", help="make a development PKI (not for production)")
-    dev_ca.add_argument("directory")
-    dev_ca.add_argument(
-        "--base-url", default="http://127.0.0.1:8642", help="where its CRL/OCSP will be served"
-    )
-    dev_ca.add_argument(
-        "--force", action="store_true", help="write into a folder that is not empty"
-    )
-    dev_ca.set_defaults(run=_dev_ca)
-
     sign_cmd = commands.add_parser("sign", help="sign a package (XMLDSig in edXMLHeader)")
     sign_cmd.add_argument("file")
     sign_cmd.add_argument("-o", "--output", required=True)

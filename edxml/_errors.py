@@ -116,3 +116,11 @@ class RecordError(EdxmlError, ValueError):
 
 class TimestampError(DocumentError):
     """A signature timestamp token that does not prove what it claims."""
+
+
+class KeyMaterialError(EdxmlError):
+    """A key, certificate, CRL or trust folder is missing, unreadable or of the wrong kind."""
+
+
+class PdfSignatureError(EdxmlError):
+    """A PDF cannot be read, verified or signed."""

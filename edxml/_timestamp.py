@@ -10,7 +10,7 @@ Once that token is validated, the certificate is judged at the token's time, so 
 stays provably valid after its certificate expired.
 
 Validating a token is a CMS signature and a certificate chain of its own — I/O and ASN.1
-this library does not do: a ``TimestampValidator`` is passed in (``adapters.timestamps``).
+this library does not do: a ``TimestampValidator`` is passed in (``edxml.Rfc3161Validator`` is one).
 Without one, a token is reported and the signature judged at the time of validation.
 """
 

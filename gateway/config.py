@@ -36,12 +36,11 @@ from pydantic_settings import (
 import edxml
 from adapters.axis.client import AxisConfig
 from adapters.errors import ConfigurationError
-from adapters.keys import SigningIdentity, load_signing_identity
 from adapters.ministry_rest import MinistryRestConfig
 from adapters.pkcs11 import open_token_key, token_certificate
 from adapters.soap_hub import SoapHubConfig
-from adapters.trust import load_certificates
 from adapters.url_policy import UrlPolicy
+from edxml import SigningIdentity, load_certificates, load_signing_identity
 from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.routing import Route, RoutingTable
 from gateway.outbound.accept import DEFAULT_MAX_RECIPIENTS

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 
 import edxml
 from adapters.errors import ConfigurationError
-from adapters.keys import SigningIdentity
 from adapters.store.store import Store
-from adapters.timestamps import Rfc3161Validator
-from adapters.trust import load_crls, load_trust_store
+from edxml import Rfc3161Validator, SigningIdentity, load_crls, load_trust_store
 from gateway.config import GatewaySettings
 from gateway.http.dashboard.accounts import audit
 from gateway.inbound.pipeline import InboundPipeline
@@ -103,7 +101,7 @@ async def reload_trust(
     Either way the outcome is logged and audited (``trust.reload``)."""
     try:
         material = load_trust_material(settings, environ)
-    except ConfigurationError as exc:
+    except (ConfigurationError, edxml.KeyMaterialError) as exc:
         log.error("trust reload failed, the previous trust stays in force: %s", exc)
         await audit(store, None, "trust.reload", "failed", f"kept the previous trust: {exc}")
         return None

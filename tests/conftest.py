@@ -11,7 +11,7 @@ import pytest
 
 from adapters.store.engine import create_engine, migrate
 from adapters.store.store import Store, utc_now
-from edxml.devca import DevPki, make_dev_pki
+from devtools.devca import DevPki, make_dev_pki
 from tests.backends import Clock, drop_backend, open_backend
 
 

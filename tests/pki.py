@@ -7,7 +7,7 @@ import datetime as dt
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from edxml.devca import DevPki, Issued, issue, new_key
+from devtools.devca import DevPki, Issued, issue, new_key
 
 NOW = dt.datetime.now(dt.UTC)
 

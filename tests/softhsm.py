@@ -15,7 +15,7 @@ import pkcs11
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pkcs11 import Attribute, CertificateType, ObjectClass
 
-from edxml.devca import Issued
+from devtools.devca import Issued
 
 MODULE = Path("/usr/lib/softhsm/libsofthsm2.so")
 

@@ -60,6 +60,6 @@ def test_the_wheel_carries_the_package_data(tmp_path: Path) -> None:
         "adapters/store/migrations/versions/0005_notices.py",
         "gateway/dashboard/templates/base.html",
         "gateway/dashboard/texts.json",
-        "gateway/demo.py",
+        "devtools/demo.py",
     ):
         assert expected in names, expected

@@ -23,7 +23,7 @@ from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import ConfigurationError
 from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
 from adapters.store.engine import create_engine
-from adapters.trust import load_crls, load_trust_store
+from edxml import load_crls, load_trust_store
 from gateway.config import GatewaySettings, SigningKeySettings
 from gateway.operate.alerts import EmailSink
 

@@ -191,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _simulate(config_path: Path, host: str, port: int) -> None:
     # Imported here: the rest of the CLI must not pay for the simulator's imports.
-    from adapters.axis.simulator import AxisSimulator, load_simulator_config  # noqa: PLC0415
+    from devtools.axis_simulator import AxisSimulator, load_simulator_config  # noqa: PLC0415
 
     config = load_simulator_config(config_path)
     stop = asyncio.Event()
@@ -244,11 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return 0
     if arguments.command == "demo":
-        from gateway.demo import run_demo  # noqa: PLC0415 (the service's imports, only when asked)
+        from devtools.demo import run_demo  # noqa: PLC0415 (the service's imports, only when asked)
 
         try:
             asyncio.run(run_demo(arguments.data, arguments.host, arguments.port))
-        except (ConfigurationError, OSError) as exc:
+        except (ConfigurationError, edxml.KeyMaterialError, OSError) as exc:
             print(f"edxml-gateway demo: {exc}", file=sys.stderr)
             return 2
         return 0
@@ -317,7 +317,7 @@ def _service(arguments: argparse.Namespace) -> int:
             for delivery_id, requeued in results:
                 print(f"{delivery_id}: {'requeued' if requeued else 'not failed (left as it is)'}")
             return 0 if all(requeued for _, requeued in results) else 1
-    except ConfigurationError as exc:
+    except (ConfigurationError, edxml.KeyMaterialError) as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
     except TransportError as exc:

@@ -44,9 +44,9 @@ import edxml
 from adapters.axis.client import ReceivedItem
 from adapters.axis.poller import Handover, HandoverRejected
 from adapters.blobs import BlobStore
-from adapters.pdf_signatures import PdfSignatureError, verify_pdf
 from adapters.store.schema import deliveries, messages
 from adapters.store.store import NewDelivery, NewMessage, Store
+from edxml.pdf import PdfSignatureError, verify_pdf
 from gateway.delivery.routing import RoutingTable
 from gateway.inbound.identities import identities_of, signer_binding
 from gateway.inbound.statuses import apply_status

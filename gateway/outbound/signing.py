@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import edxml
-from adapters.keys import SigningIdentity
+from edxml import SigningIdentity
 
 __all__ = ["MissingSigningKey", "Signers"]
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from adapters.axis.client import AxisClient, AxisConfig
-from adapters.axis.simulator import AgencyConfig, AxisSimulator, SimulatorConfig, SystemConfig
+from devtools.axis_simulator import AgencyConfig, AxisSimulator, SimulatorConfig, SystemConfig
 
 VECTOR_SECRET = "test-secret-for-vectors"
 ADMIN_TOKEN = "admin-token-for-tests"

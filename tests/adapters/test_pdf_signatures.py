@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from pyhanko.sign.timestamps import DummyTimeStamper
 
 import edxml
-from adapters.keys import SigningIdentity
-from adapters.pdf_signatures import PdfSignatureError, sign_pdf, stamp_text, verify_pdf
-from edxml.devca import DevPki, Issued
+from devtools.devca import DevPki, Issued
+from edxml import SigningIdentity
+from edxml.pdf import PdfSignatureError, sign_pdf, stamp_text, verify_pdf
 from tests import pki as certificates
 from tests.factories import PDF
 

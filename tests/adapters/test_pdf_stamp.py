@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from adapters.keys import SigningIdentity
-from adapters.pdf_signatures import sign_pdf
-from edxml.devca import DevPki
+from devtools.devca import DevPki
+from edxml import SigningIdentity
+from edxml.pdf import sign_pdf
 
 DPI = 288  # 4 pixels a point
 #: The ink of the two lines (number/notation, then the time) at 10 pt, in points; at the

@@ -12,8 +12,6 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 import edxml
 from adapters.errors import ConfigurationError
-from adapters.keys import SigningIdentity
-from adapters.pdf_signatures import sign_pdf, verify_pdf
 from adapters.pkcs11 import (
     Pkcs11Uri,
     TokenEcKey,
@@ -22,7 +20,9 @@ from adapters.pkcs11 import (
     token_certificate,
     token_status,
 )
-from edxml.devca import DevPki
+from devtools.devca import DevPki
+from edxml import SigningIdentity
+from edxml.pdf import sign_pdf, verify_pdf
 from gateway.config import SigningKeySettings
 from tests.factories import PDF, document
 from tests.softhsm import make_token, uri, write_conf

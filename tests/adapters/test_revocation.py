@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 
 import edxml
-from adapters.revocation import HttpRevocationChecker, RevocationConfig
-from adapters.revocation_server import REQUESTS_KEY, make_revocation_app
-from edxml.devca import DevPki, make_dev_pki
+from devtools.devca import DevPki, make_dev_pki
+from devtools.revocation_server import REQUESTS_KEY, make_revocation_app
+from edxml import HttpRevocationChecker, RevocationConfig
 
 
 class Served:

@@ -19,8 +19,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 import edxml
-from adapters.timestamps import Rfc3161Validator
-from edxml.devca import DevPki, Issued, issue
+from devtools.devca import DevPki, Issued, issue
+from edxml import Rfc3161Validator
 from tests import pki as certificates
 from tests.factories import document
 

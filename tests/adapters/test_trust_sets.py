@@ -8,9 +8,9 @@ import asyncio
 import pytest
 
 import edxml
-from adapters.keys import SigningIdentity
-from adapters.pdf_signatures import sign_pdf, verify_pdf
-from edxml.devca import DevPki, Issued, make_dev_pki
+from devtools.devca import DevPki, Issued, make_dev_pki
+from edxml import SigningIdentity
+from edxml.pdf import sign_pdf, verify_pdf
 from tests import pki as certificates
 from tests.factories import PDF, document
 

@@ -19,8 +19,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 
 import edxml
-from adapters.axis.simulator import AxisSimulator
-from edxml.devca import DevPki
+from devtools.axis_simulator import AxisSimulator
+from devtools.devca import DevPki
 from gateway.config import FacadeSystemSettings, GatewaySettings
 from gateway.delivery.routing import Route
 from gateway.http.api.app import PREFIX

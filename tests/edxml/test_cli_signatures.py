@@ -1,4 +1,5 @@
-"""``python -m edxml keys dev-ca / sign / verify / pdf-sign / pdf-verify`` end to end."""
+"""``python -m devtools dev-ca``, ``python -m edxml sign / verify / pdf-sign / pdf-verify`` end
+to end."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import edxml
+from devtools.__main__ import main as dev_main
 from edxml._cli import main
 from tests.factories import EXAMPLES, PDF, sample
 
@@ -31,8 +33,9 @@ def run(*args: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("keys")
-    code, out = run("keys", "dev-ca", str(folder), "--force")
-    assert code == 0, out
+    out = io.StringIO()
+    code = dev_main(["dev-ca", str(folder), "--force"], out=out)
+    assert code == 0, out.getvalue()
     return folder
 
 
@@ -63,7 +66,7 @@ def test_dev_ca_lays_out_the_pki_with_private_files(keys: Path) -> None:
         "ca/root.key.pem",
     ):
         assert stat.S_IMODE((keys / secret).stat().st_mode) == 0o600, secret
-    assert run("keys", "dev-ca", str(keys))[0] == 2  # never overwrites by accident
+    assert dev_main(["dev-ca", str(keys)], out=io.StringIO()) == 2  # never overwrites by accident
 
 
 def test_sign_then_verify_with_a_pem_key(keys: Path, package: Path, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from lxml import etree
 
 import edxml
-from edxml.devca import DevPki, Issued
+from devtools.devca import DevPki, Issued
 from tests import pki as certificates
 from tests.factories import document, sample, status
 

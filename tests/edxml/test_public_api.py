@@ -5,6 +5,8 @@ Its order is kept by ruff (RUF022); this test keeps it complete and free of stra
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 
 import edxml
@@ -22,8 +24,22 @@ def test_all_lists_exactly_the_public_names() -> None:
 
 def test_only_package_data_and_private_modules_are_submodules() -> None:
     modules = {name for name, value in vars(edxml).items() if isinstance(value, types.ModuleType)}
-    # schemas: package data; devca: the development PKI tool, kept out of the exchange API
-    assert all(name.startswith("_") or name in {"schemas", "devca"} for name in modules), modules
+    # schemas: package data; pdf: PDF signatures, loaded only when imported (pyhanko)
+    assert all(name.startswith("_") or name in {"schemas", "pdf"} for name in modules), modules
+
+
+def test_the_library_loads_nothing_of_the_service() -> None:
+    """``import edxml`` (and its command line) stands alone: no adapters, no gateway, no
+    development aids, and pyhanko only for the PDF commands."""
+    code = (
+        "import sys, edxml, edxml._cli; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'adapters', 'gateway', 'devtools', 'pyhanko', 'aiohttp', 'sqlalchemy'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
 
 
 def test_the_exception_tree() -> None:
@@ -31,3 +47,5 @@ def test_the_exception_tree() -> None:
     assert issubclass(edxml.RecordError, ValueError)
     assert issubclass(edxml.PackageBuildError, ValueError)
     assert not issubclass(edxml.RecordError, edxml.DocumentError)
+    assert issubclass(edxml.KeyMaterialError, edxml.EdxmlError)
+    assert issubclass(edxml.PdfSignatureError, edxml.EdxmlError)

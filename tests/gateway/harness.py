@@ -17,12 +17,12 @@ import edxml
 from adapters.axis.client import AxisClient
 from adapters.axis.poller import MemorySeenDocIds, poll_once
 from adapters.axis.server import Freshness, install_axis_routes
-from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
-from adapters.keys import SigningIdentity
 from adapters.store.store import Store, utc_now
 from adapters.url_policy import UrlPolicy
-from edxml.devca import DevPki
+from devtools.axis_simulator import AxisSimulator
+from devtools.devca import DevPki
+from edxml import SigningIdentity
 from gateway.delivery.destinations import AxisDestination
 from gateway.delivery.dispatcher import Dispatcher, run_embedded
 from gateway.delivery.routing import RoutingTable

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import edxml
-from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
+from devtools.axis_simulator import AxisSimulator
 from gateway.delivery.routing import Route, RoutingTable
 from gateway.outbound.accept import AcceptanceError, accept_package, sync_agencies
 from tests.adapters.conftest import client_for

@@ -25,9 +25,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 import edxml
-from adapters.keys import SigningIdentity
 from adapters.store.store import NewDelivery, Store
-from edxml.devca import DevPki
+from devtools.devca import DevPki
+from edxml import SigningIdentity
 from gateway.cli.main import main
 from gateway.config import AlertSettings, AlertWebhookSettings, GatewaySettings, SmtpSettings
 from gateway.delivery.routing import Route

@@ -19,7 +19,7 @@ import pytest
 
 import edxml
 from adapters.axis.client import AxisClient, AxisConfig, AxisPermanentError
-from adapters.axis.simulator import AxisSimulator
+from devtools.axis_simulator import AxisSimulator
 from gateway.http.api.app import PREFIX
 from gateway.http.api.clients import create_client, revoke_client
 from tests.adapters.conftest import client_for

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from adapters.axis.simulator import AxisSimulator
+from devtools.axis_simulator import AxisSimulator
 from gateway.cli.main import main
 from tests.backends import POSTGRES_URL
 

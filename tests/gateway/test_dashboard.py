@@ -21,11 +21,11 @@ from aiohttp import web
 
 import edxml
 from adapters.axis.poller import Handover, poll_once
-from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed
 from adapters.store.schema import messages
 from adapters.store.store import NewDelivery, NewMessage, Store
+from devtools.axis_simulator import AxisSimulator
 from gateway.delivery.routing import RoutingTable
 from gateway.http.dashboard.accounts import create_user, lock_user
 from gateway.http.dashboard.web import DashboardContext, build_dashboard

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from adapters.axis.client import AxisClient, AxisConfig, AxisTransientError
-from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker
 from adapters.errors import retry_after_seconds
 from adapters.soap_hub import SoapHubClient, SoapHubConfig
 from adapters.store.store import Store
+from devtools.axis_simulator import AxisSimulator, FaultPlan
 from gateway.delivery.destinations import AxisDestination, SoapHubDestination
 from gateway.delivery.dispatcher import Dispatcher, run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler

@@ -13,7 +13,7 @@ import yaml
 from aiohttp import web
 
 from adapters.axis.client import AxisClient, AxisConfig
-from adapters.axis.simulator import AxisSimulator
+from devtools.axis_simulator import AxisSimulator
 from gateway.config import AxisSettings, FacadeSystemSettings, GatewaySettings
 from gateway.inbound.identities import identities_of, set_identities
 from gateway.outbound.accept import directory_state, sync_agencies

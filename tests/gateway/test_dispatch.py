@@ -14,9 +14,9 @@ import pytest
 import edxml
 from adapters.axis.client import AxisClient
 from adapters.axis.poller import Handover, poll_once
-from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.blobs import BlobStore
 from adapters.store.store import NewDelivery, NewMessage, Store
+from devtools.axis_simulator import AxisSimulator, FaultPlan
 from gateway.delivery.destinations import AxisDestination
 from gateway.delivery.dispatcher import Dispatcher, run_embedded
 from gateway.delivery.retry import RetryPolicy

@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 import edxml
 from adapters.axis.auth import vietnam_now
 from adapters.axis.client import AxisClient, AxisConfig
-from adapters.axis.simulator import AxisSimulator
-from adapters.pdf_signatures import verify_pdf
 from adapters.store.schema import messages
-from edxml.devca import DevPki
+from devtools.axis_simulator import AxisSimulator
+from devtools.devca import DevPki
+from edxml.pdf import verify_pdf
 from gateway.http.api.app import PREFIX
 from tests.factories import document, organization
 

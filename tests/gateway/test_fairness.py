@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from adapters.axis.simulator import (
+from adapters.blobs import BlobStore
+from adapters.broker.amqp import AmqpBroker
+from adapters.store.schema import delivery_events
+from adapters.store.store import Store
+from devtools.axis_simulator import (
     AgencyConfig,
     AxisSimulator,
     FaultPlan,
     SimulatorConfig,
     SystemConfig,
 )
-from adapters.blobs import BlobStore
-from adapters.broker.amqp import AmqpBroker
-from adapters.store.schema import delivery_events
-from adapters.store.store import Store
 from gateway.delivery.destinations import AxisDestination
 from gateway.delivery.dispatcher import Dispatcher, run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler

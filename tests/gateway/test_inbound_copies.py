@@ -14,12 +14,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 import edxml
 from adapters.axis.client import AxisClient, AxisConfig
-from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
-from adapters.keys import SigningIdentity
 from adapters.store.schema import deliveries, messages
 from adapters.store.store import Store
-from edxml.devca import DevPki
+from devtools.axis_simulator import AxisSimulator
+from devtools.devca import DevPki
+from edxml import SigningIdentity
 from gateway.config import AlertSettings, FacadeSystemSettings, GatewaySettings
 from gateway.delivery.destinations import AxisDestination
 from gateway.delivery.dispatcher import Dispatcher

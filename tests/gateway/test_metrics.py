@@ -11,7 +11,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from adapters.store.engine import create_engine, migrate
-from edxml.devca import DevPki
+from devtools.devca import DevPki
 from gateway.config import GatewaySettings
 from gateway.delivery.routing import Route
 from gateway.http.api.clients import create_client

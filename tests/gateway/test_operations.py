@@ -12,9 +12,9 @@ import pytest
 import edxml
 from adapters.axis.client import AxisClient
 from adapters.axis.poller import Handover, poll_once
-from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
+from devtools.axis_simulator import AxisSimulator
 from gateway.delivery.destinations import AxisDestination
 from gateway.delivery.dispatcher import Dispatcher, run_embedded
 from gateway.delivery.routing import RoutingTable

@@ -18,11 +18,11 @@ import pytest
 import yaml
 
 import edxml
-from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.store.engine import create_engine, migrate
 from adapters.store.store import NewDelivery, NewMessage, Store
+from devtools.axis_simulator import AxisSimulator, FaultPlan
 from tests.backends import POSTGRES_URL, drop_backend, open_backend
 from tests.factories import document, organization
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import edxml
-from adapters.axis.simulator import AxisSimulator
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings, WorkItem
 from adapters.store.store import NewDelivery, NewMessage, Store
+from devtools.axis_simulator import AxisSimulator
 from gateway.delivery.destinations import AxisDestination
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.queue import relay_outbox, work_handler

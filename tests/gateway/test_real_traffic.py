@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 import edxml
 from adapters.blobs import BlobStore
-from adapters.keys import SigningIdentity
 from adapters.store.schema import messages
 from adapters.store.store import Store
-from edxml.devca import DevPki
+from devtools.devca import DevPki
+from edxml import SigningIdentity
 from gateway.delivery.routing import RoutingTable
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.outbound.signing import Signers

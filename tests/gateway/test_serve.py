@@ -15,9 +15,9 @@ import aiohttp
 import yaml
 
 from adapters.axis.client import AxisClient, AxisConfig
-from adapters.axis.simulator import AxisSimulator, FaultPlan
-from adapters.keys import load_signing_identity
-from adapters.pdf_signatures import sign_pdf
+from devtools.axis_simulator import AxisSimulator, FaultPlan
+from edxml import load_signing_identity
+from edxml.pdf import sign_pdf
 from tests.adapters.conftest import client_for
 from tests.factories import PDF
 
@@ -44,7 +44,7 @@ async def test_serve_accepts_signs_and_delivers_and_serves_the_facade(
 ) -> None:
     keys = tmp_path / "keys"
     subprocess.run(
-        [sys.executable, "-m", "edxml", "keys", "dev-ca", str(keys)],
+        [sys.executable, "-m", "devtools", "dev-ca", str(keys)],
         cwd=ROOT,
         check=True,
         capture_output=True,

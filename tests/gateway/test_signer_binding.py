@@ -15,11 +15,11 @@ import yaml
 
 import edxml
 from adapters.blobs import BlobStore
-from adapters.keys import SigningIdentity
-from adapters.pdf_signatures import sign_pdf
 from adapters.store.schema import messages
 from adapters.store.store import Store
-from edxml.devca import DevPki, Issued
+from devtools.devca import DevPki, Issued
+from edxml import SigningIdentity
+from edxml.pdf import sign_pdf
 from gateway.delivery.routing import RoutingTable
 from gateway.inbound.identities import identities_of, set_identities
 from gateway.inbound.pipeline import InboundPipeline

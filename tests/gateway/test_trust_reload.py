@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 import edxml
 from adapters.store.schema import audit_log
-from edxml.devca import DevPki, Issued, make_dev_pki
+from devtools.devca import DevPki, Issued, make_dev_pki
 from gateway.config import GatewaySettings, SigningKeySettings
 from gateway.runtime import Runtime
 from tests.factories import document

@@ -30,10 +30,10 @@ from aiohttp import web
 
 import edxml
 from adapters.blobs import BlobStore
-from adapters.pdf_signatures import PdfSignatureError, is_signed, sign_pdf, verify_pdf
 from adapters.store.schema import deliveries, inbox_acks, messages, webhook_deliveries
 from adapters.store.store import MessageView, Store, utc_now
 from adapters.url_policy import BlockedUrl, UrlPolicy
+from edxml.pdf import PdfSignatureError, is_signed, sign_pdf, verify_pdf
 from gateway.delivery.routing import RoutingTable
 from gateway.delivery.webhooks import register_webhook
 from gateway.http.api.clients import ApiClient, authenticate

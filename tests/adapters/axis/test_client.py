@@ -10,8 +10,8 @@ import pytest
 
 import edxml
 from adapters.axis.client import AxisClient, AxisConfig, AxisPermanentError, AxisTransientError
-from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.errors import TransportError
+from devtools.axis_simulator import AxisSimulator, FaultPlan
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization, status
 

@@ -13,7 +13,7 @@ from adapters.axis.poller import (
     poll_forever,
     poll_once,
 )
-from adapters.axis.simulator import AxisSimulator, FaultPlan
+from devtools.axis_simulator import AxisSimulator, FaultPlan
 from tests.adapters.conftest import client_for
 from tests.factories import document, status
 

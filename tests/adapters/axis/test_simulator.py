@@ -14,8 +14,8 @@ import pytest
 
 import edxml
 from adapters.axis.auth import SDK_HEADERS, hash_file, sdk_timestamp, sign_fields
-from adapters.axis.simulator import AxisSimulator, load_simulator_config
 from adapters.errors import ConfigurationError
+from devtools.axis_simulator import AxisSimulator, load_simulator_config
 from tests.adapters.conftest import ADMIN_TOKEN, VECTOR_SECRET, simulator_config
 from tests.factories import FIXTURES, sample
 
@@ -283,7 +283,7 @@ def test_the_demo_config_loads_and_a_bad_one_is_named(tmp_path: Any) -> None:
 
 
 def test_a_secret_from_the_environment_must_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    from adapters.axis.simulator import AxisHub, SimulatorConfig, SystemConfig
+    from devtools.axis_simulator import AxisHub, SimulatorConfig, SystemConfig
 
     config = SimulatorConfig(systems=(SystemConfig(system_id="s", secret_env="SIM_TEST_SECRET"),))
     monkeypatch.delenv("SIM_TEST_SECRET", raising=False)

@@ -10,7 +10,6 @@ import aiohttp
 import pytest
 
 import edxml
-from adapters.axis.simulator import AxisSimulator, FaultPlan
 from adapters.errors import TransportError
 from adapters.soap_hub import (
     SoapHubClient,
@@ -19,6 +18,7 @@ from adapters.soap_hub import (
     SoapHubTransientError,
     Trace,
 )
+from devtools.axis_simulator import AxisSimulator, FaultPlan
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization
 

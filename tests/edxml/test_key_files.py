@@ -13,10 +13,8 @@ from cryptography.hazmat.primitives.serialization import (
     pkcs12,
 )
 
-from adapters.errors import ConfigurationError
-from adapters.keys import load_signing_identity, read_password
-from adapters.trust import load_trust_store
-from edxml.devca import DevPki
+from devtools.devca import DevPki
+from edxml import KeyMaterialError, load_signing_identity, load_trust_store, read_password
 
 
 def test_a_folder_of_pem_and_der_certificates(pki: DevPki, tmp_path: Path) -> None:
@@ -31,17 +29,17 @@ def test_a_folder_of_pem_and_der_certificates(pki: DevPki, tmp_path: Path) -> No
 
 
 def test_trust_folder_mistakes_are_errors(pki: DevPki, tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="does not exist"):
+    with pytest.raises(KeyMaterialError, match="does not exist"):
         load_trust_store(tmp_path / "missing")
     (tmp_path / "only-intermediate.pem").write_bytes(
         pki.intermediate.certificate.public_bytes(Encoding.PEM)
     )
-    with pytest.raises(ConfigurationError, match="no root"):
+    with pytest.raises(KeyMaterialError, match="no root"):
         load_trust_store(tmp_path)
     (tmp_path / "broken.pem").write_bytes(
         b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"
     )
-    with pytest.raises(ConfigurationError, match=r"broken\.pem is not a certificate"):
+    with pytest.raises(KeyMaterialError, match=r"broken\.pem is not a certificate"):
         load_trust_store(tmp_path)
 
 
@@ -66,9 +64,9 @@ def test_pem_key_with_its_chain_and_an_encrypted_pem(pki: DevPki, tmp_path: Path
         load_signing_identity(locked, certificate=chain, password_file=secret).chain[0]
         == agency.certificate
     )
-    with pytest.raises(ConfigurationError, match="wrong or missing password"):
+    with pytest.raises(KeyMaterialError, match="wrong or missing password"):
         load_signing_identity(locked, certificate=chain)
-    with pytest.raises(ConfigurationError, match="needs its certificate"):
+    with pytest.raises(KeyMaterialError, match="needs its certificate"):
         load_signing_identity(plain)
 
 
@@ -89,7 +87,7 @@ def test_pkcs12_bundles(pki: DevPki, tmp_path: Path) -> None:
     identity = load_signing_identity(bundle, password_file=secret)
     assert identity.chain == (person.certificate, pki.intermediate.certificate)
     secret.write_text("wrong")
-    with pytest.raises(ConfigurationError, match="wrong password"):
+    with pytest.raises(KeyMaterialError, match="wrong password"):
         load_signing_identity(bundle, password_file=secret)
 
 
@@ -97,9 +95,9 @@ def test_password_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert read_password() is None
     monkeypatch.setenv("GATEWAY_KEY_PASSWORD", "from-env")
     assert read_password(env="GATEWAY_KEY_PASSWORD") == b"from-env"
-    with pytest.raises(ConfigurationError, match="not set"):
+    with pytest.raises(KeyMaterialError, match="not set"):
         read_password(env="NO_SUCH_VARIABLE_FOR_SURE")
-    with pytest.raises(ConfigurationError, match="not both"):
+    with pytest.raises(KeyMaterialError, match="not both"):
         read_password(env="GATEWAY_KEY_PASSWORD", file=tmp_path / "x")
-    with pytest.raises(ConfigurationError, match="cannot read the password file"):
+    with pytest.raises(KeyMaterialError, match="cannot read the password file"):
         read_password(file=tmp_path / "missing")

@@ -4,7 +4,7 @@ Root CA -> intermediate CA -> agency certificates (one per demo agency, the agen
 "chữ ký số của cơ quan") and personal signer certificates, plus one revoked certificate,
 the CRLs of both CAs, and an OCSP responder the intermediate delegated to. Certificates
 point at ``base_url`` for their CRL (``/crl/<ca>.crl``) and OCSP (``/ocsp``), which the
-dev revocation server (``adapters/revocation_server.py``) serves. Subjects follow the
+dev revocation server (``devtools/revocation_server.py``) serves. Subjects follow the
 Vietnamese practice ``describe_certificate`` reads: ``UID=MNS:...`` for agencies,
 ``UID=CCCD:...`` for people.
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from edxml import (
+from ._trust import (
     OfflineRevocation,
     RevocationState,
     RevocationStatus,

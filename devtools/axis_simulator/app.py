@@ -21,10 +21,10 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from adapters.axis.server import AxisRefusal, install_axis_routes, refusal_response
-from adapters.axis.simulator.config import FaultPlan, SimulatorConfig
-from adapters.axis.simulator.faults import Fault, FaultInjector
-from adapters.axis.simulator.hub import AxisHub
-from adapters.axis.simulator.soap_face import install_soap_face
+from devtools.axis_simulator.config import FaultPlan, SimulatorConfig
+from devtools.axis_simulator.faults import Fault, FaultInjector
+from devtools.axis_simulator.hub import AxisHub
+from devtools.axis_simulator.soap_face import install_soap_face
 
 __all__ = ["ADMIN_PREFIX", "AxisSimulator", "build_simulator_app"]
 

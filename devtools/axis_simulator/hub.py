@@ -31,7 +31,7 @@ from typing import Any
 import edxml
 from adapters.axis.auth import SignedFields
 from adapters.axis.server import AxisRefusal, Caller
-from adapters.axis.simulator.config import AgencyConfig, SimulatorConfig
+from devtools.axis_simulator.config import AgencyConfig, SimulatorConfig
 
 __all__ = ["AxisHub", "Delivery", "Sent"]
 

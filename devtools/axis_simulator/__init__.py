@@ -6,16 +6,16 @@ behaves as a hub (``hub``), injects faults on demand (``faults``) and also serve
 SOAP hub flavour (``soap_face``). Run alone with ``edxml-gateway simulate-axis``.
 """
 
-from adapters.axis.simulator.app import ADMIN_PREFIX, AxisSimulator, build_simulator_app
-from adapters.axis.simulator.config import (
+from devtools.axis_simulator.app import ADMIN_PREFIX, AxisSimulator, build_simulator_app
+from devtools.axis_simulator.config import (
     AgencyConfig,
     FaultPlan,
     SimulatorConfig,
     SystemConfig,
     load_simulator_config,
 )
-from adapters.axis.simulator.faults import Fault, FaultInjector
-from adapters.axis.simulator.hub import AxisHub
+from devtools.axis_simulator.faults import Fault, FaultInjector
+from devtools.axis_simulator.hub import AxisHub
 
 __all__ = [
     "ADMIN_PREFIX",

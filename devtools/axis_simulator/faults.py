@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable
 
-from adapters.axis.simulator.config import FaultPlan
+from devtools.axis_simulator.config import FaultPlan
 
 __all__ = ["Fault", "FaultInjector"]
 

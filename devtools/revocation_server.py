@@ -1,4 +1,4 @@
-"""A CRL and OCSP server for the development PKI (``edxml.devca``): an aiohttp app.
+"""A CRL and OCSP server for the development PKI (``devtools.devca``): an aiohttp app.
 
 ``GET /crl/<ca>.crl`` answers the CA's CRL (DER); ``POST /ocsp`` answers an OCSP request
 (RFC 6960, DER over HTTP) with a response the PKI's delegated responder signs. Tests run it
@@ -11,7 +11,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509 import ocsp
 
-from edxml.devca import DevPki
+from devtools.devca import DevPki
 
 __all__ = ["PKI_KEY", "REQUESTS_KEY", "make_revocation_app"]
 

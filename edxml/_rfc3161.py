@@ -19,7 +19,16 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-import edxml
+from ._errors import TimestampError
+from ._timestamp import SignatureTimestamp
+from ._trust import (
+    CheckState,
+    OfflineRevocation,
+    RevocationChecker,
+    TrustStore,
+    assess_certificate,
+    describe_certificate,
+)
 
 __all__ = ["Rfc3161Validator"]
 
@@ -33,23 +42,21 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
 class Rfc3161Validator:
     """Validates tokens against the time-stamping authorities of ``trust``."""
 
-    def __init__(
-        self, trust: edxml.TrustStore, revocation: edxml.RevocationChecker | None = None
-    ) -> None:
+    def __init__(self, trust: TrustStore, revocation: RevocationChecker | None = None) -> None:
         self._trust = trust
-        self._revocation = revocation or edxml.OfflineRevocation()
+        self._revocation = revocation or OfflineRevocation()
 
-    def validate(self, token: bytes, data: bytes) -> edxml.SignatureTimestamp:
+    def validate(self, token: bytes, data: bytes) -> SignatureTimestamp:
         try:
             signed = cms.ContentInfo.load(token)["content"]
             info = signed["encap_content_info"]
             tst = info["content"].parsed
             if not isinstance(tst, tsp.TSTInfo):
-                raise edxml.TimestampError("the token holds no TSTInfo")
+                raise TimestampError("the token holds no TSTInfo")
             imprint = tst["message_imprint"]
             imprint_hash = imprint["hash_algorithm"]["algorithm"].native
             if hashlib.new(imprint_hash, data).digest() != imprint["hashed_message"].native:
-                raise edxml.TimestampError("the token is over other data (message imprint)")
+                raise TimestampError("the token is over other data (message imprint)")
             (signer_info,) = signed["signer_infos"]
             certificates = [
                 x509.load_der_x509_certificate(c.chosen.dump())
@@ -59,13 +66,13 @@ class Rfc3161Validator:
             _check_signed_attributes(signer_info, info["content"].contents)
             _check_signature(signer_info, authority)
             when = tst["gen_time"].native
-        except edxml.TimestampError:
+        except TimestampError:
             raise
         except (ValueError, KeyError, TypeError) as exc:  # asn1crypto on malformed input
-            raise edxml.TimestampError(f"the token cannot be read ({exc})") from None
+            raise TimestampError(f"the token cannot be read ({exc})") from None
         self._check_authority(authority, certificates, when)
-        return edxml.SignatureTimestamp(
-            time=when, authority=edxml.describe_certificate(authority).common_name or "TSA"
+        return SignatureTimestamp(
+            time=when, authority=describe_certificate(authority).common_name or "TSA"
         )
 
     def _check_authority(
@@ -76,8 +83,8 @@ class Rfc3161Validator:
         except x509.ExtensionNotFound:
             usage = None
         if usage is None or ExtendedKeyUsageOID.TIME_STAMPING not in usage:
-            raise edxml.TimestampError("the token's signer is not a time-stamping authority")
-        checks, _ = edxml.assess_certificate(
+            raise TimestampError("the token's signer is not a time-stamping authority")
+        checks, _ = assess_certificate(
             authority,
             [c for c in certificates if c is not authority],
             trust=self._trust,
@@ -87,11 +94,11 @@ class Rfc3161Validator:
         for check in checks:
             if (
                 check.name in ("trusted-chain", "validity-period")
-                and check.state != edxml.CheckState.PASS
+                and check.state != CheckState.PASS
             ):
-                raise edxml.TimestampError(f"the time-stamping authority: {check.detail}")
-            if check.name == "revocation" and check.state == edxml.CheckState.FAIL:
-                raise edxml.TimestampError(f"the time-stamping authority: {check.detail}")
+                raise TimestampError(f"the time-stamping authority: {check.detail}")
+            if check.name == "revocation" and check.state == CheckState.FAIL:
+                raise TimestampError(f"the time-stamping authority: {check.detail}")
 
 
 def _signer_certificate(
@@ -110,7 +117,7 @@ def _signer_certificate(
             identifier = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
             if identifier.value.digest == sid.chosen.native:
                 return certificate
-    raise edxml.TimestampError("the token does not carry its signer's certificate")
+    raise TimestampError("the token does not carry its signer's certificate")
 
 
 def _digest(signer_info: cms.SignerInfo) -> str:
@@ -121,7 +128,7 @@ def _check_signed_attributes(signer_info: cms.SignerInfo, content: bytes) -> Non
     attributes = signer_info["signed_attrs"]
     digests = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
     if digests != [hashlib.new(_digest(signer_info), content).digest()]:
-        raise edxml.TimestampError("the token's signed attributes do not match its TSTInfo")
+        raise TimestampError("the token's signed attributes do not match its TSTInfo")
 
 
 def _check_signature(signer_info: cms.SignerInfo, authority: x509.Certificate) -> None:
@@ -129,7 +136,7 @@ def _check_signature(signer_info: cms.SignerInfo, authority: x509.Certificate) -
     value = signer_info["signature"].native
     algorithm = _HASHES.get(_digest(signer_info))
     if algorithm is None:
-        raise edxml.TimestampError(f"unsupported digest {_digest(signer_info)}")
+        raise TimestampError(f"unsupported digest {_digest(signer_info)}")
     key = authority.public_key()
     try:
         if isinstance(key, rsa.RSAPublicKey):
@@ -137,6 +144,6 @@ def _check_signature(signer_info: cms.SignerInfo, authority: x509.Certificate) -
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(value, signed, ec.ECDSA(algorithm))
         else:
-            raise edxml.TimestampError("unsupported key type of the time-stamping authority")
+            raise TimestampError("unsupported key type of the time-stamping authority")
     except InvalidSignature:
-        raise edxml.TimestampError("the token's signature does not verify") from None
+        raise TimestampError("the token's signature does not verify") from None

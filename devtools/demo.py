@@ -1,7 +1,7 @@
 """`edxml-gateway demo` (what `make run` starts): the whole gateway on a laptop, no servers.
 
 Everything lives under the project's ``demo-data/`` folder (nothing is written outside it):
-a development PKI (made once with ``python -m edxml keys dev-ca``), the SQLite store and the
+a development PKI (made once with ``python -m devtools dev-ca``), the SQLite store and the
 blobs. The axis simulator runs in the same process with ``config/axis-simulator.json`` (its
 codes are examples); the gateway serves Ninh Bình (system 00.42.W00, agencies ``*.H42``)
 with the embedded queue. A small "Government Office" robot on the simulator's side answers
@@ -18,19 +18,19 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import io
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import sqlalchemy as sa
 from aiohttp import web
 
 import edxml
-from adapters.axis.simulator import AxisSimulator, load_simulator_config
 from adapters.store.schema import users
+from devtools.axis_simulator import AxisSimulator, load_simulator_config
+from devtools.dev_ca_files import write_dev_pki
 from gateway.config import AxisSettings, GatewaySettings, SigningKeySettings
 from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.routing import Route
@@ -51,11 +51,7 @@ _VIETNAM = dt.timezone(dt.timedelta(hours=7))
 def _keys(folder: Path) -> Path:
     keys = folder / "keys"
     if not (keys / "README.txt").exists():
-        subprocess.run(  # noqa: S603 (our own interpreter and arguments)
-            [sys.executable, "-m", "edxml", "keys", "dev-ca", str(keys), "--force"],
-            check=True,
-            capture_output=True,
-        )
+        write_dev_pki(keys, "http://127.0.0.1:8642", io.StringIO(), force=True)
     return keys
 
 

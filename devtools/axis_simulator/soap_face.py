@@ -21,7 +21,6 @@ from lxml import etree
 
 import edxml
 from adapters.axis.server import AxisRefusal
-from adapters.axis.simulator.hub import AxisHub
 from adapters.soap_hub.envelope import (
     EDOC_NS,
     body_of,
@@ -35,6 +34,7 @@ from adapters.soap_hub.envelope import (
     wsdl_text,
 )
 from adapters.soap_hub.mime import MimePart, SwaError, read_swa, swa_message
+from devtools.axis_simulator.hub import AxisHub
 
 __all__ = ["SOAP_PATH", "install_soap_face"]
 
