@@ -46,18 +46,18 @@ from gateway.delivery.destinations import (
 )
 from gateway.delivery.dispatcher import Dispatcher, run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler
-from gateway.delivery.webhooks import WebhookEvents, run_webhooks
 from gateway.http.api.app import MAX_REQUEST_BYTES, ApiContext, build_api
 from gateway.http.api.app import PREFIX as API_PREFIX
 from gateway.http.dashboard.web import DashboardContext, build_dashboard
 from gateway.http.health import install_health
 from gateway.http.vdxp import FacadeSystem, VdxpBackend
+from gateway.http.webhooks import WebhookEvents, run_webhooks
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds
 from gateway.operate.alerts import run_alerts, sinks_from_settings
 from gateway.operate.backup import run_daily_backups
 from gateway.outbound.accept import run_directory_sync
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 from gateway.trust import TrustMaterial, load_trust_material, reload_trust
 
 __all__ = ["Runtime"]

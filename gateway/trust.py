@@ -20,7 +20,7 @@ from edxml import Rfc3161Validator, SigningIdentity, load_crls, load_trust_store
 from gateway.config import GatewaySettings
 from gateway.http.dashboard.accounts import audit
 from gateway.inbound.pipeline import InboundPipeline
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 
 __all__ = ["TrustMaterial", "apply_trust", "load_trust_material", "reload_trust"]
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from gateway.cli import progress
-from gateway.cli.progress import CountingReader
+from gateway.operate import progress
+from gateway.operate.progress import CountingReader
 
 __all__ = ["api_key", "run_send", "run_status"]
 

@@ -39,8 +39,7 @@ from adapters.redis.limits import DestinationLimit, LocalLimit
 from adapters.store.store import DeliveryJob, Store, utc_now
 from gateway.delivery.destinations import Destination
 from gateway.delivery.retry import RetryPolicy
-from gateway.outbound.door import sign_outgoing
-from gateway.outbound.signing import MissingSigningKey, Signers
+from gateway.signing import MissingSigningKey, Signers, sign_outgoing
 
 __all__ = ["Dispatcher", "Outcome", "run_embedded"]
 

@@ -18,12 +18,16 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "RECALL_SOURCE",
     "STATUS_STATES",
     "DeliveryState",
     "can_move",
     "reported_status_may_follow",
     "state_for_status",
 ]
+
+#: The timeline source of an operator's recall: a later 15 is its answer, not news.
+RECALL_SOURCE = "operator:recall"
 
 
 class DeliveryState(enum.StrEnum):

@@ -27,7 +27,7 @@ from adapters.store.store import Store, utc_now
 from gateway.delivery.routing import RoutingTable
 from gateway.outbound.accept import DEFAULT_MAX_RECIPIENTS, AcceptanceError
 from gateway.outbound.door import Outbound
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 
 __all__ = ["FacadeSystem", "VdxpBackend"]
 

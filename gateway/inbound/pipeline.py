@@ -52,7 +52,7 @@ from gateway.inbound.identities import identities_of, signer_binding
 from gateway.inbound.statuses import apply_status
 from gateway.outbound.accept import AcceptanceError
 from gateway.outbound.door import Outbound
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 
 __all__ = ["DEFAULT_FATAL_RULES", "InboundPipeline", "InboundResult"]
 

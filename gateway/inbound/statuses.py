@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 import edxml
 from adapters.store.store import Store
-from gateway.delivery.states import DeliveryState, can_move, state_for_status
+from gateway.delivery.states import RECALL_SOURCE, DeliveryState, can_move, state_for_status
 
-__all__ = ["RECALL_SOURCE", "StatusApplied", "apply_status"]
+__all__ = ["StatusApplied", "apply_status"]
 
 #: The source of the event that marks a recall request on a delivery (gateway.outbound.operations).
-RECALL_SOURCE = "operator:recall"
 _ANSWERS = {"15": "the recipient agreed", "16": "the recipient refused"}
 
 

@@ -33,8 +33,8 @@ import sqlalchemy as sa
 from adapters.store.schema import alerts, deliveries, messages
 from adapters.store.store import Store, utc_now
 from gateway.config import AlertSettings, AlertWebhookSettings, SmtpSettings
-from gateway.delivery.webhooks import signed_headers
-from gateway.outbound.signing import Signers
+from gateway.http.webhooks import signed_headers
+from gateway.signing import Signers
 
 __all__ = [
     "Alert",

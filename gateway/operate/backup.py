@@ -25,8 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.store.engine import create_engine
-from gateway.cli import progress
 from gateway.config import GatewaySettings
+from gateway.operate import progress
 
 __all__ = [
     "BackupError",

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from adapters.blobs import BlobStore
 from adapters.store.schema import messages
 from adapters.store.store import Store
-from gateway.cli import progress
 from gateway.http.dashboard.accounts import audit
+from gateway.operate import progress
 
 __all__ = ["Expired", "past_retention", "remove_packages"]
 

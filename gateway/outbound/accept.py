@@ -45,7 +45,7 @@ from adapters.store.store import (
 )
 from gateway.delivery.routing import RoutingTable
 from gateway.delivery.states import reported_status_may_follow
-from gateway.outbound.signing import MissingSigningKey
+from gateway.signing import MissingSigningKey
 
 __all__ = [
     "DEFAULT_MAX_RECIPIENTS",

@@ -20,15 +20,9 @@ from adapters.blobs import BlobStore
 from adapters.store.store import Store
 from gateway.delivery.routing import RoutingTable
 from gateway.outbound.accept import DEFAULT_MAX_RECIPIENTS, Accepted, accept_package
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers, sign_outgoing
 
-__all__ = ["Outbound", "sign_outgoing"]
-
-
-def sign_outgoing(signers: Signers, package: bytes, organ_id: str) -> bytes:
-    """The package signed as ``organ_id``: the only place an outgoing package is signed.
-    ``MissingSigningKey`` when a signature is required and no key is configured."""
-    return signers.sign(package, organ_id)
+__all__ = ["Outbound"]
 
 
 @dataclass

@@ -25,8 +25,7 @@ from typing import Any
 import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
-from gateway.delivery.states import DeliveryState
-from gateway.inbound.statuses import RECALL_SOURCE
+from gateway.delivery.states import RECALL_SOURCE, DeliveryState
 from gateway.outbound.accept import AcceptanceError, Accepted, Refusal
 from gateway.outbound.door import Outbound
 

@@ -31,7 +31,7 @@ from gateway.http.api.clients import create_client
 from gateway.http.vdxp import FacadeSystem, VdxpBackend
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.outbound.accept import sync_agencies
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 from tests.adapters.conftest import client_for
 from tests.conftest import open_store
 from tests.factories import EXAMPLES, PDF

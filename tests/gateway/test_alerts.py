@@ -31,8 +31,8 @@ from edxml import SigningIdentity
 from gateway.cli.main import main
 from gateway.config import AlertSettings, AlertWebhookSettings, GatewaySettings, SmtpSettings
 from gateway.delivery.routing import Route
-from gateway.delivery.webhooks import sign_body
 from gateway.http.dashboard.accounts import create_user
+from gateway.http.webhooks import sign_body
 from gateway.operate.alerts import (
     EmailSink,
     WebhookSink,
@@ -41,8 +41,8 @@ from gateway.operate.alerts import (
     notify_pending,
     sinks_from_settings,
 )
-from gateway.outbound.signing import Signers
 from gateway.runtime import Runtime
+from gateway.signing import Signers
 from tests.adapters.store.test_store import _message
 from tests.backends import Clock
 from tests.factories import document

@@ -21,8 +21,8 @@ from gateway.config import AlertSettings, GatewaySettings
 from gateway.http.dashboard.accounts import create_user
 from gateway.operate.alerts import evaluate
 from gateway.operate.backup import BackupError, backup, restore
-from gateway.outbound.signing import Signers
 from gateway.runtime import Runtime
+from gateway.signing import Signers
 from tests.backends import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[2]

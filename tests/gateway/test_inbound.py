@@ -18,7 +18,7 @@ from devtools.devca import DevPki
 from edxml import SigningIdentity
 from gateway.delivery.routing import RoutingTable
 from gateway.inbound.pipeline import InboundPipeline
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 from tests.factories import FIXTURES, document, organization, status
 
 G22 = "000.00.00.G22"

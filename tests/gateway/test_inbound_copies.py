@@ -29,8 +29,8 @@ from gateway.http.api.app import PREFIX
 from gateway.http.api.clients import create_client
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.operate.alerts import conditions
-from gateway.outbound.signing import Signers
 from gateway.runtime import Runtime
+from gateway.signing import Signers
 from tests.adapters.conftest import client_for
 from tests.factories import document
 

@@ -17,7 +17,7 @@ from devtools.devca import DevPki
 from edxml import SigningIdentity
 from gateway.delivery.routing import RoutingTable
 from gateway.inbound.pipeline import InboundPipeline
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 from tests.factories import document, organization, sample
 
 OFFICE, VPCP = "000.00.01.H42", "000.00.00.G22"

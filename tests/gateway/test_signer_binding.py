@@ -23,7 +23,7 @@ from edxml.pdf import sign_pdf
 from gateway.delivery.routing import RoutingTable
 from gateway.inbound.identities import identities_of, set_identities
 from gateway.inbound.pipeline import InboundPipeline
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 from tests.factories import PDF, document
 
 OFFICE, VPCP = "000.00.01.H42", "000.00.00.G22"

@@ -15,8 +15,8 @@ from aiohttp import web
 
 from adapters.store.schema import webhook_deliveries
 from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
-from gateway.delivery.webhooks import DELAYS, WebhookEvents, run_webhooks
 from gateway.http.api.app import PREFIX
+from gateway.http.webhooks import DELAYS, WebhookEvents, run_webhooks
 
 from .flows import serving
 from .harness import LOOPBACK, Gateway, _key, _record
@@ -49,7 +49,7 @@ async def test_inbound_documents_and_state_changes_reach_the_qlvb_signed(
 ) -> None:
     a, b = gateways
     url, received, failures = receiver
-    monkeypatch.setattr("gateway.delivery.webhooks.DELAYS", (0.05,) * len(DELAYS))
+    monkeypatch.setattr("gateway.http.webhooks.DELAYS", (0.05,) * len(DELAYS))
     events_a, events_b = WebhookEvents(a.store), WebhookEvents(b.store)
     a.store.listeners.append(events_a.on_change)
     b.pipeline.listeners.append(events_b.on_inbound)

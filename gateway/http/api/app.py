@@ -35,10 +35,10 @@ from adapters.store.store import MessageView, Store, utc_now
 from adapters.url_policy import BlockedUrl, UrlPolicy
 from edxml.pdf import PdfSignatureError, is_signed, sign_pdf, verify_pdf
 from gateway.delivery.routing import RoutingTable
-from gateway.delivery.webhooks import register_webhook
 from gateway.http.api.clients import ApiClient, authenticate
 from gateway.http.api.problems import ApiProblem, FieldProblem, problem_middleware
 from gateway.http.api.submission import parse_body, read_submission
+from gateway.http.webhooks import register_webhook
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.outbound.accept import (
     DEFAULT_MAX_RECIPIENTS,
@@ -48,7 +48,7 @@ from gateway.outbound.accept import (
 )
 from gateway.outbound.door import Outbound
 from gateway.outbound.operations import recall, replace, update
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 
 __all__ = ["MAX_REQUEST_BYTES", "PREFIX", "ApiContext", "build_api"]
 

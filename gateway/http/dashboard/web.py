@@ -61,7 +61,7 @@ from gateway.operate.reports import incoming_register, outgoing_register, period
 from gateway.outbound.accept import AcceptanceError
 from gateway.outbound.door import Outbound
 from gateway.outbound.operations import recall
-from gateway.outbound.signing import Signers
+from gateway.signing import Signers
 
 __all__ = ["DashboardContext", "build_dashboard"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import edxml
 from edxml import SigningIdentity
 
-__all__ = ["MissingSigningKey", "Signers"]
+__all__ = ["MissingSigningKey", "Signers", "sign_outgoing"]
 
 
 class MissingSigningKey(Exception):
@@ -35,3 +35,10 @@ class Signers:
                 raise MissingSigningKey(organ_id)
             return package
         return edxml.sign(package, identity.key, identity.chain)
+
+
+def sign_outgoing(signers: Signers, package: bytes, organ_id: str) -> bytes:
+    """The package signed as ``organ_id``: the only place an outgoing package is signed
+    (the outbound door, and the dispatcher for a status stored waiting for its signature).
+    ``MissingSigningKey`` when a signature is required and no key is configured."""
+    return signers.sign(package, organ_id)
