@@ -18,7 +18,6 @@ from adapters.errors import ConfigurationError
 from adapters.store.store import Store
 from edxml import Rfc3161Validator, SigningIdentity, load_crls, load_trust_store
 from gateway.config import GatewaySettings
-from gateway.http.dashboard.accounts import audit
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.signing import Signers
 
@@ -103,9 +102,9 @@ async def reload_trust(
         material = load_trust_material(settings, environ)
     except (ConfigurationError, edxml.KeyMaterialError) as exc:
         log.error("trust reload failed, the previous trust stays in force: %s", exc)
-        await audit(store, None, "trust.reload", "failed", f"kept the previous trust: {exc}")
+        await store.audit(None, "trust.reload", "failed", f"kept the previous trust: {exc}")
         return None
     apply_trust(material, signers, inbound)
     log.info("trust reloaded: %s", material.summary())
-    await audit(store, None, "trust.reload", "ok", material.summary())
+    await store.audit(None, "trust.reload", "ok", material.summary())
     return material

@@ -14,6 +14,7 @@ of them over one engine.
 
 from __future__ import annotations
 
+from adapters.store.accounts import AccountStore
 from adapters.store.deliveries import DeliveryStore
 from adapters.store.inbound_items import InboundStore
 from adapters.store.messages import MessageStore
@@ -57,5 +58,5 @@ __all__ = [
 ]
 
 
-class Store(MessageStore, DeliveryStore, OutboxStore, RequestStore, InboundStore):
+class Store(MessageStore, DeliveryStore, OutboxStore, RequestStore, InboundStore, AccountStore):
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""

@@ -30,7 +30,6 @@ from gateway.config import GatewaySettings, load_settings
 from gateway.http.api.clients import create_client, revoke_client
 from gateway.http.dashboard.accounts import (
     AccountError,
-    audit,
     available_username,
     create_user,
     lock_user,
@@ -129,8 +128,7 @@ async def run_directory(settings: GatewaySettings, arguments: argparse.Namespace
     async with Runtime(settings) as runtime:
         if action == "identity":
             await set_identities(runtime.store, arguments.code, arguments.identities)
-            await audit(
-                runtime.store, None, "directory.identity", arguments.code,
+            await runtime.store.audit(None, "directory.identity", arguments.code,
                 ", ".join(arguments.identities) or "cleared",
             )  # fmt: skip
             recorded = await identities_of(runtime.store, arguments.code, {})

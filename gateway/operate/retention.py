@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from adapters.blobs import BlobStore
 from adapters.store.schema import messages
 from adapters.store.store import Store
-from gateway.http.dashboard.accounts import audit
 from gateway.operate import progress
 
 __all__ = ["Expired", "past_retention", "remove_packages"]
@@ -70,8 +69,7 @@ async def remove_packages(
                 path.chmod(0o644)
                 path.unlink()
                 removed += 1
-            await audit(
-                store,
+            await store.audit(
                 by,
                 "retention.remove",
                 item.message_id,

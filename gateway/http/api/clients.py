@@ -11,14 +11,10 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
-from adapters.store.schema import api_clients
-from adapters.store.store import Store, utc_now
+from adapters.store.store import Store
 
 __all__ = ["ApiClient", "authenticate", "create_client", "revoke_client"]
 
@@ -44,16 +40,7 @@ async def create_client(store: Store, name: str, agencies: list[str]) -> tuple[A
     """A new client and its key (shown once: only its hash is kept)."""
     client_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
-    async with store.engine.begin() as connection:
-        await connection.execute(
-            api_clients.insert().values(
-                id=client_id,
-                name=name,
-                key_hash=_hash(secret),
-                agencies=json.dumps(agencies),
-                created_at=utc_now(),
-            )
-        )
+    await store.add_client(client_id, name, _hash(secret), agencies)
     return ApiClient(client_id, name, tuple(agencies)), f"{PREFIX}{client_id}.{secret}"
 
 
@@ -61,22 +48,13 @@ async def authenticate(store: Store, key: str) -> ApiClient | None:
     if not key.startswith(PREFIX) or "." not in key:
         return None
     client_id, _, secret = key[len(PREFIX) :].partition(".")
-    async with store.engine.connect() as connection:
-        row = (
-            await connection.execute(sa.select(api_clients).where(api_clients.c.id == client_id))
-        ).first()
-    if row is None or row.revoked_at is not None:
+    record = await store.client(client_id)
+    if record is None or record.revoked:
         return None
-    if not hmac.compare_digest(row.key_hash, _hash(secret)):
+    if not hmac.compare_digest(record.key_hash, _hash(secret)):
         return None
-    return ApiClient(row.id, row.name, tuple(json.loads(row.agencies)), row.webhook_url)
+    return ApiClient(record.id, record.name, record.agencies, record.webhook_url)
 
 
 async def revoke_client(store: Store, client_id: str) -> bool:
-    async with store.engine.begin() as connection:
-        result = await connection.execute(
-            api_clients.update()
-            .where(api_clients.c.id == client_id, api_clients.c.revoked_at.is_(None))
-            .values(revoked_at=utc_now())
-        )
-    return result.rowcount == 1
+    return await store.revoke_client(client_id)

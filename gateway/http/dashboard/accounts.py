@@ -20,16 +20,13 @@ import datetime as dt
 import fnmatch
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-import sqlalchemy as sa
-
-from adapters.store.schema import audit_log, sessions, users
+from adapters.store.accounts import UserRecord
 from adapters.store.store import Store, utc_now
 
 __all__ = [
@@ -98,14 +95,7 @@ def propose_username(full_name: str, unit_abbreviation: str) -> str:
 async def available_username(store: Store, proposed: str) -> tuple[str, bool]:
     """(a free name, whether the proposal clashed): ``dungnv2.stttt`` after ``dungnv.stttt``."""
     base, _, unit = proposed.partition(".")
-    async with store.engine.connect() as connection:
-        taken = set(
-            (
-                await connection.execute(
-                    sa.select(users.c.username).where(users.c.username.like(f"{base}%.{unit}"))
-                )
-            ).scalars()
-        )
+    taken = await store.usernames_like(base, unit)
     if proposed not in taken:
         return proposed, False
     number = 2
@@ -148,12 +138,7 @@ async def audit(
     target: str | None = None,
     detail: str | None = None,
 ) -> None:
-    async with store.engine.begin() as connection:
-        await connection.execute(
-            audit_log.insert().values(
-                at=utc_now(), username=username, action=action, target=target, detail=detail
-            )
-        )
+    await store.audit(username, action, target, detail)
 
 
 async def create_user(
@@ -175,86 +160,57 @@ async def create_user(
         )
     if len(password) < 10:
         raise AccountError("a password has at least 10 characters")
-    try:
-        async with store.engine.begin() as connection:
-            await connection.execute(
-                users.insert().values(
-                    username=username,
-                    full_name=full_name,
-                    unit=unit,
-                    role=role,
-                    agencies=json.dumps(agencies),
-                    password_hash=hash_password(password),
-                    created_at=utc_now(),
-                )
-            )
-    except sa.exc.IntegrityError:
-        raise AccountError(f"{username} exists already (Điều 7.2b: tell them apart)") from None
+    added = await store.add_user(
+        username=username,
+        full_name=full_name,
+        unit=unit,
+        role=role,
+        agencies=agencies,
+        password_hash=hash_password(password),
+    )
+    if not added:
+        raise AccountError(f"{username} exists already (Điều 7.2b: tell them apart)")
     await audit(store, by, "user.add", username, f"{role} for {', '.join(agencies)}")
 
 
 async def lock_user(
     store: Store, username: str, *, locked: bool = True, by: str | None = None
 ) -> bool:
-    async with store.engine.begin() as connection:
-        changed = await connection.execute(
-            users.update()
-            .where(users.c.username == username)
-            .values(locked=locked, failed_logins=0, locked_until=None)
-        )
-        if locked:
-            await connection.execute(sessions.delete().where(sessions.c.username == username))
-    if changed.rowcount:
+    changed = await store.set_user_locked(username, locked=locked)
+    if changed:
         await audit(store, by, "user.lock" if locked else "user.unlock", username)
-    return bool(changed.rowcount)
+    return changed
 
 
-def _account(row: Any, csrf: str = "") -> Account:
-    return Account(
-        row.username, row.full_name, row.unit, row.role, tuple(json.loads(row.agencies)), csrf
-    )
+def _account(user: UserRecord, csrf: str = "") -> Account:
+    role: Role = user.role if user.role in ("viewer", "clerk", "admin") else "viewer"  # type: ignore[assignment]
+    return Account(user.username, user.full_name, user.unit, role, user.agencies, csrf)
 
 
 async def check_login(store: Store, username: str, password: str) -> Account:
     """The account if ``password`` is right and it may log in; AccountError says why not."""
     now = utc_now()
-    async with store.engine.connect() as connection:
-        row = (
-            await connection.execute(sa.select(users).where(users.c.username == username))
-        ).first()
-    if row is None:
+    user = await store.user(username)
+    if user is None:
         hash_password(password)  # the same work as for a real account: no timing oracle
         await audit(store, username, "login.failed", detail="no such account")
         raise AccountError("wrong account name or password")
-    locked_until = (
-        row.locked_until
-        if row.locked_until is None or row.locked_until.tzinfo
-        else row.locked_until.replace(tzinfo=dt.UTC)
-    )
-    if row.locked:
+    if user.locked:
         await audit(store, username, "login.refused", detail="account locked")
         raise AccountError("this account is locked; ask an administrator")
-    if locked_until is not None and locked_until > now:
+    if user.locked_until is not None and user.locked_until > now:
         raise AccountError("too many failed logins; try again later")
-    if not verify_password(password, row.password_hash):
-        failures = row.failed_logins + 1
-        values: dict[str, object] = {"failed_logins": failures}
+    if not verify_password(password, user.password_hash):
+        failures = user.failed_logins + 1
         if failures >= MAX_FAILURES:
-            values.update(failed_logins=0, locked_until=now + LOCKOUT)
-        async with store.engine.begin() as connection:
-            await connection.execute(
-                users.update().where(users.c.username == username).values(**values)
-            )
+            await store.set_login_failures(username, 0, now + LOCKOUT)
+        else:
+            await store.set_login_failures(username, failures, user.locked_until)
         await audit(store, username, "login.failed", detail=f"failure {failures}")
         raise AccountError("wrong account name or password")
-    async with store.engine.begin() as connection:
-        await connection.execute(
-            users.update()
-            .where(users.c.username == username)
-            .values(failed_logins=0, locked_until=None)
-        )
+    await store.set_login_failures(username, 0)
     await audit(store, username, "login")
-    return _account(row)
+    return _account(user)
 
 
 def _token_hash(token: str) -> str:
@@ -264,38 +220,22 @@ def _token_hash(token: str) -> str:
 async def start_session(store: Store, account: Account) -> tuple[str, str]:
     """(cookie token, CSRF token) of a new session; only the token's hash is stored."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    now = utc_now()
-    async with store.engine.begin() as connection:
-        await connection.execute(
-            sessions.insert().values(
-                id_hash=_token_hash(token),
-                username=account.username,
-                csrf=csrf,
-                created_at=now,
-                expires_at=now + SESSION_LIFETIME,
-            )
-        )
+    await store.add_session(
+        _token_hash(token), account.username, csrf, utc_now() + SESSION_LIFETIME
+    )
     return token, csrf
 
 
 async def session_user(store: Store, token: str) -> Account | None:
     """The account of a live session (not expired, account not locked)."""
-    async with store.engine.connect() as connection:
-        row = (
-            await connection.execute(
-                sa.select(users, sessions.c.csrf, sessions.c.expires_at)
-                .join(sessions, sessions.c.username == users.c.username)
-                .where(sessions.c.id_hash == _token_hash(token))
-            )
-        ).first()
-    if row is None or row.locked:
+    found = await store.session(_token_hash(token))
+    if found is None:
         return None
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-    if expires < utc_now():
+    user, csrf, expires = found
+    if user.locked or expires < utc_now():
         return None
-    return _account(row, row.csrf)
+    return _account(user, csrf)
 
 
 async def end_session(store: Store, token: str) -> None:
-    async with store.engine.begin() as connection:
-        await connection.execute(sessions.delete().where(sessions.c.id_hash == _token_hash(token)))
+    await store.end_session(_token_hash(token))
