@@ -22,12 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +33,7 @@ import aiohttp
 import sqlalchemy as sa
 from yarl import URL
 
+from adapters.signed_posts import signed_headers
 from adapters.store.schema import api_clients, deliveries, messages, webhook_deliveries
 from adapters.store.store import StateChange, Store, utc_now
 from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
@@ -47,8 +45,6 @@ __all__ = [
     "WebhookEvents",
     "register_webhook",
     "run_webhooks",
-    "sign_body",
-    "signed_headers",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,22 +53,6 @@ DELAYS = (10.0, 60.0, 300.0, 1800.0, 7200.0)
 
 #: Redirects followed for one webhook delivery, each target checked against the policy.
 MAX_REDIRECTS = 3
-
-
-def sign_body(secret: str, body: bytes, timestamp: int) -> str:
-    """``sha256=<hex>``: the HMAC-SHA256 of ``<timestamp>.<body>`` with ``secret``."""
-    signed = str(timestamp).encode() + b"." + body
-    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-
-
-def signed_headers(secret: str, body: bytes, event: str) -> dict[str, str]:
-    timestamp = int(time.time())
-    return {
-        "Content-Type": "application/json",
-        "X-Edxml-Event": event,
-        "X-Edxml-Timestamp": str(timestamp),
-        "X-Edxml-Signature": sign_body(secret, body, timestamp),
-    }
 
 
 async def register_webhook(

@@ -30,10 +30,10 @@ from typing import Any, Literal, Protocol
 import aiohttp
 import sqlalchemy as sa
 
+from adapters.signed_posts import signed_headers
 from adapters.store.schema import alerts, deliveries, messages
 from adapters.store.store import Store, utc_now
 from gateway.config import AlertSettings, AlertWebhookSettings, SmtpSettings
-from gateway.http.webhooks import signed_headers
 from gateway.signing import Signers
 
 __all__ = [

@@ -25,10 +25,10 @@ DS = "{http://www.w3.org/2000/09/xmldsig#}"
 def digest_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test here runs twice: small packages digested by lxml, and by the streaming
     canonicaliser that large ones use (the threshold moved so both see the same packages)."""
-    from edxml import _dsig
+    from edxml import _dsig_types
 
     monkeypatch.setattr(
-        _dsig, "SMALL_DOCUMENT_BYTES", 8 * 1024 * 1024 if request.param == "lxml" else 0
+        _dsig_types, "SMALL_DOCUMENT_BYTES", 8 * 1024 * 1024 if request.param == "lxml" else 0
     )
     return str(request.param)
 

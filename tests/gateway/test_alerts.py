@@ -25,6 +25,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 import edxml
+from adapters.signed_posts import sign_body
 from adapters.store.store import NewDelivery, Store
 from devtools.devca import DevPki
 from edxml import SigningIdentity
@@ -32,7 +33,6 @@ from gateway.cli.main import main
 from gateway.config import AlertSettings, AlertWebhookSettings, GatewaySettings, SmtpSettings
 from gateway.delivery.routing import Route
 from gateway.http.dashboard.accounts import create_user
-from gateway.http.webhooks import sign_body
 from gateway.operate.alerts import (
     EmailSink,
     WebhookSink,
