@@ -15,6 +15,7 @@ of them over one engine.
 from __future__ import annotations
 
 from adapters.store.accounts import AccountStore
+from adapters.store.dashboard import DashboardReads
 from adapters.store.deliveries import DeliveryStore
 from adapters.store.inbound_items import InboundStore
 from adapters.store.messages import MessageStore
@@ -58,5 +59,13 @@ __all__ = [
 ]
 
 
-class Store(MessageStore, DeliveryStore, OutboxStore, RequestStore, InboundStore, AccountStore):
+class Store(
+    MessageStore,
+    DeliveryStore,
+    OutboxStore,
+    RequestStore,
+    InboundStore,
+    AccountStore,
+    DashboardReads,
+):
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""

@@ -1,0 +1,144 @@
+"""One document we sent: its page, the per-recipient grid, the package and its files, and
+what a clerk does to it (recall, requeue); the live feed of state changes.
+
+Only clerks and admins act (the button is absent for a viewer, and the POST is refused).
+Live updates come by Server-Sent Events from the state feed (Redis pub/sub or in-process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import web
+
+import edxml
+from gateway.http.dashboard.pages import (
+    CONTEXT,
+    USER,
+    current_user,
+    download,
+    render,
+    visible_message,
+)
+from gateway.outbound.accept import AcceptanceError
+from gateway.outbound.door import Outbound
+from gateway.outbound.operations import recall
+
+__all__ = [
+    "attachment",
+    "document",
+    "events",
+    "grid",
+    "package",
+    "recall_document",
+    "requeue",
+    "requeue_many",
+]
+
+
+async def document(request: web.Request) -> web.StreamResponse:
+    view = await visible_message(request)
+    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    package = await asyncio.to_thread(edxml.parse, data)
+    files = [(a.content_id, a.name) for a in getattr(package, "attachments", ())]
+    return render(request, "document.html", message=view, files=files, page_title=view.code)
+
+
+async def grid(request: web.Request) -> web.StreamResponse:
+    view = await visible_message(request)
+    return render(request, "grid.html", message=view)
+
+
+async def package(request: web.Request) -> web.StreamResponse:
+    view = await visible_message(request)
+    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    return web.Response(
+        body=data,
+        content_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{view.id}.edxml"'},
+    )
+
+
+async def attachment(request: web.Request) -> web.StreamResponse:
+    view = await visible_message(request)
+    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    package = await asyncio.to_thread(edxml.parse, data)
+    for item in getattr(package, "attachments", ()):
+        if item.content_id == request.match_info["cid"] and item.data is not None:
+            return download(item.data, edxml.safe_filename(item.name), item.media_type)
+    raise web.HTTPNotFound(text="no such attachment")
+
+
+async def recall_document(request: web.Request) -> web.StreamResponse:
+    context, user = request.app[CONTEXT], current_user(request)
+    if not user.may_act:
+        raise web.HTTPForbidden(text="a viewer cannot recall")
+    view = await visible_message(request)
+    form = await request.post()
+    reason = str(form.get("reason", "")).strip()
+    if not reason:
+        raise web.HTTPBadRequest(text="a recall needs its reason")
+    try:
+        outbound = Outbound(context.store, context.blobs, context.routing, context.signers)
+        await recall(outbound, view.id, reason=reason)
+    except AcceptanceError as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
+    await context.store.audit(user.username, "document.recall", view.id, reason)
+    raise web.HTTPSeeOther(f"/dashboard/documents/{view.id}")
+
+
+async def requeue(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, current_user(request)
+    if not user.may_act:
+        raise web.HTTPForbidden(text="a viewer cannot requeue")
+    delivery_id = request.match_info["id"]
+    if not await store.visible_deliveries([delivery_id], user.agencies):
+        raise web.HTTPNotFound(text="no such delivery")
+    requeued = await store.requeue(delivery_id, source=f"operator:{user.username}")
+    await store.audit(
+        user.username, "delivery.requeue", delivery_id, "requeued" if requeued else "not failed"
+    )
+    raise web.HTTPSeeOther(request.headers.get("Referer") or "/dashboard/failures")
+
+
+async def requeue_many(request: web.Request) -> web.StreamResponse:
+    """Bulk requeue from the failures page (the page asks for confirmation first)."""
+    store, user = request.app[CONTEXT].store, current_user(request)
+    if not user.may_act:
+        raise web.HTTPForbidden(text="a viewer cannot requeue")
+    form = await request.post()
+    wanted = [str(value) for value in form.getall("id", [])]
+    allowed = await store.visible_deliveries(wanted, user.agencies)
+    done = [d for d in allowed if await store.requeue(d, source=f"operator:{user.username}")]
+    await store.audit(user.username, "delivery.requeue", ",".join(done), f"bulk: {len(done)}")
+    raise web.HTTPSeeOther("/dashboard/failures")
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: each state change of a delivery (ids only; pages refetch)."""
+    context, user = request.app[CONTEXT], request.get(USER)
+    if user is None:
+        raise web.HTTPUnauthorized(text="log in first")
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    async with context.feed.subscribe() as changes:
+        while True:
+            try:
+                change = await asyncio.wait_for(changes.get(), 15)
+            except TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            payload = json.dumps({"delivery_id": change.delivery_id, "state": change.to_state})
+            with contextlib.suppress(ConnectionResetError):
+                await response.write(f"data: {payload}\n\n".encode())
+            if request.transport is None or request.transport.is_closing():
+                break
+    return response

@@ -1,0 +1,119 @@
+"""The lists a clerk works from: the overview, documents sent and received, what is due,
+what failed — each limited to the user's agencies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from aiohttp import web
+
+from adapters.store.dashboard import SentSearch
+from adapters.store.store import utc_now
+from edxml import VIETNAM
+from gateway.delivery.states import DeliveryState
+from gateway.http.dashboard.pages import (
+    CONTEXT,
+    current_user,
+    from_local,
+    query_day,
+    render,
+)
+
+__all__ = ["due", "failures", "overview", "received", "sent"]
+
+
+async def overview(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, current_user(request)
+    today = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+    states, sent_today, received_today = await store.overview(user.agencies, today)
+    return render(
+        request,
+        "overview.html",
+        states=states,
+        sent_today=sent_today,
+        received_today=received_today,
+        destinations=await store.destinations(user.agencies),
+        median_to_arrival=await store.median_minutes_to_arrival(user.agencies),
+        page_title="overview",
+    )
+
+
+async def sent(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, current_user(request)
+    q, state, recipient = (request.query.get(k, "").strip() for k in ("q", "state", "recipient"))
+    start, end = query_day(request, "from"), query_day(request, "to")
+    try:
+        page = max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        page = 1
+    search = SentSearch(
+        text=q,
+        state=state,
+        recipient=recipient,
+        since=None if start is None else from_local(f"{start}T00:00"),
+        until=None if end is None else from_local(f"{end + dt.timedelta(days=1)}T00:00"),
+        urgent=bool(request.query.get("urgent")),
+        page=page,
+    )
+    ids = await store.sent_ids(user.agencies, search)
+    found = [
+        view for view in [await store.message(i, events=False) for i in ids] if view is not None
+    ]
+    return render(
+        request,
+        "sent.html",
+        messages=found,
+        q=q,
+        state=state,
+        recipient=recipient,
+        start=start or "",
+        end=end or "",
+        urgent=search.urgent,
+        page=page,
+        more=len(found) == 50,
+        all_states=[s.value for s in DeliveryState],
+        page_title="sent",
+    )
+
+
+async def received(request: web.Request) -> web.StreamResponse:
+    """Inbound documents for the user's agencies: our checks, and what we answered."""
+    store, user = request.app[CONTEXT].store, current_user(request)
+    q, sender = request.query.get("q", "").strip(), request.query.get("sender", "").strip()
+    found, answers = await store.received(user.agencies, text=q, sender=sender)
+    rows = []
+    for row in found:
+        checks = json.loads(row["checks"]) if row["checks"] else {}
+        rows.append(
+            {
+                "code": row["code"],
+                "subject": row["subject"],
+                "sender": row["sender"],
+                "recipient": row["recipient"],
+                "inbound_state": row["inbound_state"],
+                "reasons": checks.get("reasons") or [],
+                "signature": checks.get("signature"),
+                "answered": sorted(answers.get((row["document_id"], row["recipient"] or ""), [])),
+                "created_at": row["created_at"],
+            }
+        )
+    return render(request, "received.html", rows=rows, q=q, sender=sender, page_title="received")
+
+
+async def due(request: web.Request) -> web.StreamResponse:
+    """Documents that assign tasks (DueDate) not yet done by a recipient (Điều 14.3b)."""
+    store, user = request.app[CONTEXT].store, current_user(request)
+    today = dt.datetime.now(VIETNAM).date()
+    rows = [
+        {**row, "overdue": row["due_date"] < today, "days_late": (today - row["due_date"]).days}
+        for row in await store.due(user.agencies)
+    ]
+    return render(request, "due.html", rows=rows, page_title="due")
+
+
+async def failures(request: web.Request) -> web.StreamResponse:
+    store, user = request.app[CONTEXT].store, current_user(request)
+    rows = await store.failures(user.agencies)
+    return render(request, "failures.html", failures=rows, page_title="failures")

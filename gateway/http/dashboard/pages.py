@@ -1,0 +1,170 @@
+"""What every dashboard page shares: its context, the templates and words, rendering with
+the security headers, who is logged in, times shown in Vietnam time, downloads.
+
+Vietnamese first (``?lang=en`` switches, remembered in a cookie).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from adapters.blobs import BlobStore
+from adapters.redis.feed import LocalFeed, RedisFeed
+from adapters.store.store import MessageView, Store
+from edxml import VIETNAM
+from gateway.delivery.routing import RoutingTable
+from gateway.http.dashboard.accounts import (
+    Account,
+)
+from gateway.operate.alerts import AlertChange
+from gateway.signing import Signers
+
+__all__ = [
+    "ALERTS",
+    "CONTEXT",
+    "NOTICE",
+    "USER",
+    "XLSX",
+    "DashboardContext",
+    "Handler",
+    "admin_user",
+    "current_user",
+    "download",
+    "from_local",
+    "local_time",
+    "query_day",
+    "render",
+    "visible_message",
+]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    autoescape=jinja2.select_autoescape(["html"]),
+)
+
+
+def local_time(moment: dt.datetime | None, layout: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Times are stored in UTC and shown in Vietnam time."""
+    if moment is None:
+        return ""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(VIETNAM).strftime(layout)
+
+
+_TEMPLATES.filters["local"] = local_time
+#: The interface's words, Vietnamese first (texts.json: one object per language).
+_TEXT: dict[str, dict[str, str]] = json.loads(
+    Path(__file__).with_name("texts.json").read_text(encoding="utf-8")
+)
+_MEANING = {
+    "01": "Đã đến",
+    "02": "Từ chối tiếp nhận",
+    "03": "Đã tiếp nhận",
+    "04": "Phân công xử lý",
+    "05": "Đang xử lý",
+    "06": "Hoàn thành",
+    "13": "Lấy lại / thu hồi",
+    "15": "Đồng ý",
+    "16": "Từ chối",
+}
+
+
+@dataclass
+class DashboardContext:
+    store: Store
+    blobs: BlobStore
+    feed: LocalFeed | RedisFeed
+    secure_cookies: bool = False  # set behind HTTPS
+    #: A maintenance or outage notice shown on every page (Điều 20, 21.6)
+    notice: str | None = None
+    #: The routing table, shown to admins (pattern, destination)
+    routes: tuple[tuple[str, str], ...] = ()
+    #: Routing for the packages the dashboard sends (recall)
+    routing: RoutingTable = field(default_factory=RoutingTable)
+    #: The agencies' keys: what the dashboard sends is signed by the outbound door
+    signers: Signers = field(default_factory=Signers)
+
+
+CONTEXT: web.AppKey[DashboardContext] = web.AppKey("dashboard", DashboardContext)
+NOTICE: web.RequestKey[str] = web.RequestKey("notice", str)
+ALERTS: web.RequestKey[list[AlertChange]] = web.RequestKey("alerts", list)
+USER: web.RequestKey[Account | None] = web.RequestKey("user", object)  # type: ignore[arg-type]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _lang(request: web.Request) -> str:
+    wanted = request.query.get("lang") or request.cookies.get("lang") or "vi"
+    return wanted if wanted in _TEXT else "vi"
+
+
+def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
+    lang = _lang(request)
+    text = _TEXT[lang]
+    html = _TEMPLATES.get_template(template).render(
+        lang=lang,
+        t=lambda key: text.get(key, key),
+        user=request.get(USER),
+        status_meaning=lambda code: _MEANING.get(code, ""),
+        page_title=values.pop("page_title", ""),
+        banner=request.get(NOTICE),
+        alerts=request.get(ALERTS, []),
+        **values,
+    )
+    response = web.Response(text=html, content_type="text/html", status=status)
+    if "lang" in request.query:
+        response.set_cookie("lang", lang, path="/dashboard", samesite="Strict", httponly=True)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline' 'self'"
+    )
+    return response
+
+
+def current_user(request: web.Request) -> Account:
+    user = request.get(USER)
+    assert isinstance(user, Account)  # the session middleware let the request through
+    return user
+
+
+def admin_user(request: web.Request) -> Account:
+    user = current_user(request)
+    if user.role != "admin":
+        raise web.HTTPForbidden(text="administrators only")
+    return user
+
+
+def download(data: bytes, filename: str, content_type: str = XLSX) -> web.Response:
+    return web.Response(
+        body=data,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def query_day(request: web.Request, name: str) -> dt.date | None:
+    text = request.query.get(name, "")
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def from_local(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=VIETNAM).astimezone(dt.UTC)
+
+
+async def visible_message(request: web.Request) -> MessageView:
+    store, user = request.app[CONTEXT].store, current_user(request)
+    view = await store.message(request.match_info["id"])
+    if view is None or view.direction != "out" or not user.sees(view.sender):
+        raise web.HTTPNotFound(text="no such document")
+    return view
