@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.store.base import StoreBase
+from adapters.store.patterns import matches_any
 from adapters.store.records import as_utc, utc_now
 from adapters.store.schema import (
     api_clients,
@@ -27,14 +28,6 @@ from adapters.store.schema import (
 __all__ = ["DashboardReads", "SentSearch"]
 
 PAGE = 50
-
-
-def _like(pattern: str) -> str:
-    return pattern.replace("%", r"\%").replace("_", r"\_").replace("*", "%").replace("?", "_")
-
-
-def _visible(column: Any, agencies: Sequence[str]) -> Any:
-    return sa.or_(sa.false(), *(column.like(_like(p), escape="\\") for p in agencies))
 
 
 def _contains(text: str) -> str:
@@ -74,7 +67,7 @@ class DashboardReads(StoreBase):
                 for row in await connection.execute(
                     sa.select(deliveries.c.state, sa.func.count().label("n"))
                     .join(messages, messages.c.id == deliveries.c.message_id)
-                    .where(_visible(messages.c.sender, agencies))
+                    .where(matches_any(messages.c.sender, agencies))
                     .group_by(deliveries.c.state)
                 )
             }
@@ -84,7 +77,7 @@ class DashboardReads(StoreBase):
                 .where(
                     messages.c.direction == "out",
                     messages.c.created_at >= since,
-                    _visible(messages.c.sender, agencies),
+                    matches_any(messages.c.sender, agencies),
                 )
             )
             received = await connection.scalar(
@@ -94,7 +87,7 @@ class DashboardReads(StoreBase):
                     messages.c.direction == "in",
                     messages.c.message_type == "edoc",
                     messages.c.created_at >= since,
-                    _visible(messages.c.recipient, agencies),
+                    matches_any(messages.c.recipient, agencies),
                 )
             )
         return states, int(sent or 0), int(received or 0)
@@ -114,7 +107,7 @@ class DashboardReads(StoreBase):
                         ),
                     )
                     .join(messages, messages.c.id == deliveries.c.message_id)
-                    .where(_visible(messages.c.sender, agencies))
+                    .where(matches_any(messages.c.sender, agencies))
                     .group_by(deliveries.c.route)
                 )
             ).all()
@@ -159,7 +152,7 @@ class DashboardReads(StoreBase):
             .join(deliveries, deliveries.c.message_id == messages.c.id)
             .join(delivery_events, delivery_events.c.delivery_id == deliveries.c.id)
             .where(
-                _visible(messages.c.sender, agencies),
+                matches_any(messages.c.sender, agencies),
                 delivery_events.c.to_state.in_(("arrived", "accepted", "rejected", "done")),
             )
             .group_by(deliveries.c.id, messages.c.created_at)
@@ -183,7 +176,7 @@ class DashboardReads(StoreBase):
             .where(
                 messages.c.direction == "out",
                 messages.c.message_type == "edoc",
-                _visible(messages.c.sender, agencies),
+                matches_any(messages.c.sender, agencies),
             )
             .order_by(messages.c.created_at.desc())
             .limit(PAGE)
@@ -226,7 +219,7 @@ class DashboardReads(StoreBase):
             .where(
                 messages.c.direction == "in",
                 messages.c.message_type == "edoc",
-                _visible(messages.c.recipient, agencies),
+                matches_any(messages.c.recipient, agencies),
             )
             .order_by(messages.c.created_at.desc())
             .limit(PAGE)
@@ -270,7 +263,7 @@ class DashboardReads(StoreBase):
                 messages.c.direction == "out",
                 messages.c.due_date.is_not(None),
                 deliveries.c.state.not_in(("done", "recalled", "rejected")),
-                _visible(messages.c.sender, agencies),
+                matches_any(messages.c.sender, agencies),
             )
             .order_by(messages.c.due_date, messages.c.code)
             .limit(500)
@@ -287,7 +280,7 @@ class DashboardReads(StoreBase):
                 messages.c.code,
             )
             .join(messages, messages.c.id == deliveries.c.message_id)
-            .where(deliveries.c.state == "failed", _visible(messages.c.sender, agencies))
+            .where(deliveries.c.state == "failed", matches_any(messages.c.sender, agencies))
             .order_by(deliveries.c.updated_at.desc())
             .limit(200)
         )
@@ -299,7 +292,9 @@ class DashboardReads(StoreBase):
         rows = await self._all(
             sa.select(deliveries.c.id)
             .join(messages, messages.c.id == deliveries.c.message_id)
-            .where(deliveries.c.id.in_(list(delivery_ids)), _visible(messages.c.sender, agencies))
+            .where(
+                deliveries.c.id.in_(list(delivery_ids)), matches_any(messages.c.sender, agencies)
+            )
         )
         return [str(row["id"]) for row in rows]
 

@@ -15,6 +15,7 @@ of them over one engine.
 from __future__ import annotations
 
 from adapters.store.accounts import AccountStore
+from adapters.store.api_reads import ApiReads
 from adapters.store.dashboard import DashboardReads
 from adapters.store.deliveries import DeliveryStore
 from adapters.store.inbound_items import InboundStore
@@ -67,5 +68,6 @@ class Store(
     InboundStore,
     AccountStore,
     DashboardReads,
+    ApiReads,
 ):
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""

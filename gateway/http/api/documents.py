@@ -1,0 +1,201 @@
+"""Documents out: submitting one (built, sealed, checked, signed, stored, queued), reading
+it and its package, listing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+import edxml
+from adapters.store.api_reads import Page
+from edxml.pdf import PdfSignatureError, is_signed, sign_pdf, verify_pdf
+from gateway.http.api.clients import ApiClient
+from gateway.http.api.context import (
+    CLIENT,
+    CONTEXT,
+    ApiContext,
+    accepted_response,
+    message_json,
+    now_vietnam,
+    own_message,
+    query_flag,
+    query_limit,
+    query_offset,
+    query_since,
+    record_problem,
+    refusal_problem,
+    require_agency,
+)
+from gateway.http.api.problems import ApiProblem, FieldProblem
+from gateway.http.api.submission import read_submission
+from gateway.outbound.accept import (
+    AcceptanceError,
+)
+
+__all__ = ["get_document", "get_package", "list_documents", "post_document"]
+
+
+async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> list[FieldProblem]:
+    if context.pdf_policy == "off":
+        return []
+    problems = []
+    for index, attachment in enumerate(package.attachments):
+        if attachment.data is None or not attachment.data.startswith(b"%PDF"):
+            continue
+        field = f"attachments[{index}]"
+        try:
+            report = await verify_pdf(
+                attachment.data, trust=context.trust, revocation=context.inbound.revocation
+            )
+        except PdfSignatureError as exc:
+            problems.append(FieldProblem(field, "pdf.signature", str(exc)))
+            continue
+        if not report.signatures:
+            problems.append(
+                FieldProblem(field, "pdf.signature", f"{attachment.name} is not signed")
+            )
+        elif context.pdf_policy == "valid" and not any(s.accepted for s in report.signatures):
+            problems.append(
+                FieldProblem(field, "pdf.signature", f"no signature of {attachment.name} verifies")
+            )
+    return problems
+
+
+async def _sealed(context: ApiContext, package: edxml.DocumentPackage) -> edxml.DocumentPackage:
+    """Each unsigned PDF signed as the sending agency, with the stamp Phụ lục I gives an
+    attached file (its number/notation and the time, 10 pt, top-right of page 1)."""
+    identity = context.signers.identities.get(package.sender.organ_id)
+    if identity is None:
+        return package  # nothing to seal with: the PDF policy and Điều 5.2 decide
+    attachments = []
+    for index, attachment in enumerate(package.attachments):
+        data = attachment.data
+        if data is not None and data.startswith(b"%PDF"):
+            try:
+                if not is_signed(data):
+                    data = await sign_pdf(data, identity, number_notation=str(package.code))
+            except PdfSignatureError as exc:
+                raise ApiProblem(
+                    422,
+                    "an attached PDF cannot be signed",
+                    [FieldProblem(f"attachments[{index}]", "pdf.signature", str(exc))],
+                ) from None
+        attachments.append(dataclasses.replace(attachment, data=data))
+    return dataclasses.replace(package, attachments=tuple(attachments))
+
+
+async def post_document(request: web.Request) -> web.StreamResponse:
+    """Build, sign, check, store and queue a document; ``?resend=true`` sends a DocumentId
+    again on purpose. An ``Idempotency-Key`` makes the client's retry answer the first 202."""
+    context, client = request.app[CONTEXT], request[CLIENT]
+    key = request.headers.get("Idempotency-Key")
+    resend = query_flag(request, "resend")
+    with tempfile.TemporaryDirectory(prefix=".upload-", dir=context.blobs.root) as scratch:
+        submission = await read_submission(request, Path(scratch))
+        if key:
+            request_hash = hashlib.sha256(f"{submission.digest}|{resend}".encode()).hexdigest()
+            claimed, message_id = await context.store.claim_request(
+                client.id, key, request_hash, ttl_seconds=context.idempotency_seconds
+            )
+            if claimed == "conflict":
+                raise ApiProblem(422, "this Idempotency-Key was used for another request")
+            if claimed == "replay":
+                if message_id is None:
+                    raise ApiProblem(
+                        409, "the first request with this Idempotency-Key is still running"
+                    )
+                view = await context.store.message(message_id, events=False)
+                assert view is not None
+                return accepted_response(request, view.id, view.document_id, replay=True)
+        try:
+            message_id, document_id = await _submit(
+                context,
+                client,
+                submission.record,
+                resend=resend,
+                idempotency=(client.id, key) if key else None,
+            )
+        except BaseException:
+            if key:
+                await context.store.settle_request(client.id, key, None)
+            raise
+    return accepted_response(request, message_id, document_id)
+
+
+async def _submit(
+    context: ApiContext,
+    client: ApiClient,
+    record: dict[str, Any],
+    *,
+    resend: bool,
+    idempotency: tuple[str, str] | None,
+) -> tuple[str, str]:
+    try:
+        package = edxml.from_record(record, now=now_vietnam())
+    except edxml.EdxmlError as exc:
+        raise record_problem(exc) from None
+    if not isinstance(package, edxml.DocumentPackage):
+        raise ApiProblem(
+            422,
+            "a document record has no status_code",
+            [FieldProblem("status_code", "record", "use /inbox/{id}/status")],
+        )
+    require_agency(client, package.sender.organ_id, "sender.organ_id")
+    if context.seal_unsigned_pdfs:
+        package = await _sealed(context, package)
+    pdf_problems = await _check_pdfs(context, package)
+    if pdf_problems:
+        raise ApiProblem(422, "an attached PDF does not satisfy the signature policy", pdf_problems)
+    try:
+        data = await asyncio.to_thread(edxml.build, package)
+    except edxml.EdxmlError as exc:
+        raise record_problem(exc) from None
+    try:
+        accepted = await context.outbound.submit(
+            data,
+            client_id=client.id,
+            may_send_as=client.may_act_for,
+            resend=resend,
+            idempotency=idempotency,
+        )
+    except AcceptanceError as exc:
+        raise refusal_problem(exc, "the document was not accepted") from None
+    return accepted.message_id, accepted.document_id
+
+
+async def get_document(request: web.Request) -> web.StreamResponse:
+    return web.json_response(message_json(await own_message(request, direction="out")))
+
+
+async def get_package(request: web.Request) -> web.StreamResponse:
+    view = await own_message(request, direction=request.query.get("direction", "out"))
+    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    return web.Response(
+        body=data,
+        content_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{view.id}.edxml"'},
+    )
+
+
+async def list_documents(request: web.Request) -> web.StreamResponse:
+    context, client = request.app[CONTEXT], request[CLIENT]
+    page = Page(query_limit(request), query_offset(request), query_since(request))
+    ids = await context.store.document_ids(
+        client.agencies,
+        page,
+        state=request.query.get("state"),
+        recipient=request.query.get("recipient"),
+    )
+    items = []
+    for message_id in ids:
+        view = await context.store.message(message_id, events=False)
+        if view is not None:
+            items.append(message_json(view))
+    return web.json_response({"items": items, "count": len(items)})
