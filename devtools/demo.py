@@ -31,6 +31,7 @@ import edxml
 from adapters.store.schema import users
 from devtools.axis_simulator import AxisSimulator, load_simulator_config
 from devtools.dev_ca_files import write_dev_pki
+from edxml import vietnam_now
 from gateway.config import AxisSettings, GatewaySettings, SigningKeySettings
 from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.routing import Route
@@ -45,7 +46,6 @@ __all__ = ["run_demo"]
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN, ADMIN_PASSWORD = "quantri.vp", "demo-mat-khau"
 _SECRET_ENV = "EDXML_DEMO_AXIS_SECRET"  # noqa: S105 (a variable's name)
-_VIETNAM = dt.timezone(dt.timedelta(hours=7))
 
 
 def _keys(folder: Path) -> Path:
@@ -93,9 +93,7 @@ def _record(number: str, recipient: str, subject: str, **extra: object) -> edxml
     record["code"] = {"number": number, "notation": "UBND-VP"}
     record["subject"] = record["content"] = subject
     record.update(extra)
-    package = edxml.from_record(
-        record, now=dt.datetime.now(_VIETNAM).replace(tzinfo=None, microsecond=0)
-    )
+    package = edxml.from_record(record, now=vietnam_now())
     assert isinstance(package, edxml.DocumentPackage)
     return package
 
@@ -187,7 +185,7 @@ async def _vpcp_robot(simulator: AxisSimulator, stop: asyncio.Event) -> None:
                             ),
                             status_code=code,
                             description=text,
-                            timestamp=dt.datetime.now(_VIETNAM).replace(tzinfo=None, microsecond=0),
+                            timestamp=vietnam_now(),
                         )
                         await vpcp.send_edoc(
                             edxml.build(status), sender="000.00.00.G22", message_type="status"

@@ -48,6 +48,7 @@ from ._ids import (
     agency_id_form,
     is_agency_id,
     make_document_id,
+    matches_agency,
     split_document_id,
 )
 from ._key_files import (
@@ -117,6 +118,7 @@ from ._trust import (
 )
 from ._trust_sets import SIGNATURE_KINDS, TrustPolicy, assess_signer
 from ._validate import CheckResult, check, is_valid, validate
+from ._values import vietnam_now
 from ._xml import EDXML_NS, LEGACY_NS, XMLDSIG_NS, ParseLimits, parse_untrusted_xml
 
 __version__ = "0.1.0"
@@ -224,6 +226,7 @@ __all__ = [
     "load_signing_identity",
     "load_trust_store",
     "make_document_id",
+    "matches_agency",
     "matches_identity",
     "parse",
     "parse_untrusted_xml",
@@ -237,4 +240,5 @@ __all__ = [
     "to_record",
     "validate",
     "verify",
+    "vietnam_now",
 ]

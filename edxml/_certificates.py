@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
 
+from ._values import VIETNAM
+
 __all__ = [
     "VIETNAM",
     "CertificateInfo",
@@ -21,8 +23,6 @@ __all__ = [
     "describe_certificate",
 ]
 
-
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 _UID = x509.ObjectIdentifier("0.9.2342.19200300.100.1.1")
 

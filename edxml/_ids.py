@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import fnmatch
 import re
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from ._values import format_date
@@ -29,6 +31,7 @@ __all__ = [
     "agency_id_form",
     "is_agency_id",
     "make_document_id",
+    "matches_agency",
     "split_document_id",
 ]
 
@@ -76,3 +79,9 @@ def split_document_id(value: str) -> DocumentIdParts | None:
     if match is None:
         return None
     return DocumentIdParts(**match.groupdict())
+
+
+def matches_agency(organ_id: str, patterns: Iterable[str]) -> bool:
+    """Whether ``organ_id`` matches one of the agency ``patterns`` (``000.00.13.H42``,
+    ``*.H42``: ``*`` any run, ``?`` one character), as settings, clients and users name them."""
+    return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in patterns)

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 
 __all__ = [
+    "VIETNAM",
     "format_bool",
     "format_date",
     "format_timestamp",
@@ -20,7 +21,17 @@ __all__ = [
     "read_date",
     "read_int",
     "read_timestamp",
+    "vietnam_now",
 ]
+
+#: Vietnam time (ICT, UTC+7): edXML timestamps are local time without a zone (spec 1.7).
+VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
+
+
+def vietnam_now() -> dt.datetime:
+    """Now on the Vietnam wall clock, to the second and without a zone: an edXML timestamp."""
+    return dt.datetime.now(VIETNAM).replace(tzinfo=None, microsecond=0)
+
 
 _INT_RE = re.compile(r"[+-]?[0-9]+\Z")
 

@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from adapters.json_input import parse_json
+from edxml import VIETNAM
 
 __all__ = [
     "PREFIX",
@@ -46,10 +47,6 @@ SDK_HEADERS = (("User-Agent", "JAVASDKAgent/1.0.0 XRoad/VPCP"), ("XroadVnpt-vers
 
 class AuthError(Exception):
     """A request's XroadVnpt signature is missing, malformed or wrong."""
-
-
-#: The axis' wall clock: the SDK's timestamps are Vietnam local time, without a zone.
-VIETNAM = dt.timezone(dt.timedelta(hours=7), "ICT")
 
 
 def vietnam_now() -> dt.datetime:

@@ -7,9 +7,9 @@ the document is accepted, not discovered at send time (issue 5).
 
 from __future__ import annotations
 
-import fnmatch
-
 from pydantic import BaseModel, ConfigDict
+
+import edxml
 
 __all__ = ["Route", "RoutingTable"]
 
@@ -28,7 +28,7 @@ class RoutingTable(BaseModel):
 
     def destination_for(self, organ_id: str) -> str | None:
         for route in self.routes:
-            if fnmatch.fnmatchcase(organ_id, route.pattern):
+            if edxml.matches_agency(organ_id, (route.pattern,)):
                 return route.destination
         return None
 

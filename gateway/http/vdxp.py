@@ -12,7 +12,6 @@ environment) and the agencies it may act for.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+import edxml
 from adapters.axis.server import AxisRefusal, Caller
 from adapters.blobs import BlobStore
 from adapters.store.schema import agencies, deliveries, inbox_acks, messages
@@ -41,7 +41,7 @@ class FacadeSystem:
     agencies: tuple[str, ...]  # OrganId patterns
 
     def may_act_for(self, organ_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.agencies)
+        return edxml.matches_agency(organ_id, self.agencies)
 
 
 def _time(value: Any) -> str:

@@ -30,25 +30,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import fnmatch
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-import sqlalchemy as sa
-
 import edxml
 from adapters.axis.client import ReceivedItem
 from adapters.axis.poller import Handover, HandoverRejected
 from adapters.blobs import BlobStore
-from adapters.store.schema import deliveries, messages
 from adapters.store.store import NewDelivery, NewMessage, Store
-from edxml.pdf import PdfSignatureError, verify_pdf
+from edxml import vietnam_now
 from gateway.delivery.routing import RoutingTable
+from gateway.inbound.checks import pdf_signatures, signature_sound, verify_received
 from gateway.inbound.identities import identities_of, signer_binding
+from gateway.inbound.results import DEFAULT_FATAL_RULES, Checked, InboundResult
 from gateway.inbound.statuses import apply_status
 from gateway.outbound.accept import AcceptanceError
 from gateway.outbound.door import Outbound
@@ -57,35 +53,6 @@ from gateway.signing import Signers
 __all__ = ["DEFAULT_FATAL_RULES", "InboundPipeline", "InboundResult"]
 
 log = logging.getLogger(__name__)
-_VIETNAM = dt.timezone(dt.timedelta(hours=7))
-
-
-def _now_vietnam() -> dt.datetime:
-    return dt.datetime.now(_VIETNAM).replace(tzinfo=None, microsecond=0)
-
-
-@dataclass(frozen=True, slots=True)
-class InboundResult:
-    message_id: str | None
-    outcome: str  # accepted | rejected | duplicate | status | recall
-    reasons: tuple[str, ...] = ()
-
-
-#: The default fatal rules: an attachment whose payload cannot be read, or that the
-#: manifest names and the package does not carry (the document is not all there).
-DEFAULT_FATAL_RULES = frozenset({"attachment.payload", "attachment.manifest"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Checked:
-    """A received document once read and checked: what every copy of it shares."""
-
-    package: edxml.DocumentPackage
-    data: bytes
-    ref: str
-    reasons: list[str]
-    checks: dict[str, object]
-    signature_sound: bool
 
 
 @dataclass
@@ -116,7 +83,7 @@ class InboundPipeline:
     signer_policy: Literal["reject", "flag"] = "flag"
 
     def ours(self, organ_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.own_agencies)
+        return edxml.matches_agency(organ_id, self.own_agencies)
 
     def handover(self, source: str = "axis") -> Handover:
         async def handover(item: ReceivedItem, data: bytes) -> None:
@@ -216,13 +183,13 @@ class InboundPipeline:
             targets = [first] if first else []
             reasons.append(f"none of the recipients is an agency of ours ({first})")
         checks["reasons"] = reasons
-        found = _Checked(
+        found = Checked(
             package,
             data,
             await asyncio.to_thread(self.blobs.put, data),
             reasons,
             checks,
-            _signature_sound(signature),
+            signature_sound(signature),
         )
         results = []
         for index, recipient in enumerate(targets or [""]):
@@ -232,7 +199,7 @@ class InboundPipeline:
         return results
 
     async def _copy(
-        self, found: _Checked, source: str, remote_id: str, recipient: str
+        self, found: Checked, source: str, remote_id: str, recipient: str
     ) -> InboundResult:
         """Store (or recognise) the copy for ``recipient`` and answer 01/02 from it."""
         package, data, ref, reasons = found.package, found.data, found.ref, found.reasons
@@ -240,7 +207,7 @@ class InboundPipeline:
         sender = package.sender.organ_id
         business_type = package.business.doc_type if package.business else 0
         if not reasons:
-            earlier = await self._accepted_before(
+            earlier = await self.store.accepted_copy(
                 document_id, sender, recipient, business_type, None if business_type == 0 else ref
             )
             if earlier is not None:
@@ -270,11 +237,11 @@ class InboundPipeline:
             inbound=(source, remote_id),
         )
         original = (
-            await self._accepted_before(document_id, sender, recipient, 0, None)
+            await self.store.accepted_copy(document_id, sender, recipient, 0, None)
             if business_type
             else None
         )
-        await self._set_inbound(
+        await self.store.set_inbound(
             message_id,
             recipient=recipient or None,
             state=state,
@@ -291,32 +258,10 @@ class InboundPipeline:
     async def _verify(
         self, package: edxml.DocumentPackage, data: bytes
     ) -> tuple[edxml.VerifyResult, str | None]:
-        """Verify the signature; when it fails, find what hubs appended after the sender
-        signed (spec 1.7: the axis adds its TraceHeader) by what the signature covers.
-
-        The last TraceHeaders are taken off one at a time (two at most: the axis and a
-        provincial hub) and the signature tried again; the first that verifies says what
-        was added. The organ codes prove nothing — the Government Office runs the axis and
-        also sends documents, so the hub's trace can carry the sender's own code."""
-        result = await asyncio.to_thread(self._verify_bytes, data)
-        if result.valid or not result.present:
-            return result, None
-        candidate: bytes | None = data
-        removed: list[str] = []
-        for trace in reversed(package.trace_headers[-2:]):
-            candidate = edxml.remove_trace_header(candidate, trace.organ_id) if candidate else None
-            if candidate is None:
-                break
-            removed.append(trace.organ_id)
-            again = await asyncio.to_thread(self._verify_bytes, candidate)
-            if again.valid:
-                return again, ", ".join(removed)
-        return result, None
-
-    def _verify_bytes(self, data: bytes) -> edxml.VerifyResult:
-        return edxml.verify(
+        return await verify_received(
+            package,
             data,
-            self.trust,
+            trust=self.trust,
             policy=self.policy,
             revocation=self.revocation,
             timestamps=self.timestamps,
@@ -325,138 +270,33 @@ class InboundPipeline:
     async def _pdf_checks(
         self, package: edxml.DocumentPackage, issuer: Sequence[str]
     ) -> dict[str, object]:
-        """Who signed each attached PDF (Nghị định 30 Điều 5), for the clerk to see; the
-        agency seal is bound to the document's issuer by ``issuer`` (its identities)."""
-        found: dict[str, object] = {}
-        for attachment in package.attachments:
-            if attachment.data is None or not attachment.data.startswith(b"%PDF"):
-                continue
-            try:
-                report = await verify_pdf(
-                    attachment.data,
-                    trust=self.trust,
-                    revocation=self.revocation,
-                    issuer_identities=issuer,
-                )
-            except PdfSignatureError as exc:
-                found[attachment.name] = {"error": str(exc)}
-                continue
-            found[attachment.name] = {
-                "signatures": len(report.signatures),
-                "agency_signed": report.agency_signed,
-                "person_signed": report.person_signed,
-                "legal_value": report.legal_value,
-                "legal_value_problems": list(report.legal_value_problems),
-                "signers": [str(s.signer) for s in report.signatures if s.signer is not None],
-            }
-        return found
-
-    async def _accepted_before(
-        self,
-        document_id: str,
-        sender: str,
-        recipient: str,
-        business_type: int,
-        package_ref: str | None,
-    ) -> str | None:
-        """The id of an accepted copy of this document for ``recipient``: for a new document
-        (type 0) any; for an update, replacement or recall, the very same package."""
-        query = (
-            sa.select(messages.c.id)
-            .where(
-                messages.c.direction == "in",
-                messages.c.message_type == "edoc",
-                messages.c.document_id == document_id,
-                messages.c.sender == sender,
-                messages.c.recipient == recipient,
-                messages.c.business_type == business_type,
-                messages.c.inbound_state.in_(("accepted", "recalled")),
-            )
-            .order_by(messages.c.created_at)
-            .limit(1)
-        )
-        if package_ref is not None:
-            query = query.where(messages.c.package_ref == package_ref)
-        async with self.store.engine.connect() as connection:
-            found = await connection.scalar(query)
-        return None if found is None else str(found)
+        return await pdf_signatures(package, issuer, trust=self.trust, revocation=self.revocation)
 
     async def _answer_again(self, document_id: str, reporter: str) -> None:
         """The sender sent a document again, perhaps because our status never reached it:
         the last status we sent about it goes out once more (the same signed package)."""
-        async with self.store.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    sa.select(messages)
-                    .where(
-                        messages.c.direction == "out",
-                        messages.c.message_type == "status",
-                        messages.c.document_id == document_id,
-                        messages.c.sender == reporter,
-                    )
-                    .order_by(messages.c.created_at.desc())
-                    .limit(1)
-                )
-            ).first()
-            if row is None:
-                return
-            waiting = await connection.scalar(
-                sa.select(sa.func.count())
-                .select_from(deliveries)
-                .where(
-                    deliveries.c.message_id == row.id,
-                    deliveries.c.state.in_(("queued", "sending", "retry_wait")),
-                )
-            )
-            recipients = list(
-                (
-                    await connection.execute(
-                        sa.select(deliveries.c.recipient).where(deliveries.c.message_id == row.id)
-                    )
-                ).scalars()
-            )
+        found = await self.store.last_status_sent(document_id, reporter)
+        if found is None:
+            return
+        row, waiting, recipients = found
         if waiting:
             return  # it has not gone yet: it will
         await self.store.accept(
             NewMessage(
                 direction="out",
-                document_id=row.document_id,
-                sender=row.sender,
-                code=row.code,
-                subject=row.subject,
+                document_id=row["document_id"],
+                sender=row["sender"],
+                code=row["code"],
+                subject=row["subject"],
                 message_type="status",
-                status_code=row.status_code,
-                package_ref=row.package_ref,
-                package_size=row.package_size,
-                needs_signature=row.needs_signature,
+                status_code=row["status_code"],
+                package_ref=row["package_ref"],
+                package_size=row["package_size"],
+                needs_signature=row["needs_signature"],
             ),
             [NewDelivery(r, self.routing.destination_for(r) or "") for r in recipients],
             source="inbound:duplicate",
         )
-
-    async def _set_inbound(
-        self,
-        message_id: str,
-        *,
-        recipient: str | None = None,
-        state: str,
-        checks: object = None,
-        signature_failed: bool | None = None,
-        original_id: str | None = None,
-    ) -> None:
-        values: dict[str, object] = {"inbound_state": state}
-        if original_id is not None:
-            values["original_id"] = original_id
-        if signature_failed is not None:
-            values["signature_failed"] = signature_failed
-        if recipient is not None:
-            values["recipient"] = recipient
-        if checks is not None:
-            values["checks"] = json.dumps(checks, ensure_ascii=False, default=str)
-        async with self.store.engine.begin() as connection:
-            await connection.execute(
-                messages.update().where(messages.c.id == message_id).values(**values)
-            )
 
     async def _answer(
         self, document: edxml.DocumentPackage, reporter: str, code: str, description: str
@@ -472,7 +312,7 @@ class InboundPipeline:
             ),
             status_code=code,
             description=description[:1000],
-            timestamp=_now_vietnam(),
+            timestamp=vietnam_now(),
         )
         await self.send_status(status)
 
@@ -519,7 +359,9 @@ class InboundPipeline:
             deliver=False,
             inbound=(source, remote_id),
         )
-        await self._set_inbound(message_id, recipient=status.response_for.organ_id, state="status")
+        await self.store.set_inbound(
+            message_id, recipient=status.response_for.organ_id, state="status"
+        )
         if status.status_code == "13":
             return await self._recalled(status, message_id)
         await apply_status(self.store, status)
@@ -528,25 +370,10 @@ class InboundPipeline:
     async def _recalled(self, request: edxml.StatusPackage, request_id: str) -> InboundResult:
         """The sender takes back a document it sent us (status 13; legal.md 2.9 III.8)."""
         document_id = request.response_for.document_id or ""
-        async with self.store.engine.begin() as connection:
-            recalled = await connection.execute(
-                messages.update()
-                .where(
-                    messages.c.direction == "in",
-                    messages.c.message_type == "edoc",
-                    messages.c.document_id == document_id,
-                    messages.c.sender == request.sender.organ_id,
-                    messages.c.inbound_state == "accepted",
-                )
-                .values(
-                    inbound_state="recalled",
-                    checks=json.dumps(
-                        {"recall": {"request": request_id, "reason": request.description}},
-                        ensure_ascii=False,
-                    ),
-                )
-            )
-        if recalled.rowcount and self.answer_statuses:
+        recalled = await self.store.recall_received(
+            document_id, request.sender.organ_id, request_id, request.description
+        )
+        if recalled and self.answer_statuses:
             answer = edxml.StatusPackage(
                 sender=edxml.Organization(organ_id=request.response_for.organ_id),
                 response_for=edxml.ResponseFor(
@@ -557,16 +384,7 @@ class InboundPipeline:
                 ),
                 status_code="15",
                 description="Đồng ý thu hồi",
-                timestamp=_now_vietnam(),
+                timestamp=vietnam_now(),
             )
             await self.send_status(answer)
-        return InboundResult(
-            request_id, "recall", () if recalled.rowcount else ("no such document",)
-        )
-
-
-def _signature_sound(signature: edxml.VerifyResult) -> bool:
-    """Signed, intact and chained to a trusted root, and the policy accepts it. Under the
-    "flag" policy a broken signature is still accepted (and flagged), yet it is a signature
-    failure the operator must see counted (/metrics)."""
-    return signature.accepted and signature.present and signature.valid and signature.trusted
+        return InboundResult(request_id, "recall", () if recalled else ("no such document",))

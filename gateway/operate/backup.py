@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.store.engine import create_engine
+from edxml import VIETNAM
 from gateway.config import GatewaySettings
 from gateway.operate import progress
 
@@ -207,13 +208,10 @@ async def restore(settings: GatewaySettings, folder: Path) -> dict[str, Any]:
     return manifest
 
 
-_VIETNAM = dt.timezone(dt.timedelta(hours=7))
-
-
 def next_backup_at(now: dt.datetime, at: str) -> dt.datetime:
     """The next ``at`` (HH:MM, Vietnam time) after ``now``."""
     hour, minute = (int(part) for part in at.split(":"))
-    local = now.astimezone(_VIETNAM)
+    local = now.astimezone(VIETNAM)
     candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if candidate <= local:
         candidate += dt.timedelta(days=1)
@@ -224,7 +222,7 @@ def take_daily_backup(settings: GatewaySettings, now: dt.datetime) -> Path:
     """One scheduled snapshot, named by its time, then only the newest ``keep`` are kept."""
     assert settings.backup is not None
     root = settings.backup.folder
-    folder = root / now.astimezone(_VIETNAM).strftime("%Y-%m-%dT%H%M")
+    folder = root / now.astimezone(VIETNAM).strftime("%Y-%m-%dT%H%M")
     backup(settings, folder)
     snapshots = sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists())
     for old in snapshots[: -settings.backup.keep]:

@@ -28,10 +28,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from adapters.store.schema import deliveries, delivery_events, messages
 from adapters.store.store import Store
+from edxml import VIETNAM
 
 __all__ = ["PeriodReport", "incoming_register", "outgoing_register", "period_report"]
 
-_VIETNAM = dt.timezone(dt.timedelta(hours=7))
 OUTGOING_COLUMNS = (
     "Số, ký hiệu văn bản",
     "Ngày tháng văn bản",
@@ -144,8 +144,8 @@ def _like(pattern: str) -> str:
 
 def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """The period in Vietnam days, as UTC instants (the store keeps UTC)."""
-    begin = dt.datetime.combine(start, dt.time(), _VIETNAM)
-    finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), _VIETNAM)
+    begin = dt.datetime.combine(start, dt.time(), VIETNAM)
+    finish = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), VIETNAM)
     return begin.astimezone(dt.UTC), finish.astimezone(dt.UTC)
 
 
@@ -222,14 +222,14 @@ async def period_report(
                 when = row.at if row.at.tzinfo else row.at.replace(tzinfo=dt.UTC)
                 created = sent_at[row.delivery_id]
                 created = created if created.tzinfo else created.replace(tzinfo=dt.UTC)
-                if when.astimezone(_VIETNAM).date() == created.astimezone(_VIETNAM).date():
+                if when.astimezone(VIETNAM).date() == created.astimezone(VIETNAM).date():
                     report.arrived_same_day += 1
     return report
 
 
 def _local_date(value: dt.datetime) -> str:
     aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    return aware.astimezone(_VIETNAM).strftime("%d/%m/%Y")
+    return aware.astimezone(VIETNAM).strftime("%d/%m/%Y")
 
 
 async def outgoing_register(store: Store, start: dt.date, end: dt.date, agency: str = "*") -> bytes:

@@ -25,18 +25,17 @@ from typing import Any
 import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
+from edxml import vietnam_now
 from gateway.delivery.states import RECALL_SOURCE, DeliveryState
 from gateway.outbound.accept import AcceptanceError, Accepted, Refusal
 from gateway.outbound.door import Outbound
 
 __all__ = ["recall", "replace", "update"]
 
-_VIETNAM = dt.timezone(dt.timedelta(hours=7))
-
 
 def _now() -> dt.datetime:
     """Status timestamps are local Vietnam time without a zone (spec 1.7)."""
-    return dt.datetime.now(_VIETNAM).replace(tzinfo=None, microsecond=0)
+    return vietnam_now()
 
 
 async def _original(

@@ -8,12 +8,12 @@ keeps the check to one row. A client may act for the OrganIds its patterns match
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 
+import edxml
 from adapters.store.store import Store
 
 __all__ = ["ApiClient", "authenticate", "create_client", "revoke_client"]
@@ -29,7 +29,7 @@ class ApiClient:
     webhook_url: str | None = None
 
     def may_act_for(self, organ_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.agencies)
+        return edxml.matches_agency(organ_id, self.agencies)
 
 
 def _hash(secret: str) -> str:

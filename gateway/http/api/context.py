@@ -16,7 +16,6 @@ import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import MessageView, Store
 from adapters.url_policy import UrlPolicy
-from edxml import VIETNAM
 from gateway.delivery.routing import RoutingTable
 from gateway.http.api.clients import ApiClient, authenticate
 from gateway.http.api.problems import ApiProblem, FieldProblem
@@ -42,7 +41,6 @@ __all__ = [
     "conflict_problem",
     "json_body",
     "message_json",
-    "now_vietnam",
     "own_message",
     "query_flag",
     "query_limit",
@@ -97,10 +95,6 @@ class ApiContext:
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("api_context", ApiContext)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def now_vietnam() -> dt.datetime:
-    return dt.datetime.now(VIETNAM).replace(tzinfo=None, microsecond=0)
 
 
 @web.middleware

@@ -23,7 +23,6 @@ from gateway.http.api.context import (
     ApiContext,
     accepted_response,
     message_json,
-    now_vietnam,
     own_message,
     query_flag,
     query_limit,
@@ -138,7 +137,7 @@ async def _submit(
     idempotency: tuple[str, str] | None,
 ) -> tuple[str, str]:
     try:
-        package = edxml.from_record(record, now=now_vietnam())
+        package = edxml.from_record(record, now=edxml.vietnam_now())
     except edxml.EdxmlError as exc:
         raise record_problem(exc) from None
     if not isinstance(package, edxml.DocumentPackage):

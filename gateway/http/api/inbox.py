@@ -19,7 +19,6 @@ from gateway.http.api.context import (
     CONTEXT,
     PREFIX,
     json_body,
-    now_vietnam,
     query_limit,
     query_offset,
     query_since,
@@ -160,7 +159,7 @@ async def post_inbox_status(request: web.Request) -> web.StreamResponse:
         status_code=code,
         description=str(body.get("description") or "") or None,
         staff=staff_info,
-        timestamp=now_vietnam(),
+        timestamp=edxml.vietnam_now(),
     )
     try:
         accepted = await context.outbound.submit(edxml.build(status))

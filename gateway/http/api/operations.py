@@ -15,7 +15,6 @@ from gateway.http.api.context import (
     accepted_response,
     conflict_problem,
     json_body,
-    now_vietnam,
     own_message,
     record_problem,
     require_agency,
@@ -102,7 +101,7 @@ async def post_replace(request: web.Request) -> web.StreamResponse:
             400, "a replacement needs its reason", [FieldProblem("reason", "required", "missing")]
         )
     try:
-        replacement = edxml.from_record(body.get("record"), now=now_vietnam())  # type: ignore[arg-type]
+        replacement = edxml.from_record(body.get("record"), now=edxml.vietnam_now())  # type: ignore[arg-type]
     except edxml.EdxmlError as exc:
         raise record_problem(exc) from None
     if not isinstance(replacement, edxml.DocumentPackage):

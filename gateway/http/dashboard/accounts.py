@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import fnmatch
 import hashlib
 import hmac
 import re
@@ -26,6 +25,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+import edxml
 from adapters.store.accounts import UserRecord
 from adapters.store.store import Store, utc_now
 
@@ -66,7 +66,7 @@ class Account:
     csrf: str = ""
 
     def sees(self, organ_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(organ_id, pattern) for pattern in self.agencies)
+        return edxml.matches_agency(organ_id, self.agencies)
 
     @property
     def may_act(self) -> bool:
