@@ -25,83 +25,19 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import edxml
 from adapters.axis.auth import SignedFields
 from adapters.axis.server import AxisRefusal, Caller
-from devtools.axis_simulator.config import AgencyConfig, SimulatorConfig
+from devtools.axis_simulator.config import SimulatorConfig
+from devtools.axis_simulator.directory import AgencyDirectory
+from devtools.axis_simulator.items import _ACK_MEANING, _STATUS_MEANING, Delivery, Sent, _clock_text
 
 __all__ = ["AxisHub", "Delivery", "Sent"]
 
-_STATUS_MEANING = {
-    "01": "Đã đến",
-    "02": "Từ chối tiếp nhận",
-    "03": "Đã tiếp nhận",
-    "04": "Phân công xử lý",
-    "05": "Đang xử lý",
-    "06": "Hoàn thành",
-    "13": "Lấy lại / thu hồi",
-    "15": "Đồng ý cập nhật / thu hồi",
-    "16": "Từ chối cập nhật / thu hồi",
-}
-_ACK_MEANING = {
-    "pending": "Chờ nhận",
-    "processing": "Đang nhận",
-    "done": "Đã nhận",
-    "fail": "Nhận lỗi",
-}
 
-
-def _clock_text(moment: dt.datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-
-@dataclass(slots=True)
-class Sent:
-    """One package as sent: the sender's ``docId`` and what the hub learnt from it."""
-
-    doc_id: str
-    message_type: str
-    system_id: str
-    sender: str  # the ``from`` field
-    origin: str  # the package's From/OrganId
-    package: bytes  # as relayed, with the hub's TraceHeader
-    document_id: str
-    title: str
-    notation: str
-    created: dt.datetime
-
-
-@dataclass(slots=True)
-class Delivery:
-    """One recipient's copy: listed to the recipient's system until it acknowledges it."""
-
-    doc_id: str  # the receiver's docId
-    sent: Sent
-    to: str
-    system_id: str
-    created: dt.datetime
-    updated: dt.datetime
-    ack: str = "pending"  # pending | processing | done | fail
-    status_code: str = ""  # the last edXML status the recipient reported for it
-    duplicated: bool = False  # the duplicate_rate fault hit it already (once per delivery)
-
-    @property
-    def listed(self) -> bool:
-        return self.ack in ("pending", "processing")
-
-
-@dataclass(slots=True)
-class _System:
-    system_id: str
-    secret: str
-    name: str
-    agencies: set[str] = field(default_factory=set)
-
-
-class AxisHub:
+class AxisHub(AgencyDirectory):
     """The ``AxisBackend`` of the simulator. ``faults_duplicate_rate`` is read on each ack."""
 
     def __init__(
@@ -116,8 +52,7 @@ class AxisHub:
         self._now = now
         self._rng = rng or random.Random()  # noqa: S311 (faults, not secrets)
         self._duplicate_rate = duplicate_rate
-        self._systems: dict[str, _System] = {}
-        self._agencies: dict[str, tuple[AgencyConfig, str]] = {}  # code -> (agency, system id)
+        AgencyDirectory.__init__(self, config)
         self._sent: dict[str, Sent] = {}
         self._deliveries: dict[str, Delivery] = {}
         # Indexes, so polling and status routing stay cheap with many documents in the hub.
@@ -126,30 +61,12 @@ class AxisHub:
         self._to_agency: dict[str, list[Delivery]] = {}  # receiving agency -> its deliveries
         self._counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
         self._process = os.urandom(5).hex()
-        for system in config.systems:
-            state = _System(system.system_id, system.resolved_secret(), system.name)
-            self._systems[system.system_id] = state
-            for agency in system.agencies:
-                self._agencies[agency.code] = (agency, system.system_id)
-                state.agencies.add(agency.code)
 
     # -- identifiers -------------------------------------------------------------------------
 
     def _new_id(self) -> str:
         """A 24-hex id like the axis' (an ObjectId: seconds, process, counter; spec 4.2)."""
         return f"{int(time.time()):08x}{self._process}{next(self._counter) % 0xFFFFFF:06x}"
-
-    def secret_for(self, system_id: str) -> str | None:
-        system = self._systems.get(system_id)
-        return None if system is None else system.secret
-
-    def _owns(self, caller: Caller, code: str) -> bool:
-        system = self._systems[caller.system_id]
-        return code == caller.system_id or code in system.agencies
-
-    def system_of(self, code: str) -> str | None:
-        entry = self._agencies.get(code)
-        return None if entry is None else entry[1]
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -325,63 +242,6 @@ class AxisHub:
             )
         return rows
 
-    # -- agencies ----------------------------------------------------------------------------
-
-    def _agency_row(self, agency: AgencyConfig, system_id: str) -> dict[str, Any]:
-        return {
-            "id": agency.code,
-            "pid": agency.parent or system_id,
-            "code": agency.code,
-            "name": agency.name,
-            "mail": agency.mail,
-            "code102": agency.code102 or agency.code,
-        }
-
-    async def agencies(
-        self, caller: Caller, *, qd20: bool, level: int | None
-    ) -> list[dict[str, Any]]:
-        return [
-            self._agency_row(agency, system_id)
-            for agency, system_id in self._agencies.values()
-            if level is None or agency.level == level
-        ]
-
-    async def synchronize_units(self, caller: Caller) -> list[dict[str, Any]]:
-        return [
-            {
-                **self._agency_row(agency, system_id),
-                "centerCode": system_id,
-                "version": 1,
-                "deleted": False,
-                "modifyDate": "",
-                "isAgency": True,
-            }
-            for agency, system_id in self._agencies.values()
-        ]
-
-    async def register_agency(self, caller: Caller, record: dict[str, Any]) -> None:
-        code, parent = str(record["code"]), str(record.get("pcode") or caller.system_id)
-        if not edxml.is_agency_id(code):
-            raise AxisRefusal(400, "400", f"{code} is not an agency identifier (spec 4.1)")
-        if not self._owns(caller, parent):
-            raise AxisRefusal(
-                403, "403", f"pcode {parent} is not {caller.system_id} or one of its agencies"
-            )
-        owner = self.system_of(code)
-        if owner is not None and owner != caller.system_id:
-            raise AxisRefusal(409, "409", f"{code} is registered by another system")
-        agency = AgencyConfig(
-            code=code, name=str(record["name"]), parent=parent, mail=str(record.get("mail") or "")
-        )
-        self._agencies[code] = (agency, caller.system_id)
-        self._systems[caller.system_id].agencies.add(code)
-
-    async def delete_agency(self, caller: Caller, code: str) -> None:
-        if self.system_of(code) != caller.system_id:
-            raise AxisRefusal(404, "404", f"{code} is not an agency of {caller.system_id}")
-        del self._agencies[code]
-        self._systems[caller.system_id].agencies.discard(code)
-
     # -- the SOAP face's per-agency view (spec 3.4) ---------------------------------------------
 
     def as_system(self, system_id: str) -> Caller:
@@ -400,13 +260,6 @@ class AxisHub:
         if delivery is None or delivery.to != organ_id:
             raise AxisRefusal(404, "M.DocumentId", f"no document {doc_id} for {organ_id}")
         return delivery
-
-    def agency_name(self, code: str) -> str | None:
-        entry = self._agencies.get(code)
-        return None if entry is None else entry[0].name
-
-    def directory(self) -> list[AgencyConfig]:
-        return [agency for agency, _ in self._agencies.values()]
 
     async def report_status(
         self,
