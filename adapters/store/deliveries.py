@@ -20,12 +20,10 @@ from adapters.store.records import (
     SENT,
     Claim,
     DeliveryJob,
-    StateChange,
     as_utc,
 )
 from adapters.store.schema import (
     deliveries,
-    delivery_events,
     messages,
     outbox,
 )
@@ -270,143 +268,6 @@ class DeliveryStore(StoreBase):
             delivery_id, attempt, FAILED, f"attempt {attempt}: {error}", last_error=error,
             next_attempt_at=None,
         )  # fmt: skip
-
-    async def wake_route(self, route: str, *, source: str = "dispatcher") -> int:
-        """Make every delivery waiting on a retry to ``route`` due now (the destination
-        answers again: its waiting work need not sit out the rest of the schedule). Set-based:
-        one UPDATE, one insert of events and, with a broker, of outbox rows. Returns how many."""
-        now = self._clock()
-        async with self._transaction() as connection:
-            woken = (
-                await connection.execute(
-                    deliveries.update()
-                    .where(
-                        deliveries.c.route == route,
-                        deliveries.c.state == RETRY_WAIT,
-                        deliveries.c.next_attempt_at > now,
-                    )
-                    .values(next_attempt_at=now, updated_at=now)
-                    .returning(deliveries.c.id, deliveries.c.attempts)
-                )
-            ).all()
-            if not woken:
-                return 0
-            detail = f"due now: {route} answers again"
-            await connection.execute(
-                delivery_events.insert(),
-                [
-                    {
-                        "delivery_id": row.id,
-                        "from_state": RETRY_WAIT,
-                        "to_state": RETRY_WAIT,
-                        "at": now,
-                        "source": source,
-                        "detail": detail,
-                    }
-                    for row in woken
-                ],
-            )
-            connection.info["changes"].extend(
-                StateChange(row.id, RETRY_WAIT, RETRY_WAIT, source, now) for row in woken
-            )
-            if self.outbox:
-                await self._queue_next(connection, woken, now)
-        return len(woken)
-
-    async def move(
-        self,
-        delivery_id: str,
-        expected: str,
-        target: str,
-        *,
-        source: str,
-        detail: str | None = None,
-        **values: Any,
-    ) -> bool:
-        """Move one delivery from ``expected`` to ``target`` (status updates, requeue)."""
-        now = self._clock()
-        async with self._transaction() as connection:
-            moved = await connection.execute(
-                deliveries.update()
-                .where(deliveries.c.id == delivery_id, deliveries.c.state == expected)
-                .values(state=target, updated_at=now, **values)
-            )
-            if moved.rowcount != 1:
-                return False
-            await self._event(
-                connection,
-                delivery_id,
-                from_state=expected,
-                to_state=target,
-                source=source,
-                detail=detail,
-                at=now,
-            )
-        return True
-
-    async def note(self, delivery_id: str, *, source: str, detail: str) -> bool:
-        """An event that changes no state (a refused recall, an accepted update): the
-        timeline shows it; False if there is no such delivery."""
-        now = self._clock()
-        async with self._transaction() as connection:
-            state = await connection.scalar(
-                sa.select(deliveries.c.state).where(deliveries.c.id == delivery_id)
-            )
-            if state is None:
-                return False
-            await self._event(
-                connection,
-                delivery_id,
-                from_state=state,
-                to_state=state,
-                source=source,
-                detail=detail,
-                at=now,
-            )
-        return True
-
-    async def has_event(self, delivery_id: str, source: str) -> bool:
-        rows = await self._rows(
-            sa.select(delivery_events.c.id)
-            .where(delivery_events.c.delivery_id == delivery_id, delivery_events.c.source == source)
-            .limit(1)
-        )
-        return bool(rows)
-
-    async def requeue(self, delivery_id: str, *, source: str = "operator") -> bool:
-        """Put a failed delivery back in the queue, due now (its attempts count on)."""
-        now = self._clock()
-        async with self._transaction() as connection:
-            moved = await connection.execute(
-                deliveries.update()
-                .where(deliveries.c.id == delivery_id, deliveries.c.state == FAILED)
-                # a requeued delivery gets the whole retry schedule again
-                .values(state=QUEUED, next_attempt_at=now, updated_at=now, backoff_step=0)
-            )
-            if moved.rowcount != 1:
-                return False
-            await self._event(
-                connection,
-                delivery_id,
-                from_state=FAILED,
-                to_state=QUEUED,
-                source=source,
-                detail="requeued",
-                at=now,
-            )
-            if self.outbox:
-                attempts = await connection.scalar(
-                    sa.select(deliveries.c.attempts).where(deliveries.c.id == delivery_id)
-                )
-                await connection.execute(
-                    outbox.insert().values(
-                        delivery_id=delivery_id,
-                        attempt=int(attempts or 0) + 1,
-                        created_at=now,
-                        due_at=now,
-                    )
-                )
-        return True
 
     async def remote_id_taken(self, route: str, remote_id: str, delivery_id: str) -> bool:
         """Whether another delivery to ``route`` already recorded ``remote_id`` as its copy."""

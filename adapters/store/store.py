@@ -18,6 +18,7 @@ from adapters.store.accounts import AccountStore
 from adapters.store.api_reads import ApiReads
 from adapters.store.dashboard import DashboardReads
 from adapters.store.deliveries import DeliveryStore
+from adapters.store.delivery_moves import DeliveryMoves
 from adapters.store.inbound_items import InboundStore
 from adapters.store.messages import MessageStore
 from adapters.store.outbox import OutboxStore
@@ -63,6 +64,7 @@ __all__ = [
 class Store(
     MessageStore,
     DeliveryStore,
+    DeliveryMoves,
     OutboxStore,
     RequestStore,
     InboundStore,
