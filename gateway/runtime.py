@@ -44,8 +44,8 @@ from gateway.delivery.destinations import (
     SoapHubDestination,
     UnreadablePackage,
 )
-from gateway.delivery.dispatcher import Dispatcher, run_embedded
-from gateway.delivery.queue import relay_outbox, work_handler
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.work_queue import EmbeddedQueue, RabbitQueue, WorkQueue
 from gateway.http.api.app import MAX_REQUEST_BYTES, ApiContext, build_api
 from gateway.http.api.app import PREFIX as API_PREFIX
 from gateway.http.dashboard.web import DashboardContext, build_dashboard
@@ -56,7 +56,7 @@ from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds
 from gateway.operate.alerts import run_alerts, sinks_from_settings
 from gateway.operate.backup import run_daily_backups
-from gateway.outbound.accept import run_directory_sync
+from gateway.outbound.directory import run_directory_sync
 from gateway.signing import Signers
 from gateway.trust import TrustMaterial, load_trust_material, reload_trust
 
@@ -280,35 +280,30 @@ class Runtime:
             install_axis_routes(app, backend, prefix="/vdxp", freshness=Freshness(window))
         return app
 
+    def work_queue(self) -> WorkQueue:
+        """The queue the settings choose: RabbitMQ with ``broker_url``, else the store's."""
+        workers = self.settings.workers
+        if self.broker is None:
+            return EmbeddedQueue(
+                batch=workers.batch,
+                lease_seconds=workers.lease_seconds,
+                concurrency=workers.concurrency,
+            )
+        return RabbitQueue(
+            self.broker,
+            relay_lock=lambda: self.lock("relay"),
+            wake=self.relay_wake,
+            lease_seconds=workers.lease_seconds,
+        )
+
     def lock(self, name: str) -> LeaderLock:
         full = f"{self.settings.redis_prefix}:lock:{name}"
         return RedisLock(self.redis, full) if self.redis is not None else LocalLock(full)
 
     async def run_workers(self, stop: asyncio.Event) -> None:
         """The dispatcher and the poller, until ``stop``."""
-        workers = self.settings.workers
         tasks: list[asyncio.Task[None]] = []
-        if self.broker is None:
-            tasks.append(
-                asyncio.create_task(
-                    run_embedded(
-                        self.dispatcher,
-                        stop=stop,
-                        batch=workers.batch,
-                        lease_seconds=workers.lease_seconds,
-                        concurrency=workers.concurrency,
-                    )
-                )
-            )
-        else:
-            broker = self.broker
-            handler = work_handler(self.dispatcher, lease_seconds=workers.lease_seconds)
-            tasks.append(asyncio.create_task(broker.run_consumer(handler, stop=stop)))
-
-            async def relay(job_stop: asyncio.Event) -> None:
-                await relay_outbox(self.store, broker, stop=job_stop, wake=self.relay_wake)
-
-            tasks.append(asyncio.create_task(while_leader(self.lock("relay"), relay, stop=stop)))
+        tasks.append(asyncio.create_task(self.work_queue().run(self.dispatcher, stop=stop)))
 
         async def webhooks(job_stop: asyncio.Event) -> None:
             await run_webhooks(self.store, stop=job_stop, policy=self.settings.webhooks.policy())

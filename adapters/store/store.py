@@ -19,8 +19,10 @@ from adapters.store.api_reads import ApiReads
 from adapters.store.dashboard import DashboardReads
 from adapters.store.deliveries import DeliveryStore
 from adapters.store.delivery_moves import DeliveryMoves
+from adapters.store.directory import DirectoryStore
 from adapters.store.inbound_items import InboundStore
 from adapters.store.messages import MessageStore
+from adapters.store.metrics import MetricReads
 from adapters.store.outbox import OutboxStore
 from adapters.store.records import (
     FAIR_SHARE,
@@ -40,6 +42,7 @@ from adapters.store.records import (
     utc_now,
 )
 from adapters.store.requests import RequestStore
+from adapters.store.retention import RetentionStore
 
 __all__ = [
     "FAIR_SHARE",
@@ -71,5 +74,8 @@ class Store(
     AccountStore,
     DashboardReads,
     ApiReads,
+    MetricReads,
+    DirectoryStore,
+    RetentionStore,
 ):
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""

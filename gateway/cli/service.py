@@ -18,13 +18,11 @@ import os
 import signal
 from pathlib import Path
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from adapters.blobs import BlobStore
 from adapters.errors import ConfigurationError
 from adapters.store.engine import create_engine, is_sqlite, migrate
-from adapters.store.schema import agencies, users
 from adapters.store.store import Store
 from gateway.config import GatewaySettings, load_settings
 from gateway.http.api.clients import create_client, revoke_client
@@ -46,7 +44,7 @@ from gateway.operate.alerts import (
 )
 from gateway.operate.reports import incoming_register, outgoing_register, period_report
 from gateway.operate.retention import past_retention, remove_packages
-from gateway.outbound.accept import directory_state, sync_agencies
+from gateway.outbound.directory import directory_state, sync_agencies
 from gateway.runtime import Runtime
 
 __all__ = [
@@ -141,11 +139,10 @@ async def run_directory(settings: GatewaySettings, arguments: argparse.Namespace
             print(f"edxml-gateway directory: {count} agencies from the axis")
             return 0 if count else 1
         count, synced = await directory_state(runtime.store)
-        async with runtime.store.engine.connect() as connection:
-            rows = (await connection.execute(sa.select(agencies).order_by(agencies.c.code))).all()
-        for row in rows:
-            signers = f"\t{', '.join(json.loads(row.identities))}" if row.identities else ""
-            print(f"{row.code}\t{row.name}\t{row.source}{signers}")
+        for row in await runtime.store.directory_entries():
+            recorded = json.loads(row["identities"]) if row["identities"] else []
+            signers = f"\t{', '.join(recorded)}" if recorded else ""
+            print(f"{row['code']}\t{row['name']}\t{row['source']}{signers}")
         when = synced.isoformat(timespec="seconds") if synced else "never"
         print(f"{count} agencies from the axis, synchronised {when}")
         return 0
@@ -209,11 +206,10 @@ async def run_users(settings: GatewaySettings, arguments: argparse.Namespace) ->
                 else f"{arguments.username}: no such account"
             )
             return 0 if changed else 1
-        async with engine.connect() as connection:
-            rows = (await connection.execute(sa.select(users).order_by(users.c.username))).all()
-        for row in rows:
-            state = "locked" if row.locked else "active"
-            print(f"{row.username}\t{row.role}\t{state}\t{row.full_name}\t{row.agencies}")
+        for row in await store.users():
+            state = "locked" if row["locked"] else "active"
+            agencies = json.dumps(row["agencies"])
+            print(f"{row['username']}\t{row['role']}\t{state}\t{row['full_name']}\t{agencies}")
         return 0
     finally:
         await engine.dispose()

@@ -10,14 +10,10 @@ package signer against them, and binds a PDF's agency seal to the document's iss
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
-import sqlalchemy as sa
-
 import edxml
-from adapters.store.schema import agencies
-from adapters.store.store import Store, utc_now
+from adapters.store.store import Store
 
 __all__ = ["identities_of", "set_identities", "signer_binding"]
 
@@ -26,31 +22,13 @@ async def identities_of(
     store: Store, organ_id: str, configured: Mapping[str, Sequence[str]]
 ) -> tuple[str, ...]:
     """The identities that may sign for ``organ_id``: the settings', then the directory's."""
-    async with store.engine.connect() as connection:
-        recorded = await connection.scalar(
-            sa.select(agencies.c.identities).where(agencies.c.code == organ_id)
-        )
-    listed = json.loads(recorded) if recorded else []
+    listed = await store.recorded_identities(organ_id)
     return tuple(dict.fromkeys([*configured.get(organ_id, ()), *listed]))
 
 
 async def set_identities(store: Store, organ_id: str, identities: Sequence[str]) -> None:
     """Record ``organ_id``'s identities in the directory (kept across synchronisations)."""
-    encoded = json.dumps(list(identities), ensure_ascii=False) if identities else None
-    async with store.engine.begin() as connection:
-        moved = await connection.execute(
-            agencies.update().where(agencies.c.code == organ_id).values(identities=encoded)
-        )
-        if moved.rowcount == 0:
-            await connection.execute(
-                agencies.insert().values(
-                    code=organ_id,
-                    name=organ_id,
-                    source="local",
-                    updated_at=utc_now(),
-                    identities=encoded,
-                )
-            )
+    await store.record_identities(organ_id, identities)
 
 
 def signer_binding(

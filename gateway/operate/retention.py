@@ -12,10 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 from adapters.blobs import BlobStore
-from adapters.store.schema import messages
 from adapters.store.store import Store
 from gateway.operate import progress
 
@@ -35,15 +32,11 @@ class Expired:
 
 async def past_retention(store: Store, days: int) -> list[Expired]:
     cutoff = store.now() - dt.timedelta(days=days)
-    async with store.engine.connect() as connection:
-        rows = (
-            await connection.execute(
-                sa.select(messages)
-                .where(messages.c.created_at < cutoff, messages.c.package_ref != REMOVED)
-                .order_by(messages.c.created_at)
-            )
-        ).all()
-    return [Expired(r.id, r.document_id, r.created_at, r.package_ref, r.package_size) for r in rows]
+    rows = await store.packages_before(cutoff, REMOVED)
+    return [
+        Expired(r["id"], r["document_id"], r["created_at"], r["package_ref"], r["package_size"])
+        for r in rows
+    ]
 
 
 async def remove_packages(
@@ -53,17 +46,7 @@ async def remove_packages(
     removed = 0
     with progress.bar("removing", len(expired), unit="package") as shown:
         for item in expired:
-            async with store.engine.begin() as connection:
-                await connection.execute(
-                    messages.update()
-                    .where(messages.c.id == item.message_id)
-                    .values(package_ref=REMOVED)
-                )
-                still_used = await connection.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(messages)
-                    .where(messages.c.package_ref == item.package_ref)
-                )
+            still_used = await store.forget_package(item.message_id, item.package_ref, REMOVED)
             if not still_used and blobs.exists(item.package_ref):
                 path = blobs.path(item.package_ref)
                 path.chmod(0o644)

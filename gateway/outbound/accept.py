@@ -22,18 +22,12 @@ Accepted: the bytes go to the blob store, the message and one queued delivery pe
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
-
 import edxml
-from adapters.axis.client import AxisClient, AxisError
 from adapters.blobs import BlobStore
-from adapters.store.schema import agencies, messages
 from adapters.store.store import (
     ConcurrentChange,
     DuplicateMessage,
@@ -41,7 +35,6 @@ from adapters.store.store import (
     NewMessage,
     StatusAnswer,
     Store,
-    utc_now,
 )
 from gateway.delivery.routing import RoutingTable
 from gateway.delivery.states import reported_status_may_follow
@@ -54,9 +47,6 @@ __all__ = [
     "DuplicateDocument",
     "StatusOutOfOrder",
     "accept_package",
-    "directory_state",
-    "run_directory_sync",
-    "sync_agencies",
 ]
 
 log = logging.getLogger(__name__)
@@ -128,11 +118,6 @@ class Accepted:
     delivery_ids: tuple[str, ...]
 
 
-async def _directory(store: Store) -> set[str]:
-    async with store.engine.connect() as connection:
-        return set((await connection.execute(sa.select(agencies.c.code))).scalars())
-
-
 async def accept_package(
     store: Store,
     blobs: BlobStore,
@@ -199,37 +184,15 @@ async def accept_package(
                 raise AcceptanceError([Refusal("From/OrganId", "Điều 5.2", str(exc))]) from None
             needs_signature = True
     ref = await asyncio.to_thread(blobs.put, package_bytes)
-    if isinstance(package, edxml.DocumentPackage):
-        business_type = package.business.doc_type if package.business else 0
-        message = NewMessage(
-            direction="out",
-            document_id=document_id,
-            sender=sender,
-            code=str(package.code),
-            subject=package.subject,
-            business_type=business_type,
-            priority=(package.other_info.priority or 0) if package.other_info else 0,
-            due_date=package.due_date,
-            package_ref=ref,
-            package_size=len(package_bytes),
-            client_id=client_id,
-        )
-        unique = business_type == 0 and not resend
-    else:
-        message = NewMessage(
-            direction="out",
-            document_id=document_id,
-            sender=sender,
-            code=package.response_for.code or "",
-            subject=package.description or "",
-            message_type="status",
-            status_code=package.status_code,
-            package_ref=ref,
-            package_size=len(package_bytes),
-            client_id=client_id,
-            needs_signature=needs_signature,
-        )
-        unique = False
+    message, unique = _new_message(
+        package,
+        document_id,
+        ref,
+        len(package_bytes),
+        client_id=client_id,
+        needs_signature=needs_signature,
+        resend=resend,
+    )
     routes = [NewDelivery(r, routing.destination_for(r) or "") for r in unique_recipients]
     for _ in range(5):  # another status about the same document may commit under us
         answer = (
@@ -251,11 +214,57 @@ async def accept_package(
     )
 
 
+def _new_message(
+    package: edxml.Package,
+    document_id: str,
+    ref: str,
+    size: int,
+    *,
+    client_id: str | None,
+    needs_signature: bool,
+    resend: bool,
+) -> tuple[NewMessage, bool]:
+    """The message row of an accepted package, and whether its DocumentId must be unique
+    (a new document not sent again on purpose)."""
+    sender = package.sender.organ_id
+    if isinstance(package, edxml.DocumentPackage):
+        business_type = package.business.doc_type if package.business else 0
+        message = NewMessage(
+            direction="out",
+            document_id=document_id,
+            sender=sender,
+            code=str(package.code),
+            subject=package.subject,
+            business_type=business_type,
+            priority=(package.other_info.priority or 0) if package.other_info else 0,
+            due_date=package.due_date,
+            package_ref=ref,
+            package_size=size,
+            client_id=client_id,
+        )
+        return message, business_type == 0 and not resend
+    assert isinstance(package, edxml.StatusPackage)
+    message = NewMessage(
+        direction="out",
+        document_id=document_id,
+        sender=sender,
+        code=package.response_for.code or "",
+        subject=package.description or "",
+        message_type="status",
+        status_code=package.status_code,
+        package_ref=ref,
+        package_size=size,
+        client_id=client_id,
+        needs_signature=needs_signature,
+    )
+    return message, False
+
+
 async def _route_problems(
     store: Store, routing: RoutingTable, package: edxml.Package, recipients: list[str]
 ) -> list[Refusal]:
     problems = []
-    directory = await _directory(store)
+    directory = await store.agency_codes()
     for index, recipient in enumerate(recipients, start=1):
         destination = routing.destination_for(recipient)
         where = (
@@ -279,107 +288,16 @@ async def _status_answer(store: Store, status: edxml.StatusPackage) -> StatusAns
 
     Raises ``StatusOutOfOrder`` for a status that would go backwards; returns None for a
     status about nothing we received, or one that answers a request (13, 15, 16)."""
-    async with store.engine.connect() as connection:
-        row = (
-            await connection.execute(
-                sa.select(messages.c.id, messages.c.reported_status)
-                .where(
-                    messages.c.direction == "in",
-                    messages.c.message_type == "edoc",
-                    messages.c.business_type == 0,
-                    messages.c.document_id == (status.response_for.document_id or ""),
-                    messages.c.sender == status.response_for.organ_id,
-                    messages.c.recipient == status.sender.organ_id,
-                )
-                .order_by(messages.c.created_at)
-                .limit(1)
-            )
-        ).first()
-    if row is None:
+    found = await store.received_for_status(
+        status.response_for.document_id or "",
+        status.response_for.organ_id,
+        status.sender.organ_id,
+    )
+    if found is None:
         return None
-    previous = row.reported_status
+    message_id, previous = found
     if not reported_status_may_follow(previous, status.status_code):
         raise StatusOutOfOrder(status.status_code, previous or "")
     if status.status_code not in ("01", "02", "03", "04", "05", "06"):
         return None  # an answer to a request leaves the document's own status as it is
-    return StatusAnswer(row.id, previous, status.status_code)
-
-
-async def sync_agencies(store: Store, axis: AxisClient) -> int:
-    """Replace the directory's axis entries with ``getAgenciesList``; returns their number.
-
-    An empty answer changes nothing: the axis never has no agencies, and acceptance must not
-    lose its directory to a glitch."""
-    listed = await axis.agencies()
-    if not listed:
-        return 0
-    now = utc_now()
-    async with store.engine.begin() as connection:
-        # the certificate identities an operator recorded stay with their agency
-        kept = dict(
-            (
-                await connection.execute(
-                    sa.select(agencies.c.code, agencies.c.identities).where(
-                        agencies.c.identities.is_not(None)
-                    )
-                )
-            ).all()
-        )
-        await connection.execute(agencies.delete().where(agencies.c.source == "axis"))
-        fresh = {agency.code: agency for agency in listed}
-        await connection.execute(
-            agencies.delete().where(agencies.c.code.in_(list(fresh)))
-        )  # a local entry the axis now lists becomes the axis'
-        await connection.execute(
-            agencies.insert(),
-            [
-                {
-                    "code": a.code,
-                    "name": a.name,
-                    "parent": a.parent or None,
-                    "source": "axis",
-                    "updated_at": now,
-                    "identities": kept.get(a.code),
-                }
-                for a in fresh.values()
-            ],
-        )
-    return len(listed)
-
-
-async def directory_state(store: Store) -> tuple[int, dt.datetime | None]:
-    """(agencies from the axis, when they were last synchronised — None: never)."""
-    async with store.engine.connect() as connection:
-        row = (
-            await connection.execute(
-                sa.select(sa.func.count(), sa.func.max(agencies.c.updated_at)).where(
-                    agencies.c.source == "axis"
-                )
-            )
-        ).one()
-    count, last = row
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=dt.UTC)
-    return int(count or 0), last
-
-
-async def run_directory_sync(
-    store: Store,
-    axis: AxisClient,
-    *,
-    interval_seconds: float,
-    stop: asyncio.Event,
-    retry_seconds: float = 60.0,
-) -> None:
-    """Synchronise the directory now, then every ``interval_seconds`` until ``stop`` (an
-    axis that does not answer is tried again after ``retry_seconds``)."""
-    while not stop.is_set():
-        try:
-            count = await sync_agencies(store, axis)
-            log.info("agencies directory synchronised: %d agencies", count)
-            wait = interval_seconds
-        except AxisError as exc:
-            log.warning("agencies directory not synchronised: %s", exc)
-            wait = retry_seconds
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), wait)
+    return StatusAnswer(message_id, previous, status.status_code)

@@ -30,7 +30,7 @@ from gateway.http.api.app import MAX_REQUEST_BYTES, PREFIX, ApiContext, build_ap
 from gateway.http.api.clients import create_client
 from gateway.http.vdxp import FacadeSystem, VdxpBackend
 from gateway.inbound.pipeline import InboundPipeline
-from gateway.outbound.accept import sync_agencies
+from gateway.outbound.directory import sync_agencies
 from gateway.signing import Signers
 from tests.adapters.conftest import client_for
 from tests.conftest import open_store

@@ -11,7 +11,8 @@ from adapters.blobs import BlobStore
 from adapters.store.store import Store
 from devtools.axis_simulator import AxisSimulator
 from gateway.delivery.routing import Route, RoutingTable
-from gateway.outbound.accept import AcceptanceError, accept_package, sync_agencies
+from gateway.outbound.accept import AcceptanceError, accept_package
+from gateway.outbound.directory import sync_agencies
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization, status
 

@@ -16,7 +16,7 @@ from adapters.axis.client import AxisClient, AxisConfig
 from devtools.axis_simulator import AxisSimulator
 from gateway.config import AxisSettings, FacadeSystemSettings, GatewaySettings
 from gateway.inbound.identities import identities_of, set_identities
-from gateway.outbound.accept import directory_state, sync_agencies
+from gateway.outbound.directory import directory_state, sync_agencies
 from gateway.runtime import Runtime
 from tests.adapters.conftest import SYSTEMS, VECTOR_SECRET, client_for
 

@@ -1,0 +1,95 @@
+"""The service commands by name: each loads nothing it does not need, runs to completion and
+returns the process' exit code (0 done, 1 the answer is "no", 2 a problem the user can fix)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable
+
+from gateway.cli import service as commands
+from gateway.config import GatewaySettings
+
+__all__ = ["run_service_command"]
+
+Command = Callable[[GatewaySettings, argparse.Namespace, str], int]
+
+
+def _migrate(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
+    where = asyncio.run(commands.run_migrate(settings))
+    print(f"{name}: the database is up to date ({where})")
+    return 0
+
+
+def _worker(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
+    asyncio.run(commands.run_worker(settings))
+    return 0
+
+
+def _serve(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
+    asyncio.run(commands.run_serve(settings, arguments.host, arguments.port))
+    return 0
+
+
+def _check_config(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
+    from gateway.cli.check_config import check_config  # noqa: PLC0415 (its probes' imports)
+
+    checked = asyncio.run(check_config(settings))
+    for part, ok, detail in checked:
+        print(f"{'ok  ' if ok else 'FAIL'} {part}: {detail}")
+    return 0 if all(ok for _, ok, _ in checked) else 1
+
+
+def _backup_or_restore(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
+    from gateway.operate.backup import BackupError, backup, restore  # noqa: PLC0415
+
+    try:
+        if arguments.command == "backup":
+            manifest = backup(settings, arguments.folder)
+        else:
+            manifest = asyncio.run(restore(settings, arguments.folder))
+    except BackupError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    files, kind = len(manifest["files"]), manifest["database"]
+    print(f"{name}: {files} files, {kind}, {arguments.folder}")
+    return 0
+
+
+def _requeue(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
+    results = asyncio.run(commands.run_requeue(settings, arguments.delivery_ids))
+    for delivery_id, requeued in results:
+        print(f"{delivery_id}: {'requeued' if requeued else 'not failed (left as it is)'}")
+    return 0 if all(requeued for _, requeued in results) else 1
+
+
+def _async(run: Callable[..., object]) -> Command:
+    """A command whose coroutine takes (settings, arguments) and returns the exit code."""
+
+    def command(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
+        return int(asyncio.run(run(settings, arguments)))  # type: ignore[arg-type]
+
+    return command
+
+
+COMMANDS: dict[str, Command] = {
+    "migrate": _migrate,
+    "worker": _worker,
+    "serve": _serve,
+    "requeue": _requeue,
+    "check-config": _check_config,
+    "backup": _backup_or_restore,
+    "restore": _backup_or_restore,
+    "alerts": _async(commands.run_alerts_command),
+    "retention": _async(commands.run_retention),
+    "directory": _async(commands.run_directory),
+    "report": _async(commands.run_report),
+    "users": _async(commands.run_users),
+    "clients": _async(commands.run_clients),
+}
+
+
+def run_service_command(arguments: argparse.Namespace, name: str) -> int:
+    settings = commands.settings_from(arguments.config)
+    return COMMANDS[arguments.command](settings, arguments, name)

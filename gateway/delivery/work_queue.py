@@ -1,0 +1,80 @@
+"""The work queue: what feeds accepted deliveries to the dispatcher, behind one interface.
+
+Two backends, chosen by configuration (``broker_url``): ``EmbeddedQueue`` — the store's due
+rows are the queue, claimed in batches (a laptop, one process) — and ``RabbitQueue`` — the
+outbox relay publishes what each transaction queued, and consumers take one delivery per
+message (several workers). Both promise the same, which ``tests/gateway/test_work_queue.py``
+checks on each: every due delivery reaches the dispatcher at least once, and the store's
+claims (attempt numbers as fencing tokens) make it happen once in effect; a requeued one
+comes round again; ``stop`` ends the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from adapters.broker.amqp import AmqpBroker
+from adapters.redis import LeaderLock, while_leader
+from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.queue import relay_outbox, work_handler
+
+__all__ = ["EmbeddedQueue", "RabbitQueue", "WorkQueue"]
+
+
+class WorkQueue(Protocol):
+    """Runs until ``stop``, handing each due delivery to ``dispatcher.perform``."""
+
+    name: str
+
+    async def run(self, dispatcher: Dispatcher, *, stop: asyncio.Event) -> None: ...
+
+
+@dataclass
+class EmbeddedQueue:
+    """The store's due rows are the queue (no broker)."""
+
+    batch: int = 20
+    lease_seconds: float = 120.0
+    concurrency: int = 20
+    idle_seconds: float = 0.2
+    name: str = "embedded"
+
+    async def run(self, dispatcher: Dispatcher, *, stop: asyncio.Event) -> None:
+        await run_embedded(
+            dispatcher,
+            stop=stop,
+            batch=self.batch,
+            lease_seconds=self.lease_seconds,
+            concurrency=self.concurrency,
+            idle_seconds=self.idle_seconds,
+        )
+
+
+@dataclass
+class RabbitQueue:
+    """RabbitMQ: the outbox relay (one leader among the processes) and a consumer."""
+
+    broker: AmqpBroker
+    #: The relay's leader lock (Redis across processes, local otherwise)
+    relay_lock: Callable[[], LeaderLock]
+    wake: asyncio.Event | None = None
+    lease_seconds: float = 120.0
+    idle_seconds: float = 0.2
+    name: str = "rabbitmq"
+
+    async def run(self, dispatcher: Dispatcher, *, stop: asyncio.Event) -> None:
+        store, broker = dispatcher.store, self.broker
+
+        async def relay(job_stop: asyncio.Event) -> None:
+            await relay_outbox(
+                store, broker, stop=job_stop, wake=self.wake, idle_seconds=self.idle_seconds
+            )
+
+        handler = work_handler(dispatcher, lease_seconds=self.lease_seconds)
+        await asyncio.gather(
+            broker.run_consumer(handler, stop=stop),
+            while_leader(self.relay_lock(), relay, stop=stop),
+        )
