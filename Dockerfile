@@ -18,6 +18,7 @@ COPY edxml ./edxml
 COPY schemas ./schemas
 COPY adapters ./adapters
 COPY gateway ./gateway
+COPY devtools ./devtools
 COPY config ./config
 RUN pip install --no-cache-dir .
 

@@ -1,6 +1,6 @@
 """Attachment file names and formats under the provincial regulation (Điều 8.3, 8.4).
 
-Allowed formats are those of Thông tư 39/2017 as restated for exchange (legal.md 4): text,
+Allowed formats are those of Thông tư 39/2017 as restated for exchange: text,
 office documents, PDF, spreadsheets and common images. A conforming name is 1-50 ASCII
 letters, digits, ``.``, ``-`` or ``_`` and does not start with a dot.
 """

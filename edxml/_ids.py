@@ -1,4 +1,4 @@
-"""Agency identifiers and document identifiers (spec 4; legal.md 6 and 7).
+"""Agency identifiers and document identifiers (spec 4; the provincial regulation's Điều 6 and 7).
 
 Agency ids come in two forms:
 

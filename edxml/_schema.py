@@ -1,6 +1,6 @@
 """Our XSDs (package data ``edxml.schemas``), compiled once, checked with lxml.
 
-lxml validates 20-100x faster than xmlschema on our machines (spec/python-stack.md 2c), so
+lxml validates 20-100x faster than xmlschema on our machines (measured), so
 it runs on the hot path; the test-suite cross-checks the same schemas with xmlschema.
 """
 

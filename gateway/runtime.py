@@ -1,6 +1,6 @@
 """Assembling the gateway from its settings: store, blobs, destinations, queue, workers.
 
-One code path for both deployments (DESIGN.md): the settings choose SQLite or PostgreSQL,
+One code path for both deployments (docs/architecture.md): the settings choose SQLite or PostgreSQL,
 the embedded queue or RabbitMQ, in-process or Redis coordination. ``run_workers`` runs what
 a worker process does: the dispatcher (embedded claims, or a RabbitMQ consumer plus the
 outbox relay under a leader lock) and the axis poller under its own leader lock, so that

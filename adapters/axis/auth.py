@@ -1,7 +1,7 @@
 """The axis' "XroadVnpt" HMAC headers (spec 3.2), as the official SDK (SDKVXP 2.0.1) sends them.
 
 Pure functions of the fields, the secret and the clock: no I/O. What the captured SDK
-requests show (../shared/vectors, which override the spec):
+requests show (the captured requests, which override the written spec):
 
 * every field is sent again with the prefix ``XroadVnpt-`` (``Content-Type`` too);
 * ``XroadVnpt-sign-header-key`` lists the field names in the SDK's map order, ``;``-joined;

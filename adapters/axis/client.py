@@ -1,9 +1,10 @@
 """Client of the national axis (VDXP) HTTP+JSON API (spec 3.3), with the SDK's HMAC headers.
 
 Each operation is a POST (``downloadEdoc``: GET) to ``<base_url>/<operation>`` whose
-parameters travel as signed ``XroadVnpt-`` headers (../shared/vectors): ``sendEdoc`` posts
-the raw ``.edxml`` as ``application/octet-stream`` followed by CRLF, with ``hash-file``;
-list operations post an empty body; ``getEdoc`` and ``updateStatus`` post ``{}``.
+parameters travel as signed ``XroadVnpt-`` headers (as the SDK's captured requests show):
+``sendEdoc`` posts the raw ``.edxml`` as ``application/octet-stream`` followed by CRLF,
+with ``hash-file``; list operations post an empty body; ``getEdoc`` and ``updateStatus``
+post ``{}``.
 
 Answers come in the envelope ``{status, ErrorCode, ErrorDesc, ...}``; anything but
 ``status == "OK"`` is a failure. Failures are classified for the dispatcher's retry loop

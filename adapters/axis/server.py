@@ -6,7 +6,7 @@ store). It checks the XroadVnpt signature, reads parameters from the signed head
 the ``sendEdoc`` file in either form seen on the wire, and answers in the envelope
 ``{status, ErrorCode, ErrorDesc, ...}`` that the SDK understands.
 
-What the captured SDK requests require (../shared/vectors):
+What the captured SDK requests require (the captured requests):
 
 * the fields of earlier calls are still sent and signed; an operation ignores those it does
   not use, and an empty ``docId`` means "no filter";

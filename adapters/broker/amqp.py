@@ -8,7 +8,7 @@ Topology (names under ``prefix``, so test runs and deployments never share queue
 
 A message carries a delivery id and an attempt number (JSON), never package bytes; it is
 persistent, published with ``mandatory=True`` on a channel with publisher confirms and
-``on_return_raises=True`` (python-stack.md 2e: otherwise an unroutable message vanishes), so
+``on_return_raises=True`` (otherwise an unroutable message vanishes), so
 ``publish`` returns only once the broker has it. Consumers acknowledge manually after the
 store has recorded the outcome; ``prefetch`` bounds what one worker holds. A delay is rounded
 down to a tier; a consumer that gets a message early sends it round again for the rest.

@@ -1,6 +1,6 @@
 """How many requests a destination gets at once, across every process of a deployment.
 
-A recovering axis must not be hit by the retry storm of every worker (issue 5). Each process
+A recovering axis must not be hit by the retry storm of every worker. Each process
 already caps its own requests per destination; ``RedisLimit`` caps the deployment's: a
 sorted set per destination holds one member per request in flight, scored by when its slot
 expires, so a process that dies mid-request frees its slots after ``ttl`` seconds. Taking a

@@ -1,4 +1,4 @@
-"""The store of record: tables of messages, deliveries and their events (DESIGN.md).
+"""The store of record: tables of messages, deliveries and their events (docs/architecture.md).
 
 SQLAlchemy Core tables, one definition for SQLite (embedded) and PostgreSQL (production);
 Alembic migrations (``migrations/``) create them. Package and attachment bytes live in the

@@ -6,7 +6,7 @@ crash or a lost connection it simply publishes what is still unmarked, so nothin
 and, at worst, something is published twice. The worker takes each message's delivery with
 ``claim_one`` (the attempt number fences it), performs it, and acknowledges; a duplicate or
 stale message finds nothing to do or waits for its time. At-least-once transport, idempotent
-consumers: each delivery happens once in effect (DESIGN.md).
+consumers: each delivery happens once in effect (docs/architecture.md).
 """
 
 from __future__ import annotations

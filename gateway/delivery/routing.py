@@ -2,7 +2,7 @@
 
 Routes are tried in order; a pattern is a shell-style match on the OrganId (``000.*.H42``
 for every unit of Ninh Bình, ``*`` for the rest). A recipient no route takes is refused when
-the document is accepted, not discovered at send time (issue 5).
+the document is accepted, not discovered at send time.
 """
 
 from __future__ import annotations

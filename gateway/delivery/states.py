@@ -1,7 +1,7 @@
 """The states of one delivery (one recipient of one message) and the moves between them.
 
-DESIGN.md "States of one delivery", enforced here so every writer obeys it (Điều 14.3a: the
-sender's clerk must know, per recipient, where the document is)::
+The delivery state machine (docs/architecture.md), enforced here so every writer obeys it
+(Điều 14.3a: the sender's clerk must know, per recipient, where the document is)::
 
     queued -> sending -> sent -> arrived(01) -> accepted(03) | rejected(02)
            -> assigned(04) -> processing(05) -> done(06)

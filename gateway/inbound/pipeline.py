@@ -368,7 +368,7 @@ class InboundPipeline:
         return InboundResult(message_id, "status")
 
     async def _recalled(self, request: edxml.StatusPackage, request_id: str) -> InboundResult:
-        """The sender takes back a document it sent us (status 13; legal.md 2.9 III.8)."""
+        """The sender takes back a document it sent us (status 13)."""
         document_id = request.response_for.document_id or ""
         recalled = await self.store.recall_received(
             document_id, request.sender.organ_id, request_id, request.description

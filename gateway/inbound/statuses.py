@@ -1,4 +1,4 @@
-"""Status packages about our outgoing documents move their deliveries (DESIGN.md).
+"""Status packages about our outgoing documents move their deliveries (docs/architecture.md).
 
 A status package names the document (``ResponseFor/DocumentId``) and is reported by the
 recipient (``From``); together they pick the delivery. The move happens only when the state

@@ -4,7 +4,7 @@ Nothing is deleted automatically. ``past_retention`` lists the messages older th
 period; ``remove_packages`` (only with the operator's explicit confirmation) deletes their
 package files from the blob store — a file still used by a newer message is kept — while the
 messages, deliveries and events stay, so the register of what existed remains
-(legal.md 8); each removal is written to the audit log with the file's reference and size.
+(Điều 16, 18.1); each removal is written to the audit log with the file's reference and size.
 """
 
 from __future__ import annotations
