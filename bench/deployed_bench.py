@@ -1,0 +1,229 @@
+"""The delivery engine as deployed: accepted -> ``sent`` through real ``edxml-gateway serve``
+and ``worker`` processes, with PostgreSQL, RabbitMQ, Redis (the shared destination limit and
+the leader locks) and the webhook listener, against the axis simulator in its own process.
+
+The bench process accepts the documents into the store as the API does (one transaction
+each, the outbox row in it, 8 at a time); the processes relay and deliver them. Figures,
+each run with one process (``serve``) and with two (``serve`` + ``worker``):
+
+* deliveries per second from the first acceptance to the last ``sent``, and as a ratio to
+  the floor: the simulator's own rate for the same packages sent straight by our client, in
+  the same run (goal: >= 0.25);
+* p99 seconds from acceptance to ``sent`` (goal: < 1 s);
+* the speed-up from one to two processes (goal: >= x1.6);
+* the most connections open to the axis at once, sampled with ``ss`` (goal: <= 10, the axis'
+  limit per system, whatever the process count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import sqlalchemy as sa  # noqa: E402
+import yaml  # noqa: E402
+from axis_bench import _small_package  # noqa: E402
+from delivery_bench import _direct, _latencies  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
+from adapters.blobs import BlobStore  # noqa: E402
+from adapters.store.engine import create_engine  # noqa: E402
+from adapters.store.store import NewDelivery, NewMessage, Store  # noqa: E402
+
+PACKAGES = int(os.environ.get("EDXML_BENCH_DEPLOYED_PACKAGES", "3000"))
+PRODUCERS = 8
+POSTGRES_URL = os.environ.get(
+    "EDXML_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+AMQP_URL = os.environ.get("EDXML_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("EDXML_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+OFFICE, VPCP = "000.00.01.H42", "000.00.00.G22"
+SECRET = "demo-secret-ninh-binh"
+
+
+class PeakConnections:
+    """The most established TCP connections to ``port`` seen, sampled every 20 ms."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.peak = port, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            out = subprocess.run(
+                ["ss", "-Htn", "state", "established", f"( sport = :{self.port} )"],
+                capture_output=True, text=True, check=False,
+            ).stdout  # fmt: skip
+            self.peak = max(self.peak, len([line for line in out.splitlines() if line.strip()]))
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> PeakConnections:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _settings(folder: Path, schema: str, axis_url: str) -> Path:
+    config = folder / "gateway.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data_dir": str(folder / "data"),
+                "database_url": POSTGRES_URL,
+                "database_schema": schema,
+                "broker_url": AMQP_URL,
+                "broker_prefix": f"edxml-bench-{schema}",
+                "redis_url": REDIS_URL,
+                "redis_prefix": f"edxml-bench-{schema}",
+                "axis": {
+                    "base_url": axis_url,
+                    "system_id": "00.42.W00",
+                    "secret_env": "EDXML_BENCH_AXIS_SECRET",
+                    "poll": False,
+                },
+                "own_agencies": ["*.H42"],
+                "signature_required": False,
+                "log_level": "WARNING",
+            }
+        )
+    )
+    return config
+
+
+def _start(command: str, config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", command, "--config", str(config),
+             *(["--port", "0"] if command == "serve" else [])],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+async def _accept_all(store: Store, ref: str, size: int, run_id: str) -> float:
+    producers = asyncio.Semaphore(PRODUCERS)
+
+    async def accept(number: int) -> None:
+        async with producers:
+            await store.accept(
+                NewMessage(
+                    direction="out",
+                    document_id=f"{OFFICE},2026/11/25,{run_id}{number}/UBND-VP",
+                    sender=OFFICE,
+                    code=f"{number}/UBND-VP",
+                    package_ref=ref,
+                    package_size=size,
+                ),
+                [NewDelivery(VPCP, "axis")],
+            )
+
+    start = time.perf_counter()
+    await asyncio.gather(*(accept(number) for number in range(PACKAGES)))
+    return start
+
+
+async def _one_run(axis_url: str, port: int, processes: int, folder: Path) -> dict[str, float]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(POSTGRES_URL)
+    async with admin.begin() as connection:
+        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    config = _settings(folder, schema, axis_url)
+    env = {**os.environ, "EDXML_BENCH_AXIS_SECRET": SECRET}
+    subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "migrate", "--config", str(config)],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    running = [_start("serve", config, env, folder / "serve.log")]
+    running += [
+        _start("worker", config, env, folder / f"worker{n}.log") for n in range(processes - 1)
+    ]
+    store = Store(create_engine(POSTGRES_URL, schema=schema))
+    try:
+        await asyncio.sleep(3)  # the processes connect and elect their relay leader
+        package = _small_package()
+        blobs = BlobStore(folder / "data" / "blobs")
+        ref = blobs.put(package)
+        with PeakConnections(port) as connections:
+            start = await _accept_all(store, ref, len(package), uuid.uuid4().hex[:6])
+            deadline = time.monotonic() + 600
+            while (await store.counts_by_state()).get("sent", 0) < PACKAGES:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not all sent: {await store.counts_by_state()}")
+                await asyncio.sleep(0.05)
+            elapsed = time.perf_counter() - start
+        latencies = sorted(await _latencies(store))
+    finally:
+        for process in running:
+            process.terminate()
+        for process in running:
+            process.wait(timeout=60)
+        await store.close()
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+    return {
+        "per_s": PACKAGES / elapsed,
+        "p50_s": statistics.median(latencies),
+        "p99_s": latencies[int(len(latencies) * 0.99) - 1],
+        "connections": float(connections.peak),
+    }
+
+
+def run() -> list[tuple[str, float, str]]:
+    figures: list[tuple[str, float, str]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "simulate-axis", "--port", "0"],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert simulator.stdout is not None
+            url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()
+            port = int(url.rsplit(":", 1)[-1])
+            floor = asyncio.run(_direct(url))
+            results = {}
+            for processes in (1, 2):
+                run_folder = Path(folder) / f"p{processes}"
+                run_folder.mkdir()
+                results[processes] = asyncio.run(_one_run(url, port, processes, run_folder))
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=30)
+    figures.append(("deployed_floor_direct_per_s", round(floor, 1), "packages/s client->simulator"))
+    for processes, result in results.items():
+        name = f"deployed_{processes}p"
+        figures += [
+            (f"{name}_per_s", round(result["per_s"], 1), "deliveries/s accepted->sent"),
+            (f"{name}_ratio_to_floor", round(result["per_s"] / floor, 3), "x floor (goal >= 0.25)"),
+            (f"{name}_p50_s", round(result["p50_s"], 3), "s accepted->sent"),
+            (f"{name}_p99_s", round(result["p99_s"], 3), "s accepted->sent (goal < 1)"),
+            (f"{name}_axis_connections_peak", result["connections"], "connections (goal <= 10)"),
+        ]
+    figures.append(
+        (
+            "deployed_scaling_1p_to_2p",
+            round(results[2]["per_s"] / results[1]["per_s"], 2),
+            "x (goal >= 1.6)",
+        )
+    )
+    return figures
+
+
+if __name__ == "__main__":
+    for name, value, unit in run():
+        print(f"bench {name} {value:g} {unit}")
