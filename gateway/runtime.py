@@ -32,10 +32,12 @@ from adapters.ministry_rest import MinistryRestClient
 from adapters.redis import LeaderLock, LocalLock, RedisLock, while_leader
 from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.redis.limits import RedisLimit
+from adapters.redis.membership import Membership
 from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, Store
 from gateway.config import GatewaySettings
+from gateway.delivery.budget import ConnectionBudget
 from gateway.delivery.destinations import (
     AxisDestination,
     Destination,
@@ -150,6 +152,8 @@ class Runtime:
             retry=settings.retry,
             limit_per_destination=settings.workers.limit_per_destination,
             shared_limit=shared,
+            # the axis' connections are shared by the process' share (ConnectionBudget)
+            budgeted_routes=frozenset({"axis"} if self.redis is not None else ()),
             signers=self.signers,
         )
         self.inbound = InboundPipeline(
@@ -304,6 +308,14 @@ class Runtime:
         """The dispatcher and the poller, until ``stop``."""
         tasks: list[asyncio.Task[None]] = []
         tasks.append(asyncio.create_task(self.work_queue().run(self.dispatcher, stop=stop)))
+        tasks.append(asyncio.create_task(self.dispatcher.watch_recovery(stop=stop)))
+        if self.redis is not None and self.axis is not None and self.settings.axis is not None:
+            # The axis' connections are the deployment's, not each process's (spec 3.1).
+            budget = ConnectionBudget(
+                Membership(self.redis, f"{self.settings.redis_prefix}:axis"),
+                {"axis": (self.settings.axis.max_connections, self.axis)},
+            )
+            tasks.append(asyncio.create_task(budget.run(stop=stop)))
 
         async def webhooks(job_stop: asyncio.Event) -> None:
             await run_webhooks(self.store, stop=job_stop, policy=self.settings.webhooks.policy())

@@ -58,8 +58,8 @@ def test_the_wheel_carries_the_package_data(tmp_path: Path) -> None:
         "adapters/store/migrations/script.py.mako",
         "adapters/store/migrations/versions/0001_initial.py",
         "adapters/store/migrations/versions/0005_notices.py",
-        "gateway/dashboard/templates/base.html",
-        "gateway/dashboard/texts.json",
+        "gateway/http/dashboard/templates/base.html",
+        "gateway/http/dashboard/texts.json",
         "devtools/demo.py",
     ):
         assert expected in names, expected

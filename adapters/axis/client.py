@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import enum
 import json
@@ -27,6 +28,7 @@ import aiohttp.payload
 from aiohttp.abc import AbstractStreamWriter
 
 from adapters.axis.auth import SDK_HEADERS, SdkHeaderMap, hash_file, sdk_timestamp, vietnam_now
+from adapters.axis.pool import SessionPool
 from adapters.axis.types import (
     _AGENCY_OPERATIONS,
     _JSON,
@@ -115,8 +117,8 @@ class AxisClient:
     ) -> None:
         self._config = config
         self._base = config.base_url.rstrip("/")
-        self._session = session
-        self._owns_session = session is None
+        self._session = session  # the caller's, used as it is
+        self._pool: SessionPool | None = None  # ours: its limit is this process' share
         self._state = _State.UNOPENED
         # The SDK formats its host's local time, which is Vietnam time on the axis' side; a
         # container's clock is often UTC, so the wall clock of Vietnam is used explicitly.
@@ -128,13 +130,8 @@ class AxisClient:
     async def __aenter__(self) -> AxisClient:
         if self._state is _State.CLOSED:
             raise RuntimeError("this AxisClient is closed; make a new one")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(
-                    total=self._config.timeout_seconds, connect=self._config.connect_timeout_seconds
-                ),
-                connector=aiohttp.TCPConnector(limit=self._config.max_connections),
-            )
+        if self._session is None and self._pool is None:
+            self._pool = SessionPool(self._new_session, self._config.max_connections)
         self._state = _State.OPENED
         return self
 
@@ -142,9 +139,33 @@ class AxisClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
+        if self._pool is not None:
+            await self._pool.aclose()
         self._state = _State.CLOSED
+
+    def _new_session(self, connections: int) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(
+                total=self._config.timeout_seconds, connect=self._config.connect_timeout_seconds
+            ),
+            connector=aiohttp.TCPConnector(limit=connections),
+        )
+
+    @property
+    def connection_limit(self) -> int:
+        return self._pool.limit if self._pool is not None else self._config.max_connections
+
+    async def set_connection_limit(self, connections: int) -> None:
+        """This process' share of the system's connections to the axis (at most the
+        configured ``max_connections``); every call waits for one of them."""
+        if self._pool is not None:
+            await self._pool.set_limit(max(0, min(connections, self._config.max_connections)))
+
+    def _connection(self) -> contextlib.AbstractAsyncContextManager[aiohttp.ClientSession]:
+        if self._pool is not None:
+            return self._pool.session()
+        assert self._session is not None
+        return contextlib.nullcontext(self._session)
 
     def _map_for(self, operation: str) -> SdkHeaderMap:
         """The SDK's service object of ``operation``: documents or agencies (each its map)."""
@@ -162,7 +183,7 @@ class AxisClient:
         method: str = "POST",
         raw: bool = False,
     ) -> Any:
-        if self._state is not _State.OPENED or self._session is None:
+        if self._state is not _State.OPENED:
             raise RuntimeError(
                 f"use the AxisClient inside 'async with' (it is {self._state.value})"
             )
@@ -174,9 +195,12 @@ class AxisClient:
         )
         headers += [("Content-Type", content_type), *SDK_HEADERS]
         try:
-            async with self._session.request(
-                method, f"{self._base}/{operation}", data=body, headers=headers
-            ) as response:
+            async with (
+                self._connection() as session,
+                session.request(
+                    method, f"{self._base}/{operation}", data=body, headers=headers
+                ) as response,
+            ):
                 payload = await response.read()
                 status = response.status
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))

@@ -1,11 +1,16 @@
-"""Deliveries on the move: claims with leases and fencing attempt numbers, the outcome of
-an attempt, operator moves, notes and requeues, each one conditional UPDATE plus one event.
+"""Deliveries on the move: claims with leases and fencing attempt numbers, and the outcome
+of attempts, each a batch in one transaction of set-based statements.
+
+A claim is one SELECT (rows locked on PostgreSQL), one UPDATE of every claimable row, one
+insert of their events and one read of what the workers need; recording outcomes is one
+UPDATE (per-row values by CASE), one insert of events and, for retries with a broker, one
+insert of outbox rows. A batch costs the same few round trips whether it holds 1 row or 200.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,22 +18,43 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.base import StoreBase
 from adapters.store.records import (
-    FAILED,
     QUEUED,
     RETRY_WAIT,
     SENDING,
     SENT,
+    AttemptOutcome,
     Claim,
     DeliveryJob,
+    StateChange,
     as_utc,
 )
 from adapters.store.schema import (
     deliveries,
+    delivery_events,
     messages,
     outbox,
 )
 
 __all__ = ["DeliveryStore"]
+
+_WAITING = (QUEUED, RETRY_WAIT)
+
+
+def _due(now: dt.datetime) -> sa.ColumnElement[bool]:
+    """Queued or waiting and due, or ``sending`` with an expired lease (its worker died)."""
+    return sa.or_(
+        sa.and_(deliveries.c.state.in_(_WAITING), deliveries.c.next_attempt_at <= now),
+        sa.and_(deliveries.c.state == SENDING, deliveries.c.lease_until < now),
+    )
+
+
+def _by_id(column: sa.Column[Any], values: dict[str, Any], otherwise: Any) -> Any:
+    """A per-row value in one UPDATE: ``CASE id WHEN ... THEN ... ELSE otherwise END``,
+    each value bound with the column's type (PostgreSQL must know a parameter's type)."""
+    if not values:
+        return otherwise
+    typed = {key: sa.literal(value, column.type) for key, value in values.items()}
+    return sa.case(typed, value=deliveries.c.id, else_=otherwise)
 
 
 class DeliveryStore(StoreBase):
@@ -36,17 +62,11 @@ class DeliveryStore(StoreBase):
         """Take up to ``limit`` due deliveries (queued or retry-wait and due, or a ``sending``
         whose lease expired: its worker died), most urgent first; each gets attempt + 1."""
         now = self._clock()
-        due = sa.or_(
-            sa.and_(
-                deliveries.c.state.in_((QUEUED, RETRY_WAIT)), deliveries.c.next_attempt_at <= now
-            ),
-            sa.and_(deliveries.c.state == SENDING, deliveries.c.lease_until < now),
-        )
         query = (
             sa.select(
                 deliveries.c.id, deliveries.c.state, deliveries.c.attempts, deliveries.c.in_doubt
             )
-            .where(due)
+            .where(_due(now))
             .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at)
             .limit(limit)
         )
@@ -57,40 +77,48 @@ class DeliveryStore(StoreBase):
             return await self._claim(connection, candidates, now, lease_seconds)
 
     async def claim_one(self, delivery_id: str, *, lease_seconds: float) -> Claim:
-        """Take one named delivery (a broker message names it).
+        """Take one named delivery (a broker message names it); see ``claim_many``."""
+        return (await self.claim_many([delivery_id], lease_seconds=lease_seconds))[delivery_id]
 
-        The result says why not when it cannot be taken: done already (the message was a
+    async def claim_many(
+        self, delivery_ids: Sequence[str], *, lease_seconds: float
+    ) -> dict[str, Claim]:
+        """Take the named deliveries (broker messages name them), in one transaction.
+
+        Each claim says why not when it cannot be taken: done already (the message was a
         duplicate: drop it), not due until ``busy_until`` (a stale message of an earlier
         attempt), or held by another worker's lease until ``busy_until`` (its worker may have
         died: try again then).
         """
         now = self._clock()
+        wanted = list(dict.fromkeys(delivery_ids))
+        query = sa.select(
+            deliveries.c.id,
+            deliveries.c.state,
+            deliveries.c.attempts,
+            deliveries.c.lease_until,
+            deliveries.c.next_attempt_at,
+            deliveries.c.in_doubt,
+        ).where(deliveries.c.id.in_(wanted))
+        if self._postgres:
+            query = query.with_for_update()
+        claims: dict[str, Claim] = {}
         async with self._transaction() as connection:
-            found = (
-                await connection.execute(
-                    sa.select(
-                        deliveries.c.state,
-                        deliveries.c.attempts,
-                        deliveries.c.lease_until,
-                        deliveries.c.next_attempt_at,
-                        deliveries.c.in_doubt,
-                    ).where(deliveries.c.id == delivery_id)
-                )
-            ).first()
-            if found is None:
-                return Claim(None, None, "unknown delivery")
-            state, attempts, lease_until, next_attempt_at, doubtful = found
-            lease_until, next_attempt_at = as_utc(lease_until), as_utc(next_attempt_at)
-            if state == SENDING and lease_until is not None and lease_until >= now:
-                return Claim(None, lease_until, "another worker holds it")
-            if state in (QUEUED, RETRY_WAIT) and next_attempt_at and next_attempt_at > now:
-                return Claim(None, next_attempt_at, "not due yet")
-            if state not in (QUEUED, RETRY_WAIT, SENDING):
-                return Claim(None, None, f"nothing to do: it is {state}")
-            jobs = await self._claim(
-                connection, [(delivery_id, state, attempts, doubtful)], now, lease_seconds
-            )
-        return Claim(jobs[0] if jobs else None, None, "" if jobs else "taken by another worker")
+            found = {row.id: row for row in (await connection.execute(query)).all()}
+            candidates = []
+            for delivery_id in wanted:
+                row = found.get(delivery_id)
+                refusal = _refusal(row, now)
+                if refusal is not None or row is None:
+                    claims[delivery_id] = refusal or Claim(None, None, "unknown delivery")
+                else:
+                    candidates.append((row.id, row.state, row.attempts, row.in_doubt))
+            jobs = await self._claim(connection, candidates, now, lease_seconds)
+        taken = {job.delivery_id: job for job in jobs}
+        for delivery_id, *_ in candidates:
+            job = taken.get(delivery_id)
+            claims[delivery_id] = Claim(job, None, "" if job else "taken by another worker")
+        return claims
 
     async def _claim(
         self,
@@ -99,44 +127,34 @@ class DeliveryStore(StoreBase):
         now: dt.datetime,
         lease_seconds: float,
     ) -> list[DeliveryJob]:
-        lease_until = now + dt.timedelta(seconds=lease_seconds)
-        claimed: list[str] = []
-        in_doubt: set[str] = set()
-        for delivery_id, state, attempts, doubtful in candidates:
-            moved = await connection.execute(
-                deliveries.update()
-                .where(
-                    deliveries.c.id == delivery_id,
-                    deliveries.c.state == state,
-                    deliveries.c.attempts == attempts,
-                )
-                .values(
-                    state=SENDING, attempts=attempts + 1, lease_until=lease_until, updated_at=now
-                )
-            )
-            if moved.rowcount != 1:
-                continue  # another worker was faster
-            claimed.append(delivery_id)
-            if state == SENDING or doubtful:
-                in_doubt.add(delivery_id)
-            detail = f"attempt {attempts + 1}" + (
-                " (the previous worker's lease expired)"
-                if state == SENDING
-                else " (the previous attempt's outcome is unknown)"
-                if doubtful
-                else ""
-            )
-            await self._event(
-                connection,
-                delivery_id,
-                from_state=state,
-                to_state=SENDING,
-                source="dispatcher",
-                detail=detail,
-                at=now,
-            )
-        if not claimed:
+        if not candidates:
             return []
+        before = {delivery_id: (state, doubtful) for delivery_id, state, _, doubtful in candidates}
+        moved = (
+            await connection.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(list(before)), _due(now))
+                .values(
+                    state=SENDING,
+                    attempts=deliveries.c.attempts + 1,
+                    lease_until=now + dt.timedelta(seconds=lease_seconds),
+                    updated_at=now,
+                )
+                .returning(deliveries.c.id, deliveries.c.attempts)
+            )
+        ).all()
+        if not moved:
+            return []  # another worker was faster
+        in_doubt = {row.id for row in moved if before[row.id][0] == SENDING or before[row.id][1]}
+        await self._events(
+            connection,
+            [
+                (row.id, before[row.id][0], SENDING, _claim_detail(row.attempts, *before[row.id]))
+                for row in moved
+            ],
+            source="dispatcher",
+            at=now,
+        )
         rows = await connection.execute(
             sa.select(
                 deliveries.c.id,
@@ -155,7 +173,7 @@ class DeliveryStore(StoreBase):
                 messages.c.needs_signature,
             )
             .join(messages, messages.c.id == deliveries.c.message_id)
-            .where(deliveries.c.id.in_(claimed))
+            .where(deliveries.c.id.in_([row.id for row in moved]))
         )
         return [
             DeliveryJob(
@@ -178,65 +196,141 @@ class DeliveryStore(StoreBase):
             for row in rows
         ]
 
-    async def _finish_attempt(
+    async def _events(
         self,
-        job_id: str,
-        attempt: int,
-        to_state: str,
-        detail: str | None,
+        connection: AsyncConnection,
+        moves: Iterable[tuple[str, str | None, str, str | None]],
         *,
-        next_due: dt.datetime | None = None,
-        **values: Any,
-    ) -> bool:
-        """Record attempt ``attempt``'s outcome; with ``next_due``, the next attempt goes to the
-        outbox in the same transaction (a crash cannot lose a scheduled retry)."""
-        now = self._clock()
+        source: str,
+        at: dt.datetime,
+    ) -> None:
+        """One insert of many events (delivery, from, to, detail); listeners hear of each."""
+        moves = list(moves)
+        rows = [
+            {
+                "delivery_id": delivery_id,
+                "from_state": from_state,
+                "to_state": to_state,
+                "at": at,
+                "source": source,
+                "detail": detail,
+            }
+            for delivery_id, from_state, to_state, detail in moves
+        ]
+        if not rows:
+            return
+        await connection.execute(delivery_events.insert(), rows)
+        changes = connection.info.get("changes")
+        if changes is not None:
+            changes.extend(
+                StateChange(delivery_id, from_state, to_state, source, at)
+                for delivery_id, from_state, to_state, _ in moves
+            )
+
+    async def finish_attempts(self, outcomes: Sequence[AttemptOutcome]) -> set[tuple[str, int]]:
+        """Record how attempts ended, in one transaction; a retry's next attempt goes to the
+        outbox in it (a crash cannot lose a scheduled retry). Returns the (delivery, attempt)
+        pairs recorded: an attempt that is no longer ``sending`` (taken over after its lease
+        expired) is not among them."""
+        recorded: set[tuple[str, int]] = set()
+        pending = list(outcomes)
         async with self._transaction() as connection:
-            if to_state == SENT:  # the latency /metrics reports: acceptance -> destination
-                created = as_utc(
-                    await connection.scalar(
-                        sa.select(deliveries.c.created_at).where(deliveries.c.id == job_id)
+            while pending:  # a delivery appears once per statement (its CASE is by id)
+                batch: dict[str, AttemptOutcome] = {}
+                rest = []
+                for outcome in pending:
+                    if outcome.delivery_id in batch:
+                        rest.append(outcome)
+                    else:
+                        batch[outcome.delivery_id] = outcome
+                recorded |= await self._finish(connection, batch)
+                pending = rest
+        return recorded
+
+    async def _finish(
+        self, connection: AsyncConnection, batch: dict[str, AttemptOutcome]
+    ) -> set[tuple[str, int]]:
+        now = self._clock()
+        sent = [key for key, outcome in batch.items() if outcome.state == SENT]
+        accepted: dict[str, dt.datetime | None] = {}
+        if sent:  # the latency /metrics reports: acceptance -> destination
+            accepted = {
+                row.id: as_utc(row.created_at)
+                for row in await connection.execute(
+                    sa.select(deliveries.c.id, deliveries.c.created_at).where(
+                        deliveries.c.id.in_(sent)
                     )
                 )
-                values["sent_at"] = now
-                values["send_seconds"] = (now - created).total_seconds() if created else None
-            moved = await connection.execute(
+            }
+        c = deliveries.c
+        waits = {k: o for k, o in batch.items() if o.state == RETRY_WAIT}
+        steps = {k: o.backoff_step for k, o in waits.items() if o.backoff_step is not None}
+        doubts = {k: o.in_doubt for k, o in batch.items() if o.in_doubt is not None}
+        moved = (
+            await connection.execute(
                 deliveries.update()
                 .where(
-                    deliveries.c.id == job_id,
-                    deliveries.c.state == SENDING,
-                    deliveries.c.attempts == attempt,
+                    c.state == SENDING,
+                    sa.tuple_(c.id, c.attempts).in_([(k, o.attempt) for k, o in batch.items()]),
                 )
-                .values(state=to_state, lease_until=None, updated_at=now, **values)
-            )
-            if moved.rowcount != 1:
-                return False
-            await self._event(
-                connection,
-                job_id,
-                from_state=SENDING,
-                to_state=to_state,
-                source="dispatcher",
-                detail=detail,
-                at=now,
-            )
-            if next_due is not None and self.outbox:
-                await connection.execute(
-                    outbox.insert().values(
-                        delivery_id=job_id, attempt=attempt + 1, created_at=now, due_at=next_due
-                    )
+                .values(
+                    state=_by_id(c.state, {k: o.state for k, o in batch.items()}, c.state),
+                    lease_until=None,
+                    updated_at=now,
+                    last_error=_by_id(
+                        c.last_error, {k: o.error for k, o in batch.items()}, c.last_error
+                    ),
+                    next_attempt_at=_by_id(
+                        c.next_attempt_at, {k: o.next_attempt_at for k, o in waits.items()}, None
+                    ),
+                    in_doubt=_by_id(c.in_doubt, doubts, c.in_doubt),
+                    backoff_step=_by_id(c.backoff_step, steps, c.backoff_step),
+                    remote_id=_by_id(
+                        c.remote_id, {k: batch[k].remote_id for k in sent}, c.remote_id
+                    ),
+                    sent_at=_by_id(c.sent_at, dict.fromkeys(sent, now), c.sent_at),
+                    send_seconds=_by_id(
+                        c.send_seconds,
+                        {k: (now - t).total_seconds() for k, t in accepted.items() if t},
+                        c.send_seconds,
+                    ),
                 )
-        return True
+                .returning(c.id)
+            )
+        ).all()
+        done = [batch[row.id] for row in moved]
+        await self._events(
+            connection,
+            [(o.delivery_id, SENDING, o.state, o.detail) for o in done],
+            source="dispatcher",
+            at=now,
+        )
+        retries = [o for o in done if o.state == RETRY_WAIT and o.next_attempt_at is not None]
+        if retries and self.outbox:
+            await connection.execute(
+                outbox.insert(),
+                [
+                    {
+                        "delivery_id": o.delivery_id,
+                        "attempt": o.attempt + 1,
+                        "created_at": now,
+                        "due_at": o.next_attempt_at,
+                    }
+                    for o in retries
+                ],
+            )
+        return {(o.delivery_id, o.attempt) for o in done}
+
+    async def _finish_one(self, outcome: AttemptOutcome) -> bool:
+        return (outcome.delivery_id, outcome.attempt) in await self.finish_attempts([outcome])
 
     async def mark_sent(
         self, delivery_id: str, attempt: int, remote_id: str | None, *, note: str = ""
     ) -> bool:
         """The destination took attempt ``attempt``; False if that attempt is no longer ours."""
-        detail = f"attempt {attempt}" + (f", remote id {remote_id}" if remote_id else "")
-        return await self._finish_attempt(
-            delivery_id, attempt, SENT, f"{detail}: {note}" if note else detail,
-            remote_id=remote_id, last_error=None, next_attempt_at=None, in_doubt=False,
-        )  # fmt: skip
+        return await self._finish_one(
+            AttemptOutcome.sent(delivery_id, attempt, remote_id, note=note)
+        )
 
     async def mark_retry(
         self,
@@ -248,26 +342,20 @@ class DeliveryStore(StoreBase):
         in_doubt: bool = False,
         backoff_step: int | None = None,
     ) -> bool:
-        """Attempt ``attempt`` failed and may pass: try again at ``next_attempt_at``.
-
-        ``in_doubt``: the destination may have carried it out (no answer came back), so the
-        next attempt asks it first. ``backoff_step``: the retry schedule's step now used.
-        """
-        doubt = "; its outcome is unknown" if in_doubt else ""
-        detail = f"attempt {attempt} failed: {error}{doubt}; next at {next_attempt_at.isoformat()}"
-        values: dict[str, Any] = {"in_doubt": in_doubt}
-        if backoff_step is not None:
-            values["backoff_step"] = backoff_step
-        return await self._finish_attempt(
-            delivery_id, attempt, RETRY_WAIT, detail, last_error=error,
-            next_attempt_at=next_attempt_at, next_due=next_attempt_at, **values,
-        )  # fmt: skip
+        """Attempt ``attempt`` failed and may pass: try again at ``next_attempt_at``."""
+        return await self._finish_one(
+            AttemptOutcome.retry(
+                delivery_id,
+                attempt,
+                error,
+                next_attempt_at,
+                in_doubt=in_doubt,
+                backoff_step=backoff_step,
+            )
+        )
 
     async def mark_failed(self, delivery_id: str, attempt: int, error: str) -> bool:
-        return await self._finish_attempt(
-            delivery_id, attempt, FAILED, f"attempt {attempt}: {error}", last_error=error,
-            next_attempt_at=None,
-        )  # fmt: skip
+        return await self._finish_one(AttemptOutcome.failed(delivery_id, attempt, error))
 
     async def remote_id_taken(self, route: str, remote_id: str, delivery_id: str) -> bool:
         """Whether another delivery to ``route`` already recorded ``remote_id`` as its copy."""
@@ -281,3 +369,25 @@ class DeliveryStore(StoreBase):
             .limit(1)
         )
         return bool(rows)
+
+
+def _refusal(row: Any, now: dt.datetime) -> Claim | None:
+    """Why the delivery in ``row`` cannot be claimed now, or None if it can."""
+    if row is None:
+        return Claim(None, None, "unknown delivery")
+    lease_until, next_attempt_at = as_utc(row.lease_until), as_utc(row.next_attempt_at)
+    if row.state == SENDING and lease_until is not None and lease_until >= now:
+        return Claim(None, lease_until, "another worker holds it")
+    if row.state in _WAITING and next_attempt_at and next_attempt_at > now:
+        return Claim(None, next_attempt_at, "not due yet")
+    if row.state not in (*_WAITING, SENDING):
+        return Claim(None, None, f"nothing to do: it is {row.state}")
+    return None
+
+
+def _claim_detail(attempt: int, state: str, doubtful: bool) -> str:
+    if state == SENDING:
+        return f"attempt {attempt} (the previous worker's lease expired)"
+    if doubtful:
+        return f"attempt {attempt} (the previous attempt's outcome is unknown)"
+    return f"attempt {attempt}"

@@ -5,6 +5,9 @@ wait for the writer), ``synchronous=NORMAL`` (durable at each checkpoint of the 
 against a process crash), foreign keys on, a busy timeout so concurrent writers queue instead
 of failing. ``postgresql+asyncpg://...`` is production; ``schema`` puts every table (and
 Alembic's version table) in one PostgreSQL schema, which is how tests keep runs apart.
+No pre-ping (a BEGIN and ROLLBACK at every checkout, a round trip each): a connection the
+server closed is noticed by the driver and discarded at checkout for free, and one that
+dies in use fails that transaction, which its caller retries as any transient fault.
 
 ``migrate`` applies the Alembic migrations (``upgrade head``) on the same engine.
 """
@@ -43,6 +46,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has closed (restart, idle timeout, terminated) is
+    replaced at checkout: asyncpg knows it is closed without a round trip."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise sa.exc.DisconnectionError("the server closed this connection")
+
+
 def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -> AsyncEngine:
     """An async engine for ``url``; raises ``ConfigurationError`` for an unsupported one."""
     try:
@@ -64,9 +75,9 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
         connect_args: dict[str, Any] = {}
         if schema:
             connect_args["server_settings"] = {"search_path": schema}
-        return create_async_engine(
-            parsed, pool_size=pool_size, pool_pre_ping=True, connect_args=connect_args
-        )
+        engine = create_async_engine(parsed, pool_size=pool_size, connect_args=connect_args)
+        sa.event.listen(engine.sync_engine, "checkout", _discard_closed)
+        return engine
     raise ConfigurationError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+
 __all__ = [
     "FAILED",
     "FAIR_SHARE",
@@ -15,6 +17,7 @@ __all__ = [
     "RETRY_WAIT",
     "SENDING",
     "SENT",
+    "AttemptOutcome",
     "Claim",
     "ConcurrentChange",
     "DeliveryJob",
@@ -27,6 +30,7 @@ __all__ = [
     "OutboxRow",
     "StateChange",
     "StatusAnswer",
+    "StoreError",
     "as_utc",
     "queue_lane",
     "utc_now",
@@ -45,6 +49,11 @@ def queue_lane(priority: int, index: int) -> int:
     ``priority`` (spec 1.4 OtherInfo/Priority: 0 normal, 1 urgent, 2+ most urgent)."""
     lane = 1 + min(max(priority, 0), 2)
     return lane if index < FAIR_SHARE else lane - 1
+
+
+#: What a store operation raises when the database fails (unreachable, a lost connection):
+#: callers that can wait catch it without knowing the database library.
+StoreError = sa.exc.SQLAlchemyError
 
 
 def utc_now() -> dt.datetime:
@@ -128,6 +137,66 @@ class DeliveryJob:
     backoff_step: int = 0
     #: The package was stored unsigned (no key yet): sign it before sending.
     needs_signature: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptOutcome:
+    """How one attempt ended, as the store records it (``Store.finish_attempts``).
+
+    ``state`` is ``sent``, ``retry_wait`` (with ``next_attempt_at``) or ``failed``; the
+    attempt number fences it: an outcome for an attempt no longer ``sending`` is dropped.
+    """
+
+    delivery_id: str
+    attempt: int
+    state: str
+    detail: str
+    remote_id: str | None = None
+    error: str | None = None
+    next_attempt_at: dt.datetime | None = None
+    #: Whether the next attempt must ask the destination first; None keeps what it was.
+    in_doubt: bool | None = None
+    backoff_step: int | None = None
+
+    @classmethod
+    def sent(
+        cls, delivery_id: str, attempt: int, remote_id: str | None, *, note: str = ""
+    ) -> AttemptOutcome:
+        detail = f"attempt {attempt}" + (f", remote id {remote_id}" if remote_id else "")
+        return cls(
+            delivery_id=delivery_id, attempt=attempt, state=SENT, remote_id=remote_id,
+            in_doubt=False, detail=f"{detail}: {note}" if note else detail,
+        )  # fmt: skip
+
+    @classmethod
+    def retry(
+        cls,
+        delivery_id: str,
+        attempt: int,
+        error: str,
+        next_attempt_at: dt.datetime,
+        *,
+        in_doubt: bool = False,
+        backoff_step: int | None = None,
+    ) -> AttemptOutcome:
+        """``in_doubt``: the destination may have carried it out (no answer came back), so
+        the next attempt asks it first. ``backoff_step``: the retry schedule's step now used."""
+        doubt = "; its outcome is unknown" if in_doubt else ""
+        return cls(
+            delivery_id=delivery_id, attempt=attempt, state=RETRY_WAIT, error=error,
+            next_attempt_at=next_attempt_at, in_doubt=in_doubt, backoff_step=backoff_step,
+            detail=(
+                f"attempt {attempt} failed: {error}{doubt}; "
+                f"next at {next_attempt_at.isoformat()}"
+            ),
+        )  # fmt: skip
+
+    @classmethod
+    def failed(cls, delivery_id: str, attempt: int, error: str) -> AttemptOutcome:
+        return cls(
+            delivery_id=delivery_id, attempt=attempt, state=FAILED, error=error,
+            detail=f"attempt {attempt}: {error}",
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

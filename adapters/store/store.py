@@ -26,6 +26,7 @@ from adapters.store.metrics import MetricReads
 from adapters.store.outbox import OutboxStore
 from adapters.store.records import (
     FAIR_SHARE,
+    AttemptOutcome,
     Claim,
     ConcurrentChange,
     DeliveryJob,
@@ -38,14 +39,17 @@ from adapters.store.records import (
     OutboxRow,
     StateChange,
     StatusAnswer,
+    StoreError,
     queue_lane,
     utc_now,
 )
 from adapters.store.requests import RequestStore
 from adapters.store.retention import RetentionStore
+from adapters.store.webhook_log import WebhookLog
 
 __all__ = [
     "FAIR_SHARE",
+    "AttemptOutcome",
     "Claim",
     "ConcurrentChange",
     "DeliveryJob",
@@ -59,6 +63,7 @@ __all__ = [
     "StateChange",
     "StatusAnswer",
     "Store",
+    "StoreError",
     "queue_lane",
     "utc_now",
 ]
@@ -77,5 +82,6 @@ class Store(
     MetricReads,
     DirectoryStore,
     RetentionStore,
+    WebhookLog,
 ):
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""

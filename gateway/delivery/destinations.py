@@ -46,6 +46,12 @@ class Destination(Protocol):
         takes the first that no other delivery of ours has claimed."""
         ...
 
+    async def probe(self) -> bool:
+        """A cheap authenticated call that shows the destination answers again: True if it
+        did, False if it cannot be probed (its first success tells instead); a
+        ``RemoteServiceError`` if it still fails."""
+        ...
+
 
 class UnreadablePackage(RemoteServiceError):
     """Our own stored package cannot be read back: no retry will help."""
@@ -80,6 +86,10 @@ class AxisDestination:
             if (row.receiver, row.notation, row.title) == (job.recipient, job.code, job.subject)
         ]
 
+    async def probe(self) -> bool:
+        await self._client.count_received("edoc")  # authenticated, answers a number
+        return True
+
 
 class SoapHubDestination:
     """An older provincial e-doc hub: the package converted to its SOAP flavour."""
@@ -100,6 +110,10 @@ class SoapHubDestination:
     async def find_delivered(self, job: DeliveryJob) -> list[str]:
         return []  # the hub has no sent list: an attempt in doubt is sent again
 
+    async def probe(self) -> bool:
+        await self._client.pending_document_ids()  # authenticated, changes nothing
+        return True
+
 
 class RestDestination:
     """A ministry's own REST endpoint (``adapters.ministry_rest``)."""
@@ -115,6 +129,9 @@ class RestDestination:
 
     async def find_delivered(self, job: DeliveryJob) -> list[str]:
         return []  # no way to ask: an attempt in doubt is sent again
+
+    async def probe(self) -> bool:
+        return False  # no operation that changes nothing: its first success tells
 
 
 LocalReceiver = Callable[[DeliveryJob, bytes], Awaitable[str]]
@@ -135,3 +152,6 @@ class LocalDestination:
 
     async def find_delivered(self, job: DeliveryJob) -> list[str]:
         return []  # never asked: handing it over again finds the first copy
+
+    async def probe(self) -> bool:
+        return True  # in this process: it answers whenever the gateway does

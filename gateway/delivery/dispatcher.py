@@ -14,8 +14,9 @@ An attempt whose outcome is unknown — its worker died, or the request was writ
 answer came (a timeout, a dropped connection) — is *in doubt*: before sending again, the
 destination is asked whether it has the copy (the axis' ``getSentEdocList``), so a late
 answer causes no duplicate. A destination that cannot be asked gets the copy again, and
-the timeline says so. The first success after failures makes the destination's waiting
-deliveries due at once: a recovered axis drains without the tail of the retry schedule.
+the timeline says so. The first success after failures, or a probe that the destination
+answers (``watch_recovery``), makes its waiting deliveries due at once: a recovered axis
+drains without the tail of the retry schedule.
 
 The limit per destination keeps a recovering axis from a retry storm: at most ``limit``
 requests in flight per destination in this process, and, with Redis, at most the shared
@@ -30,13 +31,14 @@ import contextlib
 import datetime as dt
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.blobs import BlobNotFound, BlobStore
 from adapters.errors import RemoteServiceError
 from adapters.redis.limits import DestinationLimit, LocalLimit
-from adapters.store.store import DeliveryJob, Store, utc_now
+from adapters.store.store import AttemptOutcome, DeliveryJob, Store, utc_now
+from gateway.delivery.batching import Batcher
 from gateway.delivery.destinations import Destination
 from gateway.delivery.retry import RetryPolicy
 from gateway.signing import MissingSigningKey, Signers, sign_outgoing
@@ -44,6 +46,8 @@ from gateway.signing import MissingSigningKey, Signers, sign_outgoing
 __all__ = ["Dispatcher", "Outcome", "run_embedded"]
 
 log = logging.getLogger(__name__)
+
+_Attempt = tuple[str, int]  # (delivery, attempt): what an outcome is recorded for
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,7 @@ class Dispatcher:
         retry: RetryPolicy | None = None,
         limit_per_destination: int = 10,
         shared_limit: DestinationLimit | None = None,
+        budgeted_routes: frozenset[str] = frozenset(),
         signers: Signers | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
@@ -74,6 +79,9 @@ class Dispatcher:
         self._retry = retry or RetryPolicy()
         self._local_limit = LocalLimit(limit_per_destination)
         self._shared_limit = shared_limit  # the deployment's, across processes (Redis)
+        #: Destinations whose client holds this process's share of the deployment's
+        #: connections (``ConnectionBudget``): no per-request Redis slot is needed.
+        self._budgeted = budgeted_routes
         self._signers = signers  # for packages stored before a key could sign them
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._clock = clock
@@ -81,6 +89,12 @@ class Dispatcher:
         #: Destinations whose last attempt here failed and may pass: the next success there
         #: makes their waiting deliveries due at once.
         self._troubled: set[str] = set()
+        self._outcomes: Batcher[AttemptOutcome, _Attempt, bool] = Batcher(
+            self._finish_batch, key=lambda o: (o.delivery_id, o.attempt), missing=False
+        )
+
+    async def _finish_batch(self, outcomes: Sequence[AttemptOutcome]) -> dict[_Attempt, bool]:
+        return dict.fromkeys(await self.store.finish_attempts(outcomes), True)
 
     async def _record(
         self,
@@ -94,9 +108,9 @@ class Dispatcher:
         backoff_step: int | None = None,
     ) -> Outcome:
         if state == "sent":
-            ours = await self.store.mark_sent(job.delivery_id, job.attempt, remote_id, note=detail)
+            outcome = AttemptOutcome.sent(job.delivery_id, job.attempt, remote_id, note=detail)
         elif state == "retry_wait" and at is not None:
-            ours = await self.store.mark_retry(
+            outcome = AttemptOutcome.retry(
                 job.delivery_id,
                 job.attempt,
                 detail,
@@ -105,8 +119,9 @@ class Dispatcher:
                 backoff_step=backoff_step,
             )
         else:
-            ours = await self.store.mark_failed(job.delivery_id, job.attempt, detail)
-        if not ours:
+            outcome = AttemptOutcome.failed(job.delivery_id, job.attempt, detail)
+        # Outcomes of concurrent attempts share one transaction (see ``Batcher``).
+        if not await self._outcomes.submit(outcome):
             log.warning(
                 "attempt %s was taken over; outcome dropped",
                 job.attempt,
@@ -137,7 +152,7 @@ class Dispatcher:
         try:
             async with contextlib.AsyncExitStack() as slots:
                 await slots.enter_async_context(self._local_limit.slot(job.route))
-                if self._shared_limit is not None:
+                if self._shared_limit is not None and job.route not in self._budgeted:
                     await slots.enter_async_context(self._shared_limit.slot(job.route))
                 self.in_flight[job.route] = self.in_flight.get(job.route, 0) + 1
                 try:
@@ -214,14 +229,40 @@ class Dispatcher:
 
     async def _delivered(self, job: DeliveryJob, remote_id: str | None, note: str) -> Outcome:
         outcome = await self._record(job, "sent", note, remote_id=remote_id)
-        if job.route in self._troubled:
-            # The destination answers again: what waits on a retry to it need not sit out
-            # the rest of the schedule (it drains at the rate the limits allow).
-            self._troubled.discard(job.route)
-            woken = await self.store.wake_route(job.route)
-            if woken:
-                log.info("%s answers again: %d waiting deliveries are due now", job.route, woken)
+        await self._recovered(job.route, "a delivery went through")
         return outcome
+
+    async def watch_recovery(
+        self, *, stop: asyncio.Event, every_seconds: float | None = None
+    ) -> None:
+        """Probe each destination whose attempts here failed, every ``every_seconds`` (the
+        retry schedule's first step): when it answers, its waiting deliveries are due at
+        once, instead of each waiting out its own step of the schedule (up to hours)."""
+        every = every_seconds if every_seconds is not None else self._retry.delays_seconds[0]
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+            for route in sorted(self._troubled):
+                destination = self._destinations.get(route)
+                if destination is None or stop.is_set():
+                    continue
+                try:
+                    answered = await destination.probe()
+                except RemoteServiceError as exc:
+                    log.info("%s still fails its probe: %s", route, exc)
+                    continue
+                if answered:
+                    await self._recovered(route, "a probe")
+
+    async def _recovered(self, route: str, how: str) -> None:
+        """The destination answers again: what waits on a retry to it need not sit out the
+        rest of the schedule (it drains at the rate the limits allow)."""
+        if route not in self._troubled:
+            return
+        self._troubled.discard(route)
+        woken = await self.store.wake_route(route)
+        if woken:
+            log.info("%s answers again (%s): %d waiting deliveries are due now", route, how, woken)
 
     async def _retry_or_fail(
         self,

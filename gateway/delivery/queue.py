@@ -4,7 +4,7 @@ The relay publishes outbox rows (written in the same transaction as the message,
 scheduled retry or a requeue) and marks them only once RabbitMQ has confirmed them; after a
 crash or a lost connection it simply publishes what is still unmarked, so nothing is lost
 and, at worst, something is published twice. The worker takes each message's delivery with
-``claim_one`` (the attempt number fences it), performs it, and acknowledges; a duplicate or
+``claim_many`` (the attempt number fences it), performs it, and acknowledges; a duplicate or
 stale message finds nothing to do or waits for its time. At-least-once transport, idempotent
 consumers: each delivery happens once in effect (docs/architecture.md).
 """
@@ -15,10 +15,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from adapters.broker.amqp import AmqpBroker, BrokerUnavailable, Handler, WorkItem
-from adapters.store.store import Store, utc_now
+from adapters.store.store import Claim, Store, utc_now
+from gateway.delivery.batching import Batcher
 from gateway.delivery.dispatcher import Dispatcher
 
 __all__ = ["relay_outbox", "work_handler"]
@@ -83,8 +84,18 @@ def work_handler(
     lease_seconds: float = 120.0,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> Handler:
+    """The consumer's handler: claim the message's delivery (claims of the messages a worker
+    holds at once share one transaction), perform it, say when to look again if it is busy."""
+
+    async def claim_many(delivery_ids: Sequence[str]) -> dict[str, Claim]:
+        return await dispatcher.store.claim_many(delivery_ids, lease_seconds=lease_seconds)
+
+    claims: Batcher[str, str, Claim] = Batcher(
+        claim_many, key=lambda delivery_id: delivery_id, missing=Claim(None, None, "unknown")
+    )
+
     async def handle(item: WorkItem) -> float | None:
-        claim = await dispatcher.store.claim_one(item.delivery_id, lease_seconds=lease_seconds)
+        claim = await claims.submit(item.delivery_id)
         if claim.job is None:
             if claim.busy_until is not None:
                 return max(0.5, (claim.busy_until - clock()).total_seconds() + 0.5)

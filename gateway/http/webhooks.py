@@ -22,20 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
 import secrets
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
-import sqlalchemy as sa
 from yarl import URL
 
+import edxml
 from adapters.signed_posts import signed_headers
-from adapters.store.schema import api_clients, deliveries, messages, webhook_deliveries
-from adapters.store.store import StateChange, Store, utc_now
+from adapters.store.store import StateChange, Store, StoreError, utc_now
 from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
 from gateway.http.api.clients import ApiClient
 from gateway.inbound.pipeline import InboundResult
@@ -63,30 +60,36 @@ async def register_webhook(
     if url is not None:
         await policy.check_resolved(url)
     secret = secrets.token_urlsafe(32) if url else None
-    async with store.engine.begin() as connection:
-        await connection.execute(
-            api_clients.update()
-            .where(api_clients.c.id == client.id)
-            .values(webhook_url=url, webhook_secret=secret)
-        )
+    await store.set_webhook(client.id, url, secret)
     return secret
 
 
 class WebhookEvents:
-    """Turns inbound results and state changes into logged webhook deliveries."""
+    """Turns inbound results and state changes into logged webhook deliveries.
+
+    State changes arrive from every committed transaction; they are buffered and handled in
+    batches (one look-up of the clients with a webhook and one query for the whole batch),
+    so a busy worker pays a query per batch, not per change, and nothing when no client has
+    registered a webhook.
+    """
+
+    BATCH = 500
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._pending: set[asyncio.Task[None]] = set()
+        self._changes: list[StateChange] = []
+        self._flushing: asyncio.Task[None] | None = None
 
-    def _spawn(self, work: Callable[[], Any]) -> None:
+    def _spawn(self, work: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+        return task
 
     async def drain(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     def on_inbound(self, result: InboundResult) -> None:
         if result.message_id is not None and result.outcome in ("accepted", "rejected", "recall"):
@@ -94,94 +97,72 @@ class WebhookEvents:
             self._spawn(lambda: self._inbound(message_id, result))
 
     def on_change(self, change: StateChange) -> None:
-        self._spawn(lambda: self._change(change))
+        if change.from_state == change.to_state:
+            return
+        self._changes.append(change)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = self._spawn(self._flush_changes)
 
-    async def _clients(self) -> list[Any]:
-        async with self._store.engine.connect() as connection:
-            return list(
-                (
-                    await connection.execute(
-                        sa.select(api_clients).where(
-                            api_clients.c.webhook_url.is_not(None),
-                            api_clients.c.revoked_at.is_(None),
-                        )
-                    )
-                ).all()
-            )
-
-    async def _log(self, client_id: str, event: str, payload: dict[str, Any]) -> None:
-        async with self._store.engine.begin() as connection:
-            await connection.execute(
-                webhook_deliveries.insert().values(
-                    id=str(uuid.uuid4()),
-                    client_id=client_id,
-                    event=event,
-                    payload=json.dumps(
-                        {"event": event, **payload}, ensure_ascii=False, default=str
-                    ),
-                    state="pending",
-                    next_attempt_at=utc_now(),
-                    created_at=utc_now(),
-                )
-            )
+    async def _flush_changes(self) -> None:
+        while self._changes:
+            batch, self._changes = self._changes[: self.BATCH], self._changes[self.BATCH :]
+            try:
+                await self._changed(batch)
+            except Exception:  # a listener must not break the transaction's caller
+                log.exception("webhooks: %d state changes not logged", len(batch))
 
     async def _inbound(self, message_id: str, result: InboundResult) -> None:
-        async with self._store.engine.connect() as connection:
-            row = (
-                await connection.execute(sa.select(messages).where(messages.c.id == message_id))
-            ).first()
+        row = await self._store.inbound_message_row(message_id)
         if row is None:
             return
-        for client in await self._clients():
-            agencies = ApiClient(client.id, client.name, tuple(json.loads(client.agencies)))
-            if agencies.may_act_for(row.recipient or ""):
-                await self._log(
-                    client.id,
-                    "inbound.recall" if result.outcome == "recall" else "inbound.document",
+        events = []
+        for client in await self._store.hooked_clients():
+            if edxml.matches_agency(row["recipient"] or "", client["agencies"]):
+                events.append(
+                    (
+                        client["id"],
+                        "inbound.recall" if result.outcome == "recall" else "inbound.document",
+                        {
+                            "id": row["id"],
+                            "document_id": row["document_id"],
+                            "sender": row["sender"],
+                            "recipient": row["recipient"],
+                            "subject": row["subject"],
+                            "state": result.outcome,
+                            "reasons": list(result.reasons),
+                            "url": f"/api/v1/inbox/{row['id']}",
+                        },
+                    )
+                )
+        await self._store.log_webhooks(events)
+
+    async def _changed(self, changes: list[StateChange]) -> None:
+        hooked = [client["id"] for client in await self._store.hooked_clients()]
+        if not hooked:
+            return
+        rows = await self._store.deliveries_of([c.delivery_id for c in changes], hooked)
+        events = []
+        for change in changes:
+            row = rows.get(change.delivery_id)
+            if row is None:
+                continue
+            events.append(
+                (
+                    row["client_id"],
+                    "delivery.state",
                     {
-                        "id": row.id,
-                        "document_id": row.document_id,
-                        "sender": row.sender,
-                        "recipient": row.recipient,
-                        "subject": row.subject,
-                        "state": result.outcome,
-                        "reasons": list(result.reasons),
-                        "url": f"/api/v1/inbox/{row.id}",
+                        "document": row["id"],
+                        "document_id": row["document_id"],
+                        "delivery": change.delivery_id,
+                        "recipient": row["recipient"],
+                        "from": change.from_state,
+                        "to": change.to_state,
+                        "source": change.source,
+                        "at": change.at.isoformat(),
                     },
                 )
-
-    async def _change(self, change: StateChange) -> None:
-        async with self._store.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    sa.select(
-                        messages.c.id,
-                        messages.c.client_id,
-                        messages.c.document_id,
-                        deliveries.c.recipient,
-                    )
-                    .join(deliveries, deliveries.c.message_id == messages.c.id)
-                    .where(deliveries.c.id == change.delivery_id)
-                )
-            ).first()
-        if row is None or row.client_id is None or change.from_state == change.to_state:
-            return
-        if row.client_id not in {client.id for client in await self._clients()}:
-            return
-        await self._log(
-            row.client_id,
-            "delivery.state",
-            {
-                "document": row.id,
-                "document_id": row.document_id,
-                "delivery": change.delivery_id,
-                "recipient": row.recipient,
-                "from": change.from_state,
-                "to": change.to_state,
-                "source": change.source,
-                "at": change.at.isoformat(),
-            },
-        )
+            )
+        await self._store.log_webhooks(events)
 
 
 async def _post(
@@ -203,50 +184,31 @@ async def _post(
 async def _send_due(
     store: Store, http: aiohttp.ClientSession, batch: int, policy: UrlPolicy
 ) -> int:
-    now = utc_now()
-    async with store.engine.connect() as connection:
-        due = (
-            await connection.execute(
-                sa.select(
-                    webhook_deliveries, api_clients.c.webhook_url, api_clients.c.webhook_secret
-                )
-                .join(api_clients, api_clients.c.id == webhook_deliveries.c.client_id)
-                .where(
-                    webhook_deliveries.c.state == "pending",
-                    webhook_deliveries.c.next_attempt_at <= now,
-                )
-                .order_by(webhook_deliveries.c.created_at)
-                .limit(batch)
-            )
-        ).all()
+    due = await store.due_webhooks(batch)
     for row in due:
-        body = row.payload.encode()
+        body = row["payload"].encode()
         error = None
-        if not row.webhook_url or not row.webhook_secret:
+        if not row["webhook_url"] or not row["webhook_secret"]:
             error = "the client removed its webhook"
         else:
-            headers = signed_headers(row.webhook_secret, body, row.event)
-            headers["X-Edxml-Delivery"] = row.id
+            headers = signed_headers(row["webhook_secret"], body, row["event"])
+            headers["X-Edxml-Delivery"] = row["id"]
             try:
-                error = await _post(http, policy, row.webhook_url, body, headers)
+                error = await _post(http, policy, row["webhook_url"], body, headers)
             except BlockedUrl as exc:
                 error = f"refused by the settings: {exc}"
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        attempts = row.attempts + 1
-        values: dict[str, Any] = {"attempts": attempts, "last_error": error}
+        attempts = row["attempts"] + 1
         if error is None:
-            values.update(state="sent", sent_at=utc_now(), next_attempt_at=None)
+            state, next_at = "sent", None
         elif attempts > len(DELAYS):
-            values.update(state="failed", next_attempt_at=None)
+            state, next_at = "failed", None
         else:
-            values["next_attempt_at"] = utc_now() + dt.timedelta(seconds=DELAYS[attempts - 1])
-        async with store.engine.begin() as connection:
-            await connection.execute(
-                webhook_deliveries.update()
-                .where(webhook_deliveries.c.id == row.id)
-                .values(**values)
-            )
+            state, next_at = "pending", utc_now() + dt.timedelta(seconds=DELAYS[attempts - 1])
+        await store.record_webhook_attempt(
+            row["id"], attempts, error, state=state, next_attempt_at=next_at
+        )
     return len(due)
 
 
@@ -267,7 +229,7 @@ async def run_webhooks(
         while not stop.is_set():
             try:
                 sent = await _send_due(store, http, batch, policy)
-            except sa.exc.SQLAlchemyError as exc:  # the store is away: try again later
+            except StoreError as exc:  # the store is away: try again later
                 log.warning("webhooks: %s", exc)
                 sent = 0
             if not sent:

@@ -244,3 +244,32 @@ async def test_a_recovered_axis_drains_without_the_tail_of_the_schedule(
     view = await live_store.message(failed[0])
     assert any("answers again" in d for d in _details(view))
     assert _copies(simulator, VPCP) == 6
+
+
+async def test_a_probe_notices_a_recovered_axis_when_nothing_new_is_sent(
+    live_store: Store, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    """No new document comes to prove the axis is back: the probe does, and the waiting
+    deliveries go at once instead of after their hour."""
+    blobs = BlobStore(tmp_path / "blobs")
+    hourly = RetryPolicy(delays_seconds=(3600,), jitter=0.0)
+    failed = [await _accept(live_store, blobs, number) for number in range(1, 6)]
+    simulator.faults.set(FaultPlan(outage_seconds=0.6))
+    async with client_for(simulator, "00.42.W00") as axis:
+        dispatcher = Dispatcher(live_store, blobs, {"axis": AxisDestination(axis)}, retry=hourly)
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(dispatcher.watch_recovery(stop=stop, every_seconds=0.2))
+        try:
+
+            async def drained() -> bool:
+                return (await live_store.counts_by_state()) == {"sent": 5}
+
+            await _run_embedded(dispatcher, drained)
+        finally:
+            stop.set()
+            await watcher
+    view = await live_store.message(failed[0])
+    details = _details(view)
+    assert any("failed" in d for d in details)  # it did wait on the schedule first
+    assert any("answers again" in d for d in details)
+    assert _copies(simulator, VPCP) == 5

@@ -50,6 +50,9 @@ class Recording:
         self.got.append(job.delivery_id)
         return f"remote-{job.delivery_id}"
 
+    async def probe(self) -> bool:
+        return True
+
     async def find_delivered(self, job: DeliveryJob) -> list[str]:
         return []
 

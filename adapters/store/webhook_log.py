@@ -1,0 +1,126 @@
+"""The webhook delivery log: events written for the clients that registered a URL, then sent
+and retried (their state, attempts and last error kept for the client to read)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from adapters.store.base import StoreBase
+from adapters.store.records import utc_now
+from adapters.store.schema import api_clients, deliveries, messages, webhook_deliveries
+
+__all__ = ["WebhookLog"]
+
+
+class WebhookLog(StoreBase):
+    async def set_webhook(self, client_id: str, url: str | None, secret: str | None) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                api_clients.update()
+                .where(api_clients.c.id == client_id)
+                .values(webhook_url=url, webhook_secret=secret)
+            )
+
+    async def hooked_clients(self) -> list[dict[str, Any]]:
+        """Live clients with a webhook URL (their agencies decoded)."""
+        rows = await self._rows(
+            sa.select(api_clients.c.id, api_clients.c.name, api_clients.c.agencies).where(
+                api_clients.c.webhook_url.is_not(None), api_clients.c.revoked_at.is_(None)
+            )
+        )
+        return [{**row._asdict(), "agencies": tuple(json.loads(row.agencies))} for row in rows]
+
+    async def inbound_message_row(self, message_id: str) -> dict[str, Any] | None:
+        rows = await self._rows(sa.select(messages).where(messages.c.id == message_id))
+        return rows[0]._asdict() if rows else None
+
+    async def deliveries_of(
+        self, delivery_ids: Sequence[str], client_ids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """By delivery id: its message and recipient, for the deliveries of documents the
+        given clients sent (one query for a whole batch of state changes)."""
+        if not delivery_ids or not client_ids:
+            return {}
+        rows = await self._rows(
+            sa.select(
+                deliveries.c.id.label("delivery_id"),
+                messages.c.id,
+                messages.c.client_id,
+                messages.c.document_id,
+                deliveries.c.recipient,
+            )
+            .join(deliveries, deliveries.c.message_id == messages.c.id)
+            .where(
+                deliveries.c.id.in_(list(delivery_ids)),
+                messages.c.client_id.in_(list(client_ids)),
+            )
+        )
+        return {str(row.delivery_id): row._asdict() for row in rows}
+
+    async def log_webhooks(self, events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """Write (client id, event, payload) rows, due now, in one transaction."""
+        if not events:
+            return
+        now = utc_now()
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                webhook_deliveries.insert(),
+                [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "client_id": client_id,
+                        "event": event,
+                        "payload": json.dumps(
+                            {"event": event, **payload}, ensure_ascii=False, default=str
+                        ),
+                        "state": "pending",
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for client_id, event, payload in events
+                ],
+            )
+
+    async def due_webhooks(self, batch: int) -> list[dict[str, Any]]:
+        """Pending deliveries due now, oldest first, with their client's URL and secret."""
+        rows = await self._rows(
+            sa.select(webhook_deliveries, api_clients.c.webhook_url, api_clients.c.webhook_secret)
+            .join(api_clients, api_clients.c.id == webhook_deliveries.c.client_id)
+            .where(
+                webhook_deliveries.c.state == "pending",
+                webhook_deliveries.c.next_attempt_at <= utc_now(),
+            )
+            .order_by(webhook_deliveries.c.created_at)
+            .limit(batch)
+        )
+        return [row._asdict() for row in rows]
+
+    async def record_webhook_attempt(
+        self,
+        delivery_id: str,
+        attempts: int,
+        error: str | None,
+        *,
+        state: str,
+        next_attempt_at: dt.datetime | None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "attempts": attempts,
+            "last_error": error,
+            "state": state,
+            "next_attempt_at": next_attempt_at,
+        }
+        if state == "sent":
+            values["sent_at"] = utc_now()
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                webhook_deliveries.update()
+                .where(webhook_deliveries.c.id == delivery_id)
+                .values(**values)
+            )

@@ -1,0 +1,167 @@
+"""Claims and outcomes in batches: one transaction, the same few statements for 1 row or 40,
+the attempt number still fencing each row; and a connection the server closed is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from adapters.store.schema import outbox
+from adapters.store.store import AttemptOutcome, NewDelivery, NewMessage, Store, utc_now
+from tests.backends import Clock
+from tests.conftest import open_store
+
+OFFICE = "000.00.01.H42"
+
+
+async def _accept(store: Store, count: int) -> list[str]:
+    ids: list[str] = []
+    for number in range(count):
+        _, delivery_ids = await store.accept(
+            NewMessage(
+                direction="out",
+                document_id=f"{OFFICE},2026/11/25,{number}/UBND-VP",
+                sender=OFFICE,
+                package_ref="ab" * 32,
+                package_size=10,
+                code=f"{number}/UBND-VP",
+            ),
+            [NewDelivery("000.00.00.G22", "axis")],
+        )
+        ids += delivery_ids
+    return ids
+
+
+@contextmanager
+def _statements(store: Store) -> Iterator[list[str]]:
+    """The SQL statements the store sends while the block runs (BEGIN/COMMIT not included)."""
+    seen: list[str] = []
+
+    def record(*args: Any) -> None:
+        seen.append(str(args[2]).split()[0].upper())
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_claims_and_outcomes_cost_the_same_statements_for_one_row_or_forty(
+    store: Store,
+) -> None:
+    ids = await _accept(store, 41)
+    with _statements(store) as one_claim:
+        claims = await store.claim_many(ids[:1], lease_seconds=60)
+    with _statements(store) as forty_claims:
+        claims |= await store.claim_many(ids[1:], lease_seconds=60)
+    assert len(one_claim) == len(forty_claims) <= 4
+    jobs = [claims[i].job for i in ids]
+    assert all(job is not None and job.attempt == 1 for job in jobs)
+
+    later = store.now() + dt.timedelta(minutes=5)
+    outcomes = [AttemptOutcome.sent(ids[0], 1, "axis-0")]
+    with _statements(store) as one_outcome:
+        assert await store.finish_attempts(outcomes) == {(ids[0], 1)}
+    outcomes = [
+        *(AttemptOutcome.sent(i, 1, f"axis-{i}") for i in ids[1:20]),
+        *(AttemptOutcome.retry(i, 1, "503", later, backoff_step=1) for i in ids[20:30]),
+        *(AttemptOutcome.failed(i, 1, "unknown recipient") for i in ids[30:]),
+    ]
+    with _statements(store) as forty_outcomes:
+        recorded = await store.finish_attempts(outcomes)
+    assert recorded == {(i, 1) for i in ids[1:]}
+    # one read of the sent rows' acceptance time, the UPDATE, the events, the outbox rows
+    assert len(one_outcome) <= len(forty_outcomes) <= 4
+    assert await store.counts_by_state() == {"sent": 20, "retry_wait": 10, "failed": 11}
+    async with store.engine.connect() as connection:
+        next_attempts = (
+            await connection.execute(
+                sa.select(outbox.c.delivery_id, outbox.c.attempt).where(outbox.c.attempt == 2)
+            )
+        ).all()
+    assert sorted(next_attempts) == sorted((i, 2) for i in ids[20:30])
+
+
+async def test_a_batch_records_what_is_ours_and_drops_what_was_taken_over(
+    store: Store, clock: Clock
+) -> None:
+    first, second = await _accept(store, 2)
+    claims = await store.claim_many([first, second, first], lease_seconds=30)
+    assert claims[first].job is not None
+    assert claims[second].job is not None
+    clock.advance(31)  # the worker of both died; another takes `second` over
+    retaken = await store.claim_many([second], lease_seconds=30)
+    job = retaken[second].job
+    assert job is not None
+    assert (job.attempt, job.in_doubt) == (2, True)
+    recorded = await store.finish_attempts(
+        [
+            AttemptOutcome.sent(first, 1, "axis-1"),
+            AttemptOutcome.sent(second, 1, "late"),  # the dead worker's: fenced off
+            AttemptOutcome.sent(second, 2, "axis-2"),
+        ]
+    )
+    assert recorded == {(first, 1), (second, 2)}
+    message = await store.message(job.message_id)
+    assert message is not None
+    (view,) = message.deliveries
+    assert (view.state, view.remote_id, view.attempts) == ("sent", "axis-2", 2)
+
+
+async def test_claims_say_why_not(store: Store, clock: Clock) -> None:
+    leased, waiting, done = await _accept(store, 3)
+    await store.claim_many([leased, done], lease_seconds=30)
+    await store.mark_sent(done, 1, "axis-1")
+    (job,) = [c.job for c in (await store.claim_many([waiting], lease_seconds=30)).values()]
+    assert job is not None
+    later = clock() + dt.timedelta(seconds=60)
+    await store.mark_retry(waiting, 1, "503", later)
+    claims = await store.claim_many([leased, waiting, done, "no-such"], lease_seconds=30)
+    assert claims[leased].reason == "another worker holds it"
+    assert claims[waiting].busy_until == later
+    assert claims[done].reason == "nothing to do: it is sent"
+    assert claims["no-such"].reason == "unknown delivery"
+    assert all(claim.job is None for claim in claims.values())
+
+
+async def test_a_failed_attempt_keeps_the_doubt_of_the_one_before(
+    store: Store, clock: Clock
+) -> None:
+    (delivery,) = await _accept(store, 1)
+    await store.claim_many([delivery], lease_seconds=30)
+    await store.mark_retry(delivery, 1, "timeout", clock(), in_doubt=True)
+    (claim,) = (await store.claim_many([delivery], lease_seconds=30)).values()
+    assert claim.job is not None
+    assert claim.job.in_doubt
+    await store.mark_failed(delivery, 2, "expired")
+    clock.advance(1)
+    await store.requeue(delivery)
+    (again,) = (await store.claim_many([delivery], lease_seconds=30)).values()
+    assert again.job is not None
+    assert again.job.in_doubt  # a requeue asks the destination first
+
+
+async def test_a_connection_the_server_closed_is_replaced_without_an_error(
+    tmp_path: Path,
+) -> None:
+    async with open_store("postgresql", tmp_path, utc_now) as store:
+        async with store.engine.connect() as connection:  # back in the pool, idle, after
+            pid = await connection.scalar(sa.text("SELECT pg_backend_pid()"))
+        admin = create_async_engine(store.engine.url)
+        try:
+            async with admin.begin() as other:
+                await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            await admin.dispose()
+        await asyncio.sleep(0.2)  # the driver reads the server's goodbye
+        assert await store.counts_by_state() == {}
+        async with store.engine.connect() as connection:
+            assert await connection.scalar(sa.text("SELECT pg_backend_pid()")) != pid
