@@ -50,7 +50,7 @@ class BrokerUnavailable(TransportError):
 class AmqpSettings:
     url: str  # amqp://guest:guest@127.0.0.1:5672/
     prefix: str = "edxml"
-    prefetch: int = 20
+    prefetch: int = 100
     delay_tiers_seconds: tuple[float, ...] = DEFAULT_TIERS
 
 

@@ -27,27 +27,33 @@ log = logging.getLogger(__name__)
 _BACKLOG = 1000
 
 
-def _encode(change: StateChange) -> str:
+def _encode(changes: list[StateChange]) -> str:
+    """A batch of changes as one message (one PUBLISH for a batch of claims or outcomes)."""
     return json.dumps(
-        {
-            "delivery_id": change.delivery_id,
-            "from": change.from_state,
-            "to": change.to_state,
-            "source": change.source,
-            "at": change.at.isoformat(),
-        }
+        [
+            {
+                "delivery_id": change.delivery_id,
+                "from": change.from_state,
+                "to": change.to_state,
+                "source": change.source,
+                "at": change.at.isoformat(),
+            }
+            for change in changes
+        ]
     )
 
 
-def _decode(text: str | bytes) -> StateChange:
-    data = json.loads(text)
-    return StateChange(
-        data["delivery_id"],
-        data["from"],
-        data["to"],
-        data["source"],
-        dt.datetime.fromisoformat(data["at"]),
-    )
+def _decode(text: str | bytes) -> list[StateChange]:
+    return [
+        StateChange(
+            data["delivery_id"],
+            data["from"],
+            data["to"],
+            data["source"],
+            dt.datetime.fromisoformat(data["at"]),
+        )
+        for data in json.loads(text)
+    ]
 
 
 class LocalFeed:
@@ -71,22 +77,27 @@ class LocalFeed:
 
 
 class RedisFeed:
+    """Changes published on a Redis channel; those committed while a send is under way go
+    together in one message."""
+
     def __init__(self, client: aioredis.Redis, channel: str) -> None:
         self._client = client
         self._channel = channel
-        self._sending: set[asyncio.Task[object]] = set()
+        self._pending: list[StateChange] = []
+        self._sending: asyncio.Task[None] | None = None
 
     def publish(self, change: StateChange) -> None:
-        async def send() -> object:
-            try:
-                return await self._client.publish(self._channel, _encode(change))
-            except (redis_errors.RedisError, OSError) as exc:
-                log.warning("state feed: %s", exc)  # a live view misses one update
-                return None
+        self._pending.append(change)
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.ensure_future(self._send())
 
-        task = asyncio.ensure_future(send())
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+    async def _send(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._client.publish(self._channel, _encode(batch))
+            except (redis_errors.RedisError, OSError) as exc:
+                log.warning("state feed: %s", exc)  # live views miss these updates
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[StateChange]]:
@@ -102,9 +113,10 @@ class RedisFeed:
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue
-                if queue.full():
-                    queue.get_nowait()
-                queue.put_nowait(_decode(message["data"]))
+                for change in _decode(message["data"]):
+                    if queue.full():
+                        queue.get_nowait()
+                    queue.put_nowait(change)
 
         reader = asyncio.create_task(pump())
         try:

@@ -28,6 +28,9 @@ __all__ = ["StoreBase"]
 class StoreBase:
     """The engine, the clock and the listeners every part of the store shares."""
 
+    #: The clients with a webhook, and when they were read (``WebhookLog.hooked_clients``).
+    _hooked: tuple[float, list[dict[str, Any]]] | None = None
+
     def __init__(
         self,
         engine: AsyncEngine,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.base import StoreBase
+from adapters.store.batch_sql import claim_rows, finish_rows
 from adapters.store.records import (
     QUEUED,
     RETRY_WAIT,
@@ -38,6 +40,11 @@ from adapters.store.schema import (
 __all__ = ["DeliveryStore"]
 
 _WAITING = (QUEUED, RETRY_WAIT)
+
+
+c = deliveries.c
+#: What a claim decides on, and what a refusal tells.
+_STATE = sa.select(c.id, c.state, c.lease_until, c.next_attempt_at, c.in_doubt)
 
 
 def _due(now: dt.datetime) -> sa.ColumnElement[bool]:
@@ -63,9 +70,7 @@ class DeliveryStore(StoreBase):
         whose lease expired: its worker died), most urgent first; each gets attempt + 1."""
         now = self._clock()
         query = (
-            sa.select(
-                deliveries.c.id, deliveries.c.state, deliveries.c.attempts, deliveries.c.in_doubt
-            )
+            sa.select(deliveries.c.id)
             .where(_due(now))
             .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at)
             .limit(limit)
@@ -73,7 +78,7 @@ class DeliveryStore(StoreBase):
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
         async with self._transaction() as connection:
-            candidates = [tuple(row) for row in (await connection.execute(query)).all()]
+            candidates = [row.id for row in (await connection.execute(query)).all()]
             return await self._claim(connection, candidates, now, lease_seconds)
 
     async def claim_one(self, delivery_id: str, *, lease_seconds: float) -> Claim:
@@ -92,88 +97,48 @@ class DeliveryStore(StoreBase):
         """
         now = self._clock()
         wanted = list(dict.fromkeys(delivery_ids))
-        query = sa.select(
-            deliveries.c.id,
-            deliveries.c.state,
-            deliveries.c.attempts,
-            deliveries.c.lease_until,
-            deliveries.c.next_attempt_at,
-            deliveries.c.in_doubt,
-        ).where(deliveries.c.id.in_(wanted))
-        if self._postgres:
-            query = query.with_for_update()
-        claims: dict[str, Claim] = {}
         async with self._transaction() as connection:
-            found = {row.id: row for row in (await connection.execute(query)).all()}
-            candidates = []
-            for delivery_id in wanted:
-                row = found.get(delivery_id)
-                refusal = _refusal(row, now)
-                if refusal is not None or row is None:
-                    claims[delivery_id] = refusal or Claim(None, None, "unknown delivery")
-                else:
-                    candidates.append((row.id, row.state, row.attempts, row.in_doubt))
-            jobs = await self._claim(connection, candidates, now, lease_seconds)
-        taken = {job.delivery_id: job for job in jobs}
-        for delivery_id, *_ in candidates:
-            job = taken.get(delivery_id)
-            claims[delivery_id] = Claim(job, None, "" if job else "taken by another worker")
+            # Claim first (in the steady state every one is claimable), then ask why not.
+            jobs = await self._claim(connection, wanted, now, lease_seconds)
+            claims = {job.delivery_id: Claim(job, None) for job in jobs}
+            missing = [delivery_id for delivery_id in wanted if delivery_id not in claims]
+            if missing:
+                found = {
+                    row.id: row
+                    for row in await connection.execute(_STATE.where(deliveries.c.id.in_(missing)))
+                }
+                for delivery_id in missing:
+                    claims[delivery_id] = _refusal(found.get(delivery_id), now) or Claim(
+                        None, None, "taken by another worker"
+                    )
         return claims
 
     async def _claim(
         self,
         connection: AsyncConnection,
-        candidates: Sequence[tuple[Any, ...]],
+        delivery_ids: Sequence[str],
         now: dt.datetime,
         lease_seconds: float,
     ) -> list[DeliveryJob]:
-        if not candidates:
+        """Move each due delivery of ``delivery_ids`` to ``sending`` with attempt + 1 and
+        a lease, with its event; the jobs for the workers."""
+        if not delivery_ids:
             return []
-        before = {delivery_id: (state, doubtful) for delivery_id, state, _, doubtful in candidates}
-        moved = (
-            await connection.execute(
-                deliveries.update()
-                .where(deliveries.c.id.in_(list(before)), _due(now))
-                .values(
-                    state=SENDING,
-                    attempts=deliveries.c.attempts + 1,
-                    lease_until=now + dt.timedelta(seconds=lease_seconds),
-                    updated_at=now,
-                )
-                .returning(deliveries.c.id, deliveries.c.attempts)
-            )
-        ).all()
-        if not moved:
+        lease_until = now + dt.timedelta(seconds=lease_seconds)
+        if self._postgres:
+            rows = await claim_rows(connection, delivery_ids, now=now, lease_until=lease_until)
+        else:
+            rows = await self._claim_portably(connection, delivery_ids, now, lease_until)
+        if not rows:
             return []  # another worker was faster
-        in_doubt = {row.id for row in moved if before[row.id][0] == SENDING or before[row.id][1]}
         await self._events(
             connection,
             [
-                (row.id, before[row.id][0], SENDING, _claim_detail(row.attempts, *before[row.id]))
-                for row in moved
+                (row.id, row.before, SENDING, _claim_detail(row.attempts, row.before, row.doubtful))
+                for row in rows
             ],
             source="dispatcher",
             at=now,
-        )
-        rows = await connection.execute(
-            sa.select(
-                deliveries.c.id,
-                deliveries.c.message_id,
-                deliveries.c.recipient,
-                deliveries.c.route,
-                deliveries.c.attempts,
-                deliveries.c.backoff_step,
-                messages.c.package_ref,
-                messages.c.message_type,
-                messages.c.sender,
-                messages.c.document_id,
-                messages.c.created_at,
-                messages.c.code,
-                messages.c.subject,
-                messages.c.needs_signature,
-            )
-            .join(messages, messages.c.id == deliveries.c.message_id)
-            .where(deliveries.c.id.in_([row.id for row in moved]))
         )
         return [
             DeliveryJob(
@@ -189,9 +154,52 @@ class DeliveryStore(StoreBase):
                 message_created_at=as_utc(row.created_at) or now,
                 code=row.code,
                 subject=row.subject,
-                in_doubt=row.id in in_doubt,
+                in_doubt=row.before == SENDING or bool(row.doubtful),
                 backoff_step=row.backoff_step,
                 needs_signature=bool(row.needs_signature),
+            )
+            for row in rows
+        ]
+
+    async def _claim_portably(
+        self,
+        connection: AsyncConnection,
+        delivery_ids: Sequence[str],
+        now: dt.datetime,
+        lease_until: dt.datetime,
+    ) -> list[Any]:
+        """SQLite's claim (one writer at a time): the states before, the move, the rows."""
+        before = {
+            row.id: row for row in await connection.execute(_STATE.where(c.id.in_(delivery_ids)))
+        }
+        moved = (
+            await connection.execute(
+                deliveries.update()
+                .where(c.id.in_(list(before)), _due(now))
+                .values(
+                    state=SENDING,
+                    attempts=c.attempts + 1,
+                    lease_until=lease_until,
+                    updated_at=now,
+                )
+                .returning(c.id)
+            )
+        ).all()
+        if not moved:
+            return []
+        rows = await connection.execute(
+            sa.select(
+                c.id, c.message_id, c.recipient, c.route, c.attempts, c.backoff_step,
+                messages.c.package_ref, messages.c.message_type, messages.c.sender,
+                messages.c.document_id, messages.c.created_at, messages.c.code,
+                messages.c.subject, messages.c.needs_signature,
+            )
+            .join(messages, messages.c.id == c.message_id)
+            .where(c.id.in_([row.id for row in moved]))
+        )  # fmt: skip
+        return [
+            SimpleNamespace(
+                **row._asdict(), before=before[row.id].state, doubtful=before[row.id].in_doubt
             )
             for row in rows
         ]
@@ -251,6 +259,37 @@ class DeliveryStore(StoreBase):
         self, connection: AsyncConnection, batch: dict[str, AttemptOutcome]
     ) -> set[tuple[str, int]]:
         now = self._clock()
+        if self._postgres:
+            recorded = await finish_rows(connection, list(batch.values()), now=now)
+        else:
+            recorded = await self._finish_portably(connection, batch, now)
+        done = [batch[delivery_id] for delivery_id in recorded]
+        await self._events(
+            connection,
+            [(o.delivery_id, SENDING, o.state, o.detail) for o in done],
+            source="dispatcher",
+            at=now,
+        )
+        retries = [o for o in done if o.state == RETRY_WAIT and o.next_attempt_at is not None]
+        if retries and self.outbox:
+            await connection.execute(
+                outbox.insert(),
+                [
+                    {
+                        "delivery_id": o.delivery_id,
+                        "attempt": o.attempt + 1,
+                        "created_at": now,
+                        "due_at": o.next_attempt_at,
+                    }
+                    for o in retries
+                ],
+            )
+        return {(o.delivery_id, o.attempt) for o in done}
+
+    async def _finish_portably(
+        self, connection: AsyncConnection, batch: dict[str, AttemptOutcome], now: dt.datetime
+    ) -> set[str]:
+        """SQLite's form: one UPDATE whose per-row values are CASEs by id."""
         sent = [key for key, outcome in batch.items() if outcome.state == SENT]
         accepted: dict[str, dt.datetime | None] = {}
         if sent:  # the latency /metrics reports: acceptance -> destination
@@ -298,28 +337,7 @@ class DeliveryStore(StoreBase):
                 .returning(c.id)
             )
         ).all()
-        done = [batch[row.id] for row in moved]
-        await self._events(
-            connection,
-            [(o.delivery_id, SENDING, o.state, o.detail) for o in done],
-            source="dispatcher",
-            at=now,
-        )
-        retries = [o for o in done if o.state == RETRY_WAIT and o.next_attempt_at is not None]
-        if retries and self.outbox:
-            await connection.execute(
-                outbox.insert(),
-                [
-                    {
-                        "delivery_id": o.delivery_id,
-                        "attempt": o.attempt + 1,
-                        "created_at": now,
-                        "due_at": o.next_attempt_at,
-                    }
-                    for o in retries
-                ],
-            )
-        return {(o.delivery_id, o.attempt) for o in done}
+        return {row.id for row in moved}
 
     async def _finish_one(self, outcome: AttemptOutcome) -> bool:
         return (outcome.delivery_id, outcome.attempt) in await self.finish_attempts([outcome])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +19,16 @@ from adapters.store.schema import api_clients, deliveries, messages, webhook_del
 __all__ = ["WebhookLog"]
 
 
+#: How long another process's new or removed webhook may go unseen here: the list of hooked
+#: clients is read at most this often, not at every batch of state changes.
+HOOKED_CLIENTS_MAX_AGE = 2.0
+
+
 class WebhookLog(StoreBase):
+    def forget_hooked_clients(self) -> None:
+        """This process changed a webhook or a client: read the list again next time."""
+        self._hooked = None
+
     async def set_webhook(self, client_id: str, url: str | None, secret: str | None) -> None:
         async with self.engine.begin() as connection:
             await connection.execute(
@@ -26,15 +36,22 @@ class WebhookLog(StoreBase):
                 .where(api_clients.c.id == client_id)
                 .values(webhook_url=url, webhook_secret=secret)
             )
+        self.forget_hooked_clients()
 
     async def hooked_clients(self) -> list[dict[str, Any]]:
-        """Live clients with a webhook URL (their agencies decoded)."""
+        """Live clients with a webhook URL (their agencies decoded), as of at most
+        ``HOOKED_CLIENTS_MAX_AGE`` seconds ago."""
+        now = time.monotonic()
+        if self._hooked is not None and now - self._hooked[0] < HOOKED_CLIENTS_MAX_AGE:
+            return self._hooked[1]
         rows = await self._rows(
             sa.select(api_clients.c.id, api_clients.c.name, api_clients.c.agencies).where(
                 api_clients.c.webhook_url.is_not(None), api_clients.c.revoked_at.is_(None)
             )
         )
-        return [{**row._asdict(), "agencies": tuple(json.loads(row.agencies))} for row in rows]
+        hooked = [{**row._asdict(), "agencies": tuple(json.loads(row.agencies))} for row in rows]
+        self._hooked = (now, hooked)
+        return hooked
 
     async def inbound_message_row(self, message_id: str) -> dict[str, Any] | None:
         rows = await self._rows(sa.select(messages).where(messages.c.id == message_id))

@@ -55,14 +55,15 @@ def _statements(store: Store) -> Iterator[list[str]]:
 
 
 async def test_claims_and_outcomes_cost_the_same_statements_for_one_row_or_forty(
-    store: Store,
+    store: Store, backend: str
 ) -> None:
     ids = await _accept(store, 41)
     with _statements(store) as one_claim:
         claims = await store.claim_many(ids[:1], lease_seconds=60)
     with _statements(store) as forty_claims:
         claims |= await store.claim_many(ids[1:], lease_seconds=60)
-    assert len(one_claim) == len(forty_claims) <= 4
+    # PostgreSQL: one UPDATE that locks, moves and returns, and the events; SQLite: four
+    assert len(one_claim) == len(forty_claims) <= (2 if backend == "postgresql" else 4)
     jobs = [claims[i].job for i in ids]
     assert all(job is not None and job.attempt == 1 for job in jobs)
 
@@ -78,8 +79,8 @@ async def test_claims_and_outcomes_cost_the_same_statements_for_one_row_or_forty
     with _statements(store) as forty_outcomes:
         recorded = await store.finish_attempts(outcomes)
     assert recorded == {(i, 1) for i in ids[1:]}
-    # one read of the sent rows' acceptance time, the UPDATE, the events, the outbox rows
-    assert len(one_outcome) <= len(forty_outcomes) <= 4
+    # the UPDATE, the events, the outbox rows (and on SQLite a read of acceptance times)
+    assert len(one_outcome) <= len(forty_outcomes) <= (3 if backend == "postgresql" else 4)
     assert await store.counts_by_state() == {"sent": 20, "retry_wait": 10, "failed": 11}
     async with store.engine.connect() as connection:
         next_attempts = (
