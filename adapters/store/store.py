@@ -45,7 +45,7 @@ from adapters.store.records import (
 )
 from adapters.store.requests import RequestStore
 from adapters.store.retention import RetentionStore
-from adapters.store.webhook_log import WebhookLog
+from adapters.store.webhook_log import WebhookAttempt, WebhookLog
 
 __all__ = [
     "FAIR_SHARE",
@@ -64,6 +64,7 @@ __all__ = [
     "StatusAnswer",
     "Store",
     "StoreError",
+    "WebhookAttempt",
     "queue_lane",
     "utc_now",
 ]

@@ -8,7 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -16,7 +16,17 @@ from adapters.store.base import StoreBase
 from adapters.store.records import utc_now
 from adapters.store.schema import api_clients, deliveries, messages, webhook_deliveries
 
-__all__ = ["WebhookLog"]
+__all__ = ["WebhookAttempt", "WebhookLog"]
+
+
+class WebhookAttempt(NamedTuple):
+    """How one send of a logged event went: ``sent``, ``pending`` again or ``failed``."""
+
+    id: str
+    attempts: int
+    error: str | None
+    state: str
+    next_attempt_at: dt.datetime | None
 
 
 #: How long another process's new or removed webhook may go unseen here: the list of hooked
@@ -118,26 +128,31 @@ class WebhookLog(StoreBase):
         )
         return [row._asdict() for row in rows]
 
-    async def record_webhook_attempt(
-        self,
-        delivery_id: str,
-        attempts: int,
-        error: str | None,
-        *,
-        state: str,
-        next_attempt_at: dt.datetime | None,
-    ) -> None:
-        values: dict[str, Any] = {
-            "attempts": attempts,
-            "last_error": error,
-            "state": state,
-            "next_attempt_at": next_attempt_at,
-        }
-        if state == "sent":
-            values["sent_at"] = utc_now()
+    async def record_webhook_attempts(self, attempts: Sequence[WebhookAttempt]) -> None:
+        """How a batch of sends went, in one transaction (one statement, many rows)."""
+        if not attempts:
+            return
+        now = utc_now()
         async with self.engine.begin() as connection:
             await connection.execute(
                 webhook_deliveries.update()
-                .where(webhook_deliveries.c.id == delivery_id)
-                .values(**values)
+                .where(webhook_deliveries.c.id == sa.bindparam("b_id"))
+                .values(
+                    attempts=sa.bindparam("b_attempts"),
+                    last_error=sa.bindparam("b_error"),
+                    state=sa.bindparam("b_state"),
+                    next_attempt_at=sa.bindparam("b_next"),
+                    sent_at=sa.bindparam("b_sent"),
+                ),
+                [
+                    {
+                        "b_id": a.id,
+                        "b_attempts": a.attempts,
+                        "b_error": a.error,
+                        "b_state": a.state,
+                        "b_next": a.next_attempt_at,
+                        "b_sent": now if a.state == "sent" else None,
+                    }
+                    for a in attempts
+                ],
             )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from aiohttp import web
 
 from adapters.store.schema import webhook_deliveries
+from adapters.store.store import Store
 from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
 from gateway.http.api.app import PREFIX
 from gateway.http.webhooks import DELAYS, WebhookEvents, run_webhooks
@@ -225,3 +226,52 @@ async def test_the_resolver_drops_addresses_the_policy_does_not_allow() -> None:
         assert {r["host"] for r in await allowed.resolve("localhost", 80)} == {"127.0.0.1"}
     finally:
         await allowed.close()
+
+
+async def test_a_qlvb_that_never_answers_delays_only_its_own_events_and_not_the_stop(
+    store: Store,
+) -> None:
+    """Before, events were sent one after another: a QLVB that held each request for the
+    10 s timeout held every other client's events, and a stopping gateway waited for it."""
+    fast_received: list[bytes] = []
+    answered = asyncio.Event()
+
+    async def silent(request: web.Request) -> web.Response:
+        await asyncio.sleep(60)
+        return web.Response(status=204)
+
+    async def fast(request: web.Request) -> web.Response:
+        fast_received.append(await request.read())
+        if len(fast_received) == 5:
+            answered.set()
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/silent", silent)
+    app.router.add_post("/fast", fast)
+    async with serving(app) as base:
+        for name in ("silent", "fast"):
+            await store.add_client(name, name, "0" * 64, ["*.H42"])
+            await store.set_webhook(name, f"{base}/{name}", f"secret-{name}")
+        for number in range(5):  # the silent client's events come first
+            await store.log_webhooks([("silent", "delivery.state", {"n": number})])
+        await store.log_webhooks([("fast", "delivery.state", {"n": n}) for n in range(5)])
+        stop = asyncio.Event()
+        sender = asyncio.create_task(run_webhooks(store, stop=stop, policy=LOOPBACK))
+        await asyncio.wait_for(answered.wait(), 3)
+        loop = asyncio.get_running_loop()
+        stopping = loop.time()
+        stop.set()
+        await asyncio.wait_for(sender, 3)
+        assert loop.time() - stopping < 1.5
+    async with store.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                sa.select(
+                    webhook_deliveries.c.client_id,
+                    webhook_deliveries.c.state,
+                    webhook_deliveries.c.attempts,
+                )
+            )
+        ).all()
+    assert sorted(set(rows)) == [("fast", "sent", 1), ("silent", "pending", 0)]

@@ -1,0 +1,150 @@
+"""Draining after an outage, as deployed: the axis is down while documents are accepted, then
+comes back; how soon the gateway notices and how fast the waiting deliveries go.
+
+Real ``edxml-gateway serve`` (PostgreSQL, RabbitMQ, Redis, the default retry schedule: 30 s,
+2 min, 10 min ...) against the axis simulator in its own process, whose admin endpoint
+announces a maintenance outage of ``EDXML_BENCH_OUTAGE_SECONDS`` (default 60) before
+``EDXML_BENCH_DRAIN_PACKAGES`` documents (default 3,000) are accepted. Without the probe and
+the wake-up on the first success, the deliveries would each wait out their step of the
+schedule (up to 10 minutes after an outage of this length). Figures:
+
+* seconds from the end of the outage to the first delivery after it (goal: within the
+  schedule's first step, 30 s);
+* deliveries per second from then to the last one (goal: >= 200/s), and as a ratio to the
+  floor of the same run (our client sending straight to the simulator);
+* seconds from the end of the outage to the last delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import sqlalchemy as sa  # noqa: E402
+from axis_bench import _small_package  # noqa: E402
+from delivery_bench import _direct  # noqa: E402
+from deployed_bench import (  # noqa: E402
+    POSTGRES_URL,
+    SECRET,
+    WebhookReceiver,
+    _accept_all,
+    _hook,
+    _settings,
+    _start,
+)
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
+from adapters.blobs import BlobStore  # noqa: E402
+from adapters.store.engine import create_engine  # noqa: E402
+from adapters.store.schema import delivery_events  # noqa: E402
+from adapters.store.store import Store  # noqa: E402
+
+PACKAGES = int(os.environ.get("EDXML_BENCH_DRAIN_PACKAGES", "3000"))
+OUTAGE_SECONDS = float(os.environ.get("EDXML_BENCH_OUTAGE_SECONDS", "60"))
+ADMIN_TOKEN = "demo-admin-token"  # config/axis-simulator.json's
+
+
+def _announce_outage(url: str, seconds: float) -> None:
+    request = urllib.request.Request(
+        f"{url}/_admin/faults",
+        data=json.dumps({"outage_seconds": seconds}).encode(),
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
+
+
+async def _sent_times(store: Store) -> list[dt.datetime]:
+    query = sa.select(delivery_events.c.at).where(delivery_events.c.to_state == "sent")
+    async with store.engine.connect() as connection:
+        return sorted(
+            at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+            for (at,) in await connection.execute(query)
+        )
+
+
+async def _one_run(axis_url: str, folder: Path) -> dict[str, float]:
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(POSTGRES_URL)
+    async with admin.begin() as connection:
+        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    config = _settings(folder, schema, axis_url)
+    env = {**os.environ, "EDXML_BENCH_AXIS_SECRET": SECRET}
+    subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "migrate", "--config", str(config)],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    serve = _start("serve", config, env, folder / "serve.log")
+    store = Store(create_engine(POSTGRES_URL, schema=schema))
+    receiver = WebhookReceiver()
+    try:
+        await _hook(store, receiver.url)
+        await asyncio.sleep(3)
+        package = _small_package()
+        ref = BlobStore(folder / "data" / "blobs").put(package)
+        _announce_outage(axis_url, OUTAGE_SECONDS)
+        recovered = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=OUTAGE_SECONDS)
+        await _accept_all(store, ref, len(package), uuid.uuid4().hex[:6], PACKAGES)
+        deadline = time.monotonic() + OUTAGE_SECONDS + 900
+        while (await store.counts_by_state()).get("sent", 0) < PACKAGES:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not all sent: {await store.counts_by_state()}")
+            await asyncio.sleep(0.5)
+        sent = [at for at in await _sent_times(store) if at >= recovered]
+    finally:
+        receiver.close()
+        serve.terminate()
+        serve.wait(timeout=60)
+        await store.close()
+        async with admin.begin() as connection:
+            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+    first, last = sent[0], sent[-1]
+    return {
+        "noticed_s": (first - recovered).total_seconds(),
+        "per_s": len(sent) / max((last - first).total_seconds(), 1e-3),
+        "total_s": (last - recovered).total_seconds(),
+    }
+
+
+def run() -> list[tuple[str, float, str]]:
+    with tempfile.TemporaryDirectory() as folder:
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "simulate-axis", "--port", "0"],
+            cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert simulator.stdout is not None
+            url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()
+            floor = asyncio.run(_direct(url))
+            result = asyncio.run(_one_run(url, Path(folder)))
+        finally:
+            simulator.terminate()
+            simulator.wait(timeout=30)
+    outage = f"after a {OUTAGE_SECONDS:g} s outage, {PACKAGES} waiting"
+    return [
+        ("drain_floor_direct_per_s", round(floor, 1), "packages/s client->simulator"),
+        ("drain_noticed_after_s", round(result["noticed_s"], 1), f"s {outage} (goal <= 30)"),
+        ("drain_per_s", round(result["per_s"], 1), f"deliveries/s {outage} (goal >= 200)"),
+        ("drain_ratio_to_floor", round(result["per_s"] / floor, 3), "x floor"),
+        ("drain_total_s", round(result["total_s"], 1), f"s {outage}, to the last one"),
+    ]
+
+
+if __name__ == "__main__":
+    for name, value, unit in run():
+        print(f"bench {name} {value:g} {unit}")
