@@ -62,6 +62,12 @@ SECRET = "demo-secret-ninh-binh"
 QLVB_CLIENT = "bench-qlvb"
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
 class WebhookReceiver:
     """The QLVB's end of the webhooks: counts what it is sent, answers 204."""
 
@@ -214,6 +220,7 @@ async def _one_run(axis_url: str, port: int, processes: int, folder: Path) -> di
         package = _small_package()
         blobs = BlobStore(folder / "data" / "blobs")
         ref = blobs.put(package)
+        idle_before, total_before = _cpu_times()
         with PeakConnections(port) as connections:
             start = await _accept_all(store, ref, len(package), uuid.uuid4().hex[:6])
             deadline = time.monotonic() + 600
@@ -222,6 +229,7 @@ async def _one_run(axis_url: str, port: int, processes: int, folder: Path) -> di
                     raise RuntimeError(f"not all sent: {await store.counts_by_state()}")
                 await asyncio.sleep(0.05)
             elapsed = time.perf_counter() - start
+        idle_after, total_after = _cpu_times()
         latencies = sorted(await _latencies(store))
         paced = await _paced_latencies(store, ref, len(package))
     finally:
@@ -241,6 +249,7 @@ async def _one_run(axis_url: str, port: int, processes: int, folder: Path) -> di
         "connections": float(connections.peak),
         "paced_p50_s": statistics.median(paced),
         "webhooks": float(receiver.received),
+        "idle_pct": 100 * (idle_after - idle_before) / max(total_after - total_before, 1),
         "paced_p99_s": paced[int(len(paced) * 0.99) - 1],
     }
 
@@ -309,6 +318,11 @@ def run() -> list[tuple[str, float, str]]:
             ),
             (f"{name}_paced_p50_s", round(result["paced_p50_s"], 3), f"s at {PACED_RATE:g}/s"),
             (f"{name}_webhooks_received", result["webhooks"], "webhook calls the QLVB got"),
+            (
+                f"{name}_cpu_idle_pct",
+                round(result["idle_pct"], 1),
+                "% of the machine's CPU idle during the burst (every process on it)",
+            ),
         ]
     figures.append(
         (

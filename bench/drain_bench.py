@@ -3,10 +3,11 @@ comes back; how soon the gateway notices and how fast the waiting deliveries go.
 
 Real ``edxml-gateway serve`` (PostgreSQL, RabbitMQ, Redis, the default retry schedule: 30 s,
 2 min, 10 min ...) against the axis simulator in its own process, whose admin endpoint
-announces a maintenance outage of ``EDXML_BENCH_OUTAGE_SECONDS`` (default 60) before
-``EDXML_BENCH_DRAIN_PACKAGES`` documents (default 3,000) are accepted. Without the probe and
-the wake-up on the first success, the deliveries would each wait out their step of the
-schedule (up to 10 minutes after an outage of this length). Figures:
+is down for ``EDXML_BENCH_OUTAGE_SECONDS`` (default 60) from before
+``EDXML_BENCH_DRAIN_PACKAGES`` documents (default 3,000) are accepted: once announced (503
+with ``Retry-After``, the axis' maintenance) and once not (HTTP 500 until it ends). Without
+the probe and the wake-up on the first success, the deliveries would each wait out their
+step of the schedule (up to 10 minutes after an outage of this length). Figures:
 
 * seconds from the end of the outage to the first delivery after it (goal: within the
   schedule's first step, 30 s);
@@ -57,10 +58,10 @@ OUTAGE_SECONDS = float(os.environ.get("EDXML_BENCH_OUTAGE_SECONDS", "60"))
 ADMIN_TOKEN = "demo-admin-token"  # config/axis-simulator.json's
 
 
-def _announce_outage(url: str, seconds: float) -> None:
+def _faults(url: str, plan: dict[str, float]) -> None:
     request = urllib.request.Request(
         f"{url}/_admin/faults",
-        data=json.dumps({"outage_seconds": seconds}).encode(),
+        data=json.dumps(plan).encode(),
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"},
         method="PUT",
     )
@@ -77,7 +78,9 @@ async def _sent_times(store: Store) -> list[dt.datetime]:
         )
 
 
-async def _one_run(axis_url: str, folder: Path) -> dict[str, float]:
+async def _one_run(axis_url: str, folder: Path, *, announced: bool) -> dict[str, float]:
+    """An announced outage answers 503 with ``Retry-After`` (the axis' maintenance); an
+    unannounced one answers 500 until it ends, and only the schedule and the probe help."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(POSTGRES_URL)
     async with admin.begin() as connection:
@@ -96,9 +99,12 @@ async def _one_run(axis_url: str, folder: Path) -> dict[str, float]:
         await asyncio.sleep(3)
         package = _small_package()
         ref = BlobStore(folder / "data" / "blobs").put(package)
-        _announce_outage(axis_url, OUTAGE_SECONDS)
+        _faults(axis_url, {"outage_seconds": OUTAGE_SECONDS} if announced else {"error_rate": 1})
         recovered = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=OUTAGE_SECONDS)
         await _accept_all(store, ref, len(package), uuid.uuid4().hex[:6], PACKAGES)
+        if not announced:
+            await asyncio.sleep((recovered - dt.datetime.now(dt.UTC)).total_seconds())
+            _faults(axis_url, {})
         deadline = time.monotonic() + OUTAGE_SECONDS + 900
         while (await store.counts_by_state()).get("sent", 0) < PACKAGES:
             if time.monotonic() > deadline:
@@ -131,18 +137,28 @@ def run() -> list[tuple[str, float, str]]:
             assert simulator.stdout is not None
             url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()
             floor = asyncio.run(_direct(url))
-            result = asyncio.run(_one_run(url, Path(folder)))
+            results = {}
+            for kind in ("announced", "unannounced"):
+                (Path(folder) / kind).mkdir()
+                results[kind] = asyncio.run(
+                    _one_run(url, Path(folder) / kind, announced=kind == "announced")
+                )
         finally:
             simulator.terminate()
             simulator.wait(timeout=30)
-    outage = f"after a {OUTAGE_SECONDS:g} s outage, {PACKAGES} waiting"
-    return [
-        ("drain_floor_direct_per_s", round(floor, 1), "packages/s client->simulator"),
-        ("drain_noticed_after_s", round(result["noticed_s"], 1), f"s {outage} (goal <= 30)"),
-        ("drain_per_s", round(result["per_s"], 1), f"deliveries/s {outage} (goal >= 200)"),
-        ("drain_ratio_to_floor", round(result["per_s"] / floor, 3), "x floor"),
-        ("drain_total_s", round(result["total_s"], 1), f"s {outage}, to the last one"),
-    ]
+    figures = [("drain_floor_direct_per_s", round(floor, 1), "packages/s client->simulator")]
+    for kind, result in results.items():
+        outage = f"after a {OUTAGE_SECONDS:g} s {kind} outage, {PACKAGES} waiting"
+        figures += [
+            (f"drain_{kind}_noticed_after_s", round(result["noticed_s"], 1),
+             f"s {outage} (goal <= 30)"),
+            (f"drain_{kind}_per_s", round(result["per_s"], 1),
+             f"deliveries/s {outage} (goal >= 200)"),
+            (f"drain_{kind}_ratio_to_floor", round(result["per_s"] / floor, 3), "x floor"),
+            (f"drain_{kind}_total_s", round(result["total_s"], 1),
+             f"s {outage}, to the last one"),
+        ]  # fmt: skip
+    return figures
 
 
 if __name__ == "__main__":
