@@ -43,8 +43,28 @@ MAX_REQUESTS = 200
 
 
 def _pdf(size: int) -> bytes:
-    body = os.urandom(size).hex().encode()[:size]
-    return b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + body + b"\n%%EOF\n"
+    """A real one-page PDF whose content stream is ``size`` random bytes (as compressed
+    streams and images are: a PDF's bulk does not compress further)."""
+    body = os.urandom(size)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(body) + body + b"\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, content in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + content + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
 
 
 def _record(pdf: bytes, number: int) -> dict[str, object]:
@@ -128,7 +148,7 @@ def run() -> list[tuple[str, float, str]]:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         subprocess.run(
-            [sys.executable, "-m", "edxml", "keys", "dev-ca", str(tmp / "keys")],
+            [sys.executable, "-m", "devtools", "dev-ca", str(tmp / "keys")],
             cwd=ROOT,
             check=True,
             capture_output=True,

@@ -66,7 +66,12 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
             raise ConfigurationError("use sqlite+aiosqlite:///PATH for the embedded store")
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed)
+        # One connection: SQLite has one writer at a time, and writers that wait in its busy
+        # handler sleep in steps of up to 100 ms; waiting for the connection in the event
+        # loop costs nothing, and each statement takes well under a millisecond.
+        one: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120}
+        in_memory = not parsed.database or parsed.database == ":memory:"  # one already
+        engine = create_async_engine(parsed, **({} if in_memory else one))
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if backend == "postgresql":

@@ -144,6 +144,33 @@ async def test_an_unsigned_pdf_has_no_signatures(trust: edxml.TrustStore) -> Non
     assert not result.legal_value
 
 
+async def test_megabytes_that_only_look_like_a_pdf_are_refused_without_holding_the_loop(
+    trust: edxml.TrustStore,
+) -> None:
+    """Before, 1 MB of junk behind a PDF header held the event loop for half a second
+    (pyhanko looked for ``startxref`` a byte at a time): every request of the process
+    waited. Now it is refused at once, and reading a real PDF runs off the loop."""
+    junk = b"%PDF-1.7\n" + b"0123456789abcdef" * (5 * 65536) + b"\n%%EOF\n"
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    running = asyncio.create_task(ticker())
+    try:
+        with pytest.raises(PdfSignatureError, match="no startxref at its end"):
+            await verify_pdf(junk, trust=trust)
+        before = ticks
+        report = await verify_pdf(PDF, trust=trust)
+        assert ticks > before  # the loop ran while the PDF was read
+    finally:
+        running.cancel()
+    assert report.signatures == ()
+
+
 async def test_not_a_pdf(trust: edxml.TrustStore, pki: DevPki) -> None:
     with pytest.raises(PdfSignatureError, match="not a readable PDF"):
         await verify_pdf(b"%PDF-1.4 nonsense", trust=trust)

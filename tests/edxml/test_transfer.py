@@ -6,6 +6,7 @@ import base64
 import io
 import os
 import zipfile
+from collections.abc import Iterator
 
 import pytest
 
@@ -76,3 +77,38 @@ def test_a_zip_without_its_central_directory_is_truncated() -> None:
     cut = raw.index(b"PK\x01\x02")
     with pytest.raises(AttachmentError, match="truncated"):
         _decode(base64.b64encode(raw[:cut]))
+
+
+def test_already_compressed_formats_go_at_deflate_level_0_and_the_rest_compressed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A PDF's bulk does not compress: DEFLATE level 6 spent ~40 ms per MB on it for nothing.
+    It goes at level 0 (a copy, still the DEFLATE method the official reader expects, which
+    the conformance suite reads back); a text file is compressed as before."""
+    import edxml
+    from edxml import _build
+    from tests.factories import document
+
+    levels: dict[str, int] = {}
+
+    def recording(data: bytes, extension: str, *, compresslevel: int = 6) -> Iterator[bytes]:
+        levels[extension] = compresslevel
+        return encode_attachment(data, extension, compresslevel=compresslevel)
+
+    monkeypatch.setattr(_build, "encode_attachment", recording)
+    noise, text = os.urandom(200_000), b"van ban " * 25_000
+    files = (
+        edxml.Attachment(content_id="a", name="cong_van.pdf", data=noise),
+        edxml.Attachment(content_id="b", name="bang.xlsx", data=noise),
+        edxml.Attachment(content_id="c", name="ghi_chu.txt", data=text),
+    )
+    package = edxml.parse(edxml.build(document(attachments=files)))
+    assert isinstance(package, edxml.DocumentPackage)
+    assert [a.data for a in package.attachments] == [noise, noise, text]
+    assert levels == {".pdf": 0, ".xlsx": 0, ".txt": 6}
+    stored = zipfile.ZipFile(
+        io.BytesIO(base64.b64decode(b"".join(recording(text, ".pdf", compresslevel=0))))
+    )
+    (entry,) = stored.infolist()
+    assert entry.compress_type == zipfile.ZIP_DEFLATED
+    assert entry.compress_size > entry.file_size  # stored blocks: nothing was compressed
