@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import lxml.etree
 import yaml
 
 from adapters.axis.client import AxisClient, AxisConfig
@@ -145,7 +146,9 @@ async def test_serve_accepts_signs_and_delivers_and_serves_the_facade(
             (item,) = await vpcp.received_list()
             package = await vpcp.get_edoc(item.doc_id)
         assert b"SignatureValue" in package
-        assert base64.b64encode(PDF)[:40] not in package  # zipped, as the standard wants
+        tree = lxml.etree.fromstring(package)
+        (encoded,) = tree.xpath("//*[local-name()='ContentTransferEncoded']/text()")
+        assert base64.b64decode(encoded)[:4] == b"PK\x03\x04"  # zipped, as the standard wants
         sdk = AxisClient(
             AxisConfig(base_url=f"{url}/vdxp", system_id="qlvb-nb", secret="sdk-secret")
         )
