@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
 from gateway.delivery.routing import RoutingTable
@@ -46,12 +47,14 @@ class Outbound:
         idempotency: tuple[str, str] | None = None,
         owed: bool = False,
         limit_recipients: bool = True,
+        built_from: edxml.Package | None = None,
     ) -> Accepted:
         """Check, sign, store and queue ``package``; ``AcceptanceError`` with every reason.
 
         ``owed``: a status we must send whatever happens (01, 02, 15): without a key it is
         stored waiting for its signature instead of refused. ``limit_recipients=False`` for
-        operations on a document already accepted (a recall goes to whoever has it)."""
+        operations on a document already accepted (a recall goes to whoever has it).
+        ``built_from``: the model the caller built ``package`` from (not parsed back)."""
         accepted = await accept_package(
             self.store,
             self.blobs,
@@ -64,6 +67,7 @@ class Outbound:
             idempotency=idempotency,
             sign=lambda data, organ: sign_outgoing(self.signers, data, organ),
             owed=owed,
+            built_from=built_from,
         )
         if self.wake is not None:
             self.wake.set()

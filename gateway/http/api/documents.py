@@ -163,6 +163,7 @@ async def _submit(
             may_send_as=client.may_act_for,
             resend=resend,
             idempotency=idempotency,
+            built_from=package,
         )
     except AcceptanceError as exc:
         raise refusal_problem(exc, "the document was not accepted") from None
