@@ -58,6 +58,7 @@ from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds
 from gateway.operate.alerts import run_alerts, sinks_from_settings
 from gateway.operate.backup import run_daily_backups
+from gateway.operate.memory import trim_memory_forever
 from gateway.outbound.directory import run_directory_sync
 from gateway.signing import Signers
 from gateway.trust import TrustMaterial, load_trust_material, reload_trust
@@ -244,6 +245,7 @@ class Runtime:
             idempotency_seconds=settings.idempotency_window_seconds,
             webhook_policy=settings.webhooks.policy(),
             seal_unsigned_pdfs=settings.seal_unsigned_pdfs,
+            submissions=asyncio.Semaphore(settings.max_concurrent_submissions),
         )
         app.add_subapp(API_PREFIX, build_api(context))
         app.add_subapp(
@@ -309,6 +311,7 @@ class Runtime:
         tasks: list[asyncio.Task[None]] = []
         tasks.append(asyncio.create_task(self.work_queue().run(self.dispatcher, stop=stop)))
         tasks.append(asyncio.create_task(self.dispatcher.watch_recovery(stop=stop)))
+        tasks.append(asyncio.create_task(trim_memory_forever(stop=stop)))
         if self.redis is not None and self.axis is not None and self.settings.axis is not None:
             # The axis' connections are the deployment's, not each process's (spec 3.1).
             budget = ConnectionBudget(

@@ -96,6 +96,13 @@ async def post_document(request: web.Request) -> web.StreamResponse:
     context, client = request.app[CONTEXT], request[CLIENT]
     key = request.headers.get("Idempotency-Key")
     resend = query_flag(request, "resend")
+    async with context.submissions:  # the body is read only when its turn comes
+        return await _post_document(request, context, client, key, resend)
+
+
+async def _post_document(
+    request: web.Request, context: ApiContext, client: ApiClient, key: str | None, resend: bool
+) -> web.StreamResponse:
     with tempfile.TemporaryDirectory(prefix=".upload-", dir=context.blobs.root) as scratch:
         submission = await read_submission(request, Path(scratch))
         if key:
