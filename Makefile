@@ -13,7 +13,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check --no-input
 SYSTEM_PACKAGES := xmlsec1 poppler-utils fonts-liberation2 fonts-dejavu-core chromium softhsm2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run example test conformance lint typecheck bench clean system-packages simulate-axis
+.PHONY: run example test conformance lint typecheck bench clean system-packages simulate-axis screenshots
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -81,6 +81,11 @@ test: system-packages lint typecheck
 # runs it too when the jars are there.
 conformance: $(STAMP)
 	$(BIN)/python -m pytest tests/conformance
+
+# The README's screenshots of the dashboard, taken by its browser test (make test saves them
+# in a temporary folder, never over the tracked ones).
+screenshots: $(STAMP) system-packages
+	EDXML_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/gateway/test_dashboard.py -k browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
