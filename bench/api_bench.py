@@ -10,6 +10,8 @@ each request is a ~10 KB record with a 1 MB PDF (base64 in JSON). Figures:
 * the maximum sustained accepts per second with 8 concurrent clients (goal: >= 50/s);
 * ``serve``'s resident memory after the warm-up, after the load, and its ratio to the first
   a while after the load (goal: it returns near its idle size);
+* a 48 MiB PDF sent as multipart: how far ``serve``'s peak resident size rose, as a multiple
+  of the file (goal: <= 2);
 * the floor measured in the same run: what acceptance cannot avoid, building and checking the
   same package in-process (``edxml.build`` + ``edxml.check``), as packages per second.
 """
@@ -42,6 +44,7 @@ STEADY_RATE = 50
 SUSTAINABLE_RATE = 25
 STEADY_REQUESTS = 200
 REST_SECONDS = 20.0
+LARGE_MIB = 48
 MAX_REQUESTS = 200
 
 
@@ -95,6 +98,29 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _large(http: aiohttp.ClientSession, url: str, pid: int) -> float:
+    """One 48 MiB PDF through ``POST /documents`` as multipart (the file streamed to disk
+    by the server): how much above its size before the peak resident size rose, in MiB."""
+    pdf = _pdf(LARGE_MIB * MIB)
+    record = _record(b"", 9999)
+    del record["attachments"]
+    form = aiohttp.FormData()
+    form.add_field("record", json.dumps(record), content_type="application/json")
+    form.add_field("file", pdf, filename="cong_van_lon.pdf", content_type="application/pdf")
+    Path(f"/proc/{pid}/clear_refs").write_text("5")  # the peak starts again from now
+    before = _rss_mb(pid)
+    async with http.post(f"{url}/api/v1/documents", data=form) as response:
+        assert response.status == 202, (response.status, await response.text())
+    return _peak_mb(pid) - before
 
 
 def _cli(*args: str, env: dict[str, str]) -> str:
@@ -151,11 +177,14 @@ async def _measure(url: str, key: str, pdf: bytes, pid: int) -> dict[str, float]
         loaded_rss = _rss_mb(pid)
         await asyncio.sleep(REST_SECONDS)
         rested_rss = _rss_mb(pid)
+    async with aiohttp.ClientSession(headers=headers) as http:
+        large_growth = await _large(http, url, pid)
     figures = {
         "max_per_s": max_rate,
         "rss_idle": idle_rss,
         "rss_loaded": loaded_rss,
         "rss_rested": rested_rss,
+        "large_growth": large_growth,
     }
     for rate, latencies in steady.items():
         figures[f"p50_ms_{rate}"] = statistics.median(latencies) * 1000
@@ -248,6 +277,11 @@ def run() -> list[tuple[str, float, str]]:
             "api_serve_rss_rested_ratio",
             round(result["rss_rested"] / result["rss_idle"], 2),
             f"x the idle size {REST_SECONDS:g} s after the load (goal: near 1)",
+        ),
+        (
+            "api_large_peak_rss_ratio",
+            round(result["large_growth"] / LARGE_MIB, 2),
+            f"x a {LARGE_MIB} MiB PDF: serve's peak RSS above its size before (goal <= 2)",
         ),
         ("api_accept_floor_per_s", round(floor, 1), "build+check in-process"),
         ("api_accept_vs_floor", round(floor / result["max_per_s"], 2), "x floor"),
