@@ -14,7 +14,8 @@ def _with_config(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--config",
         type=Path,
         default=None,
-        help="settings file (YAML); EDXML_* variables override it",
+        help="settings file (YAML; default: the file EDXML_CONFIG names); "
+        "EDXML_* variables override it",
     )
     return command
 

@@ -70,7 +70,14 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+#: The settings file of a command given no ``--config``: a deployment sets it once, and
+#: every operator command (report, alerts, requeue ...) reads the settings ``serve`` reads.
+CONFIG_ENV = "EDXML_CONFIG"
+
+
 def settings_from(config: Path | None) -> GatewaySettings:
+    if config is None and os.environ.get(CONFIG_ENV):
+        config = Path(os.environ[CONFIG_ENV])
     settings = load_settings(config)
     configure_logging(settings.log_level, settings.log_format)
     return settings

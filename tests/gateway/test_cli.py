@@ -103,6 +103,27 @@ def test_migrate_and_requeue_on_the_embedded_store(
     assert "no-such-delivery: not failed" in out
 
 
+def test_commands_without_config_read_the_file_edxml_config_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, an operator command without --config used an empty ./data, not the
+    deployment's store: the report crashed and alerts found none."""
+    deployed, other = tmp_path / "deployed", tmp_path / "other"
+    config = tmp_path / "gateway.yaml"
+    config.write_text(f"data_dir: {deployed}\n")
+    monkeypatch.setenv("EDXML_CONFIG", str(config))
+    monkeypatch.chdir(tmp_path)
+    assert main(["migrate"]) == 0
+    assert (deployed / "gateway.db").exists()
+    assert not (tmp_path / "data").exists()
+    (tmp_path / "explicit.yaml").write_text(f"data_dir: {other}\n")
+    assert main(["migrate", "--config", str(tmp_path / "explicit.yaml")]) == 0
+    assert (other / "gateway.db").exists()  # --config wins
+    monkeypatch.setenv("EDXML_CONFIG", str(tmp_path / "missing.yaml"))
+    assert main(["migrate"]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+
+
 def test_service_commands_name_a_bad_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
