@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from axis_bench import _small_package  # noqa: E402
 
 
-async def _latencies(store: Store) -> list[float]:
+async def _latency_by_delivery(store: Store) -> dict[str, float]:
     """Seconds from queued to sent, per delivery, from the event log."""
     queued = sa.select(delivery_events.c.delivery_id, delivery_events.c.at).where(
         delivery_events.c.to_state == "queued"
@@ -64,7 +64,11 @@ async def _latencies(store: Store) -> list[float]:
     async with store.engine.connect() as connection:
         start = {row[0]: row[1] for row in await connection.execute(queued)}
         end = {row[0]: row[1] for row in await connection.execute(sent)}
-    return [(end[d] - start[d]).total_seconds() for d in end if d in start]
+    return {d: (end[d] - start[d]).total_seconds() for d in end if d in start}
+
+
+async def _latencies(store: Store) -> list[float]:
+    return list((await _latency_by_delivery(store)).values())
 
 
 async def _drive(store: Store, blobs: BlobStore, url: str, workers: object) -> dict[str, float]:

@@ -21,6 +21,7 @@ each run with one process (``serve``) and with two (``serve`` + ``worker``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import os
 import statistics
@@ -30,6 +31,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,12 +42,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import sqlalchemy as sa  # noqa: E402
 import yaml  # noqa: E402
 from axis_bench import _small_package  # noqa: E402
-from delivery_bench import _direct, _latencies  # noqa: E402
+from delivery_bench import _direct, _latencies, _latency_by_delivery  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from adapters.blobs import BlobStore  # noqa: E402
 from adapters.store.engine import create_engine  # noqa: E402
-from adapters.store.schema import delivery_events  # noqa: E402
 from adapters.store.store import NewDelivery, NewMessage, Store  # noqa: E402
 
 PACKAGES = int(os.environ.get("EDXML_BENCH_DEPLOYED_PACKAGES", "3000"))
@@ -197,7 +199,21 @@ async def _accept_all(
     return start
 
 
-async def _one_run(axis_url: str, port: int, processes: int, folder: Path) -> dict[str, float]:
+@dataclass
+class Deployment:
+    """A running deployment: its store as the bench sees it, the QLVB's webhook receiver,
+    and the small package the documents carry (in the deployment's blob store)."""
+
+    store: Store
+    receiver: WebhookReceiver
+    ref: str
+    size: int
+
+
+@contextlib.asynccontextmanager
+async def deployed(axis_url: str, folder: Path, processes: int) -> AsyncIterator[Deployment]:
+    """A fresh schema, migrated; ``serve`` and ``processes - 1`` workers running on it; a
+    QLVB webhook registered. Everything is stopped and dropped on the way out."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(POSTGRES_URL)
     async with admin.begin() as connection:
@@ -218,20 +234,8 @@ async def _one_run(axis_url: str, port: int, processes: int, folder: Path) -> di
         await _hook(store, receiver.url)
         await asyncio.sleep(3)  # the processes connect and elect their relay leader
         package = _small_package()
-        blobs = BlobStore(folder / "data" / "blobs")
-        ref = blobs.put(package)
-        idle_before, total_before = _cpu_times()
-        with PeakConnections(port) as connections:
-            start = await _accept_all(store, ref, len(package), uuid.uuid4().hex[:6])
-            deadline = time.monotonic() + 600
-            while (await store.counts_by_state()).get("sent", 0) < PACKAGES:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"not all sent: {await store.counts_by_state()}")
-                await asyncio.sleep(0.05)
-            elapsed = time.perf_counter() - start
-        idle_after, total_after = _cpu_times()
-        latencies = sorted(await _latencies(store))
-        paced = await _paced_latencies(store, ref, len(package))
+        ref = BlobStore(folder / "data" / "blobs").put(package)
+        yield Deployment(store, receiver, ref, len(package))
     finally:
         receiver.close()
         for process in running:
@@ -242,13 +246,35 @@ async def _one_run(axis_url: str, port: int, processes: int, folder: Path) -> di
         async with admin.begin() as connection:
             await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+async def until_sent(store: Store, count: int, *, seconds: float, poll: float = 0.05) -> None:
+    """Wait until ``count`` deliveries are ``sent``; ``RuntimeError`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (await store.counts_by_state()).get("sent", 0) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"not all sent: {await store.counts_by_state()}")
+        await asyncio.sleep(poll)
+
+
+async def _one_run(axis_url: str, port: int, processes: int, folder: Path) -> dict[str, float]:
+    async with deployed(axis_url, folder, processes) as deployment:
+        store = deployment.store
+        idle_before, total_before = _cpu_times()
+        with PeakConnections(port) as connections:
+            start = await _accept_all(store, deployment.ref, deployment.size, uuid.uuid4().hex[:6])
+            await until_sent(store, PACKAGES, seconds=600)
+            elapsed = time.perf_counter() - start
+        idle_after, total_after = _cpu_times()
+        latencies = sorted(await _latencies(store))
+        paced = await _paced_latencies(store, deployment.ref, deployment.size)
     return {
         "per_s": PACKAGES / elapsed,
         "p50_s": statistics.median(latencies),
         "p99_s": latencies[int(len(latencies) * 0.99) - 1],
         "connections": float(connections.peak),
         "paced_p50_s": statistics.median(paced),
-        "webhooks": float(receiver.received),
+        "webhooks": float(deployment.receiver.received),
         "idle_pct": 100 * (idle_after - idle_before) / max(total_after - total_before, 1),
         "paced_p99_s": paced[int(len(paced) * 0.99) - 1],
     }
@@ -259,27 +285,9 @@ async def _paced_latencies(store: Store, ref: str, size: int) -> list[float]:
     of a deployment that keeps up, not of a backlog (the burst measures the rate)."""
     burst = set(await _latency_by_delivery(store))
     await _accept_all(store, ref, size, uuid.uuid4().hex[:6], PACED, rate=PACED_RATE)
-    deadline = time.monotonic() + 600
-    while (await store.counts_by_state()).get("sent", 0) < len(burst) + PACED:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"paced phase not all sent: {await store.counts_by_state()}")
-        await asyncio.sleep(0.05)
+    await until_sent(store, len(burst) + PACED, seconds=600)
     latencies = await _latency_by_delivery(store)
     return sorted(seconds for delivery, seconds in latencies.items() if delivery not in burst)
-
-
-async def _latency_by_delivery(store: Store) -> dict[str, float]:
-    """Seconds from queued to sent, per delivery, from the event log."""
-    queued = sa.select(delivery_events.c.delivery_id, delivery_events.c.at).where(
-        delivery_events.c.to_state == "queued"
-    )
-    sent = sa.select(delivery_events.c.delivery_id, delivery_events.c.at).where(
-        delivery_events.c.to_state == "sent"
-    )
-    async with store.engine.connect() as connection:
-        start = {row[0]: row[1] for row in await connection.execute(queued)}
-        end = {row[0]: row[1] for row in await connection.execute(sent)}
-    return {d: (end[d] - start[d]).total_seconds() for d in end if d in start}
 
 
 def run() -> list[tuple[str, float, str]]:

@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -35,21 +34,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from axis_bench import _small_package  # noqa: E402
 from delivery_bench import _direct  # noqa: E402
-from deployed_bench import (  # noqa: E402
-    POSTGRES_URL,
-    SECRET,
-    WebhookReceiver,
-    _accept_all,
-    _hook,
-    _settings,
-    _start,
-)
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from deployed_bench import _accept_all, deployed, until_sent  # noqa: E402
 
-from adapters.blobs import BlobStore  # noqa: E402
-from adapters.store.engine import create_engine  # noqa: E402
 from adapters.store.schema import delivery_events  # noqa: E402
 from adapters.store.store import Store  # noqa: E402
 
@@ -81,44 +68,16 @@ async def _sent_times(store: Store) -> list[dt.datetime]:
 async def _one_run(axis_url: str, folder: Path, *, announced: bool) -> dict[str, float]:
     """An announced outage answers 503 with ``Retry-After`` (the axis' maintenance); an
     unannounced one answers 500 until it ends, and only the schedule and the probe help."""
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    config = _settings(folder, schema, axis_url)
-    env = {**os.environ, "EDXML_BENCH_AXIS_SECRET": SECRET}
-    subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "migrate", "--config", str(config)],
-        cwd=ROOT, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    serve = _start("serve", config, env, folder / "serve.log")
-    store = Store(create_engine(POSTGRES_URL, schema=schema))
-    receiver = WebhookReceiver()
-    try:
-        await _hook(store, receiver.url)
-        await asyncio.sleep(3)
-        package = _small_package()
-        ref = BlobStore(folder / "data" / "blobs").put(package)
+    async with deployed(axis_url, folder, processes=1) as deployment:
+        store = deployment.store
         _faults(axis_url, {"outage_seconds": OUTAGE_SECONDS} if announced else {"error_rate": 1})
         recovered = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=OUTAGE_SECONDS)
-        await _accept_all(store, ref, len(package), uuid.uuid4().hex[:6], PACKAGES)
+        await _accept_all(store, deployment.ref, deployment.size, uuid.uuid4().hex[:6], PACKAGES)
         if not announced:
             await asyncio.sleep((recovered - dt.datetime.now(dt.UTC)).total_seconds())
             _faults(axis_url, {})
-        deadline = time.monotonic() + OUTAGE_SECONDS + 900
-        while (await store.counts_by_state()).get("sent", 0) < PACKAGES:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not all sent: {await store.counts_by_state()}")
-            await asyncio.sleep(0.5)
+        await until_sent(store, PACKAGES, seconds=OUTAGE_SECONDS + 900, poll=0.5)
         sent = [at for at in await _sent_times(store) if at >= recovered]
-    finally:
-        receiver.close()
-        serve.terminate()
-        serve.wait(timeout=60)
-        await store.close()
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
     first, last = sent[0], sent[-1]
     return {
         "noticed_s": (first - recovered).total_seconds(),
