@@ -216,5 +216,5 @@ class AccountStore(StoreBase):
                 .where(api_clients.c.id == client_id, api_clients.c.revoked_at.is_(None))
                 .values(revoked_at=utc_now())
             )
-        self._hooked = None  # a revoked client's webhook stops at once in this process
+        self.forget_hooked_clients()  # a revoked client's webhook stops at once here
         return result.rowcount == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -65,19 +65,58 @@ class StoreBase:
         detail: str | None,
         at: dt.datetime,
     ) -> None:
+        await self._events(connection, [(delivery_id, from_state, to_state, detail)], source, at)
+
+    @staticmethod
+    async def _events(
+        connection: AsyncConnection,
+        moves: Iterable[tuple[str, str | None, str, str | None]],
+        source: str,
+        at: dt.datetime,
+    ) -> None:
+        """One insert of the events of many moves (delivery, from, to, detail); the
+        transaction's listeners hear of each once it commits."""
+        moves = list(moves)
+        if not moves:
+            return
         await connection.execute(
-            delivery_events.insert().values(
-                delivery_id=delivery_id,
-                from_state=from_state,
-                to_state=to_state,
-                at=at,
-                source=source,
-                detail=detail,
-            )
+            delivery_events.insert(),
+            [
+                {
+                    "delivery_id": delivery_id,
+                    "from_state": from_state,
+                    "to_state": to_state,
+                    "at": at,
+                    "source": source,
+                    "detail": detail,
+                }
+                for delivery_id, from_state, to_state, detail in moves
+            ],
         )
         changes = connection.info.get("changes")
         if changes is not None:
-            changes.append(StateChange(delivery_id, from_state, to_state, source, at))
+            changes.extend(
+                StateChange(delivery_id, from_state, to_state, source, at)
+                for delivery_id, from_state, to_state, _ in moves
+            )
+
+    @staticmethod
+    async def _queue_attempts(
+        connection: AsyncConnection,
+        attempts: Iterable[tuple[str, int, dt.datetime]],
+        now: dt.datetime,
+    ) -> None:
+        """Outbox rows for (delivery, attempt number, when due): what the relay publishes."""
+        rows = [
+            {"delivery_id": delivery_id, "attempt": attempt, "created_at": now, "due_at": due}
+            for delivery_id, attempt, due in attempts
+        ]
+        if rows:
+            await connection.execute(outbox.insert(), rows)
+
+    def forget_hooked_clients(self) -> None:
+        """This process changed a webhook or a client: read the hooked clients again."""
+        self._hooked = None
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -97,20 +136,11 @@ class StoreBase:
         async with self.engine.connect() as connection:
             return list((await connection.execute(query)).all())
 
-    @staticmethod
+    @classmethod
     async def _queue_next(
-        connection: AsyncConnection, rows: Sequence[Any], now: dt.datetime
+        cls, connection: AsyncConnection, rows: Sequence[Any], now: dt.datetime
     ) -> None:
         """Outbox rows, due now, for the next attempt of each (id, attempts) row."""
-        await connection.execute(
-            outbox.insert(),
-            [
-                {
-                    "delivery_id": row.id,
-                    "attempt": row.attempts + 1,
-                    "created_at": now,
-                    "due_at": now,
-                }
-                for row in rows
-            ],
+        await cls._queue_attempts(
+            connection, ((row.id, row.attempts + 1, now) for row in rows), now
         )

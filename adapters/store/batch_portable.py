@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.store.records import QUEUED, RETRY_WAIT, SENDING, SENT, AttemptOutcome, as_utc
 from adapters.store.schema import deliveries, messages
 
-__all__ = ["STATE", "c", "claim_rows_portably", "due", "finish_rows_portably"]
+__all__ = ["STATE", "WAITING", "claim_rows_portably", "due", "finish_rows_portably"]
 
-_WAITING = (QUEUED, RETRY_WAIT)
+#: The states a delivery waits in for its next attempt.
+WAITING = (QUEUED, RETRY_WAIT)
 
 
 c = deliveries.c
@@ -28,8 +29,8 @@ STATE = sa.select(c.id, c.state, c.lease_until, c.next_attempt_at, c.in_doubt)
 def due(now: dt.datetime) -> sa.ColumnElement[bool]:
     """Queued or waiting and due, or ``sending`` with an expired lease (its worker died)."""
     return sa.or_(
-        sa.and_(deliveries.c.state.in_(_WAITING), deliveries.c.next_attempt_at <= now),
-        sa.and_(deliveries.c.state == SENDING, deliveries.c.lease_until < now),
+        sa.and_(c.state.in_(WAITING), c.next_attempt_at <= now),
+        sa.and_(c.state == SENDING, c.lease_until < now),
     )
 
 
@@ -39,7 +40,7 @@ def _by_id(column: sa.Column[Any], values: dict[str, Any], otherwise: Any) -> An
     if not values:
         return otherwise
     typed = {key: sa.literal(value, column.type) for key, value in values.items()}
-    return sa.case(typed, value=deliveries.c.id, else_=otherwise)
+    return sa.case(typed, value=c.id, else_=otherwise)
 
 
 async def claim_rows_portably(
@@ -92,11 +93,8 @@ async def finish_rows_portably(
     if sent:  # the latency /metrics reports: acceptance -> destination
         accepted = {
             row.id: as_utc(row.created_at)
-            for row in await connection.execute(
-                sa.select(deliveries.c.id, deliveries.c.created_at).where(deliveries.c.id.in_(sent))
-            )
+            for row in await connection.execute(sa.select(c.id, c.created_at).where(c.id.in_(sent)))
         }
-    c = deliveries.c
     waits = {k: o for k, o in batch.items() if o.state == RETRY_WAIT}
     steps = {k: o.backoff_step for k, o in waits.items() if o.backoff_step is not None}
     doubts = {k: o.in_doubt for k, o in batch.items() if o.in_doubt is not None}

@@ -1,18 +1,17 @@
 """Deliveries on the move: claims with leases and fencing attempt numbers, and the outcome
 of attempts, each a batch in one transaction of set-based statements.
 
-A claim is one SELECT (rows locked on PostgreSQL), one UPDATE of every claimable row, one
-insert of their events and one read of what the workers need; recording outcomes is one
-UPDATE (per-row values by CASE), one insert of events and, for retries with a broker, one
-insert of outbox rows. A batch costs the same few round trips whether it holds 1 row or 200.
-PostgreSQL's single statements are in ``batch_sql``, SQLite's portable ones in
-``batch_portable``.
+A claim moves every claimable row at once and inserts their events; recording outcomes is
+one UPDATE, one insert of events and, for retries with a broker, one insert of outbox rows.
+A batch costs the same few round trips whether it holds 1 row or 200. The moves are
+PostgreSQL's single statements (``batch_sql``) or SQLite's portable ones
+(``batch_portable``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,30 +20,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.store.base import StoreBase
 from adapters.store.batch_portable import (
     STATE,
+    WAITING,
     claim_rows_portably,
     due,
     finish_rows_portably,
 )
 from adapters.store.batch_sql import claim_rows, finish_rows
 from adapters.store.records import (
-    QUEUED,
     RETRY_WAIT,
     SENDING,
     AttemptOutcome,
     Claim,
     DeliveryJob,
-    StateChange,
     as_utc,
 )
 from adapters.store.schema import (
     deliveries,
-    delivery_events,
-    outbox,
 )
 
 __all__ = ["DeliveryStore"]
-
-_WAITING = (QUEUED, RETRY_WAIT)
 
 
 class DeliveryStore(StoreBase):
@@ -120,8 +114,8 @@ class DeliveryStore(StoreBase):
                 (row.id, row.before, SENDING, _claim_detail(row.attempts, row.before, row.doubtful))
                 for row in rows
             ],
-            source="dispatcher",
-            at=now,
+            "dispatcher",
+            now,
         )
         return [
             DeliveryJob(
@@ -143,37 +137,6 @@ class DeliveryStore(StoreBase):
             )
             for row in rows
         ]
-
-    async def _events(
-        self,
-        connection: AsyncConnection,
-        moves: Iterable[tuple[str, str | None, str, str | None]],
-        *,
-        source: str,
-        at: dt.datetime,
-    ) -> None:
-        """One insert of many events (delivery, from, to, detail); listeners hear of each."""
-        moves = list(moves)
-        rows = [
-            {
-                "delivery_id": delivery_id,
-                "from_state": from_state,
-                "to_state": to_state,
-                "at": at,
-                "source": source,
-                "detail": detail,
-            }
-            for delivery_id, from_state, to_state, detail in moves
-        ]
-        if not rows:
-            return
-        await connection.execute(delivery_events.insert(), rows)
-        changes = connection.info.get("changes")
-        if changes is not None:
-            changes.extend(
-                StateChange(delivery_id, from_state, to_state, source, at)
-                for delivery_id, from_state, to_state, _ in moves
-            )
 
     async def finish_attempts(self, outcomes: Sequence[AttemptOutcome]) -> set[tuple[str, int]]:
         """Record how attempts ended, in one transaction; a retry's next attempt goes to the
@@ -207,22 +170,18 @@ class DeliveryStore(StoreBase):
         await self._events(
             connection,
             [(o.delivery_id, SENDING, o.state, o.detail) for o in done],
-            source="dispatcher",
-            at=now,
+            "dispatcher",
+            now,
         )
-        retries = [o for o in done if o.state == RETRY_WAIT and o.next_attempt_at is not None]
-        if retries and self.outbox:
-            await connection.execute(
-                outbox.insert(),
-                [
-                    {
-                        "delivery_id": o.delivery_id,
-                        "attempt": o.attempt + 1,
-                        "created_at": now,
-                        "due_at": o.next_attempt_at,
-                    }
-                    for o in retries
-                ],
+        if self.outbox:  # a retry's next attempt, due when it waits for
+            await self._queue_attempts(
+                connection,
+                (
+                    (o.delivery_id, o.attempt + 1, o.next_attempt_at)
+                    for o in done
+                    if o.state == RETRY_WAIT and o.next_attempt_at is not None
+                ),
+                now,
             )
         return {(o.delivery_id, o.attempt) for o in done}
 
@@ -283,9 +242,9 @@ def _refusal(row: Any, now: dt.datetime) -> Claim | None:
     lease_until, next_attempt_at = as_utc(row.lease_until), as_utc(row.next_attempt_at)
     if row.state == SENDING and lease_until is not None and lease_until >= now:
         return Claim(None, lease_until, "another worker holds it")
-    if row.state in _WAITING and next_attempt_at and next_attempt_at > now:
+    if row.state in WAITING and next_attempt_at and next_attempt_at > now:
         return Claim(None, next_attempt_at, "not due yet")
-    if row.state not in (*_WAITING, SENDING):
+    if row.state not in (*WAITING, SENDING):
         return Claim(None, None, f"nothing to do: it is {row.state}")
     return None
 

@@ -13,7 +13,6 @@ from adapters.store.records import (
     FAILED,
     QUEUED,
     RETRY_WAIT,
-    StateChange,
 )
 from adapters.store.schema import (
     deliveries,
@@ -46,22 +45,8 @@ class DeliveryMoves(StoreBase):
             if not woken:
                 return 0
             detail = f"due now: {route} answers again"
-            await connection.execute(
-                delivery_events.insert(),
-                [
-                    {
-                        "delivery_id": row.id,
-                        "from_state": RETRY_WAIT,
-                        "to_state": RETRY_WAIT,
-                        "at": now,
-                        "source": source,
-                        "detail": detail,
-                    }
-                    for row in woken
-                ],
-            )
-            connection.info["changes"].extend(
-                StateChange(row.id, RETRY_WAIT, RETRY_WAIT, source, now) for row in woken
+            await self._events(
+                connection, [(row.id, RETRY_WAIT, RETRY_WAIT, detail) for row in woken], source, now
             )
             if self.outbox:
                 await self._queue_next(connection, woken, now)

@@ -22,7 +22,6 @@ from adapters.store.records import (
     MessageView,
     NewDelivery,
     NewMessage,
-    StateChange,
     StatusAnswer,
     as_utc,
     queue_lane,
@@ -33,7 +32,6 @@ from adapters.store.schema import (
     idempotency_keys,
     inbound_items,
     messages,
-    outbox,
 )
 
 __all__ = ["MessageStore"]
@@ -162,32 +160,11 @@ class MessageStore(StoreBase):
                         )
                     ],
                 )
-                await connection.execute(
-                    delivery_events.insert(),
-                    [
-                        {
-                            "delivery_id": delivery_id,
-                            "from_state": None,
-                            "to_state": QUEUED,
-                            "at": now,
-                            "source": source,
-                            "detail": None,
-                        }
-                        for delivery_id in delivery_ids
-                    ],
-                )
-                connection.info["changes"].extend(
-                    StateChange(delivery_id, None, QUEUED, source, now)
-                    for delivery_id in delivery_ids
+                await self._events(
+                    connection, [(d, None, QUEUED, None) for d in delivery_ids], source, now
                 )
                 if deliver and self.outbox:
-                    await connection.execute(
-                        outbox.insert(),
-                        [
-                            {"delivery_id": d, "attempt": 1, "created_at": now, "due_at": now}
-                            for d in delivery_ids
-                        ],
-                    )
+                    await self._queue_attempts(connection, ((d, 1, now) for d in delivery_ids), now)
             if idempotency is not None:
                 await connection.execute(
                     idempotency_keys.update()

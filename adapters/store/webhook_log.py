@@ -35,10 +35,6 @@ HOOKED_CLIENTS_MAX_AGE = 2.0
 
 
 class WebhookLog(StoreBase):
-    def forget_hooked_clients(self) -> None:
-        """This process changed a webhook or a client: read the list again next time."""
-        self._hooked = None
-
     async def set_webhook(self, client_id: str, url: str | None, secret: str | None) -> None:
         async with self.engine.begin() as connection:
             await connection.execute(
