@@ -81,6 +81,8 @@ class Runtime:
         self.axis: AxisClient | None = None
         self.broker: AmqpBroker | None = None
         self.redis: aioredis.Redis | None = None
+        #: With Redis and the axis: this process's share of the axis' connections.
+        self.budget: ConnectionBudget | None = None
         self.relay_wake = asyncio.Event()
         self._reloads: set[asyncio.Task[TrustMaterial | None]] = set()
 
@@ -144,6 +146,12 @@ class Runtime:
             if self.redis is not None
             else None
         )
+        if self.redis is not None and self.axis is not None and settings.axis is not None:
+            # The axis' connections are the deployment's, not each process's (spec 3.1).
+            self.budget = ConnectionBudget(
+                Membership(self.redis, f"{settings.redis_prefix}:axis"),
+                {"axis": (settings.axis.max_connections, self.axis)},
+            )
         material = load_trust_material(settings, self._environ)
         self.signers = Signers(dict(material.keys), required=settings.signature_required)
         self.dispatcher = Dispatcher(
@@ -153,8 +161,7 @@ class Runtime:
             retry=settings.retry,
             limit_per_destination=settings.workers.limit_per_destination,
             shared_limit=shared,
-            # the axis' connections are shared by the process' share (ConnectionBudget)
-            budgeted_routes=frozenset({"axis"} if self.redis is not None else ()),
+            budgeted_routes=frozenset(self.budget.clients if self.budget else ()),
             signers=self.signers,
         )
         self.inbound = InboundPipeline(
@@ -312,13 +319,8 @@ class Runtime:
         tasks.append(asyncio.create_task(self.work_queue().run(self.dispatcher, stop=stop)))
         tasks.append(asyncio.create_task(self.dispatcher.watch_recovery(stop=stop)))
         tasks.append(asyncio.create_task(trim_memory_forever(stop=stop)))
-        if self.redis is not None and self.axis is not None and self.settings.axis is not None:
-            # The axis' connections are the deployment's, not each process's (spec 3.1).
-            budget = ConnectionBudget(
-                Membership(self.redis, f"{self.settings.redis_prefix}:axis"),
-                {"axis": (self.settings.axis.max_connections, self.axis)},
-            )
-            tasks.append(asyncio.create_task(budget.run(stop=stop)))
+        if self.budget is not None:
+            tasks.append(asyncio.create_task(self.budget.run(stop=stop)))
 
         async def webhooks(job_stop: asyncio.Event) -> None:
             await run_webhooks(self.store, stop=job_stop, policy=self.settings.webhooks.policy())
