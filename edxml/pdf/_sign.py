@@ -28,7 +28,7 @@ from edxml import (
     SigningIdentity,
 )
 from edxml.pdf._stamp import FONT_CANDIDATES, InMemoryFont, font_for, stamp_box, stamp_text
-from edxml.pdf._verify import to_asn1
+from edxml.pdf._verify import require_pdf_ending, to_asn1
 
 
 class _KeySigner(signers.Signer):
@@ -86,8 +86,9 @@ async def sign_pdf(
     """
     signing_time = signing_time or dt.datetime.now(VIETNAM)
     signer = _KeySigner(identity)
-    try:
-        writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
+    require_pdf_ending(data)
+    try:  # reading the file's structure is Python work proportional to its size: not on the loop
+        writer = await asyncio.to_thread(IncrementalPdfFileWriter, io.BytesIO(data), strict=False)
     except (PdfReadError, ValueError, KeyError) as exc:
         raise PdfSignatureError(f"not a readable PDF ({exc})") from exc
     style = None

@@ -176,13 +176,17 @@ def _coverage(status: object) -> Check:
 _TAIL = 4096
 
 
-def _signatures(data: bytes) -> list[Any]:
-    """The embedded signatures of a PDF; ``PdfSignatureError`` if it is no readable PDF.
-
-    Without a ``startxref`` near the end, pyhanko would search the whole file for one a byte
-    at a time (half a second per MB, in Python): such bytes are refused before that."""
+def require_pdf_ending(data: bytes) -> None:
+    """``PdfSignatureError`` unless ``data`` ends as a PDF does, checked before pyhanko
+    reads it: without a ``startxref`` near the end, pyhanko would search the whole file for
+    one a byte at a time (half a second per MB, in Python)."""
     if b"startxref" not in data[-_TAIL:]:
         raise PdfSignatureError("not a readable PDF (no startxref at its end)")
+
+
+def _signatures(data: bytes) -> list[Any]:
+    """The embedded signatures of a PDF; ``PdfSignatureError`` if it is no readable PDF."""
+    require_pdf_ending(data)
     try:
         return list(PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures)
     except (PdfReadError, ValueError, KeyError) as exc:

@@ -145,7 +145,7 @@ async def test_an_unsigned_pdf_has_no_signatures(trust: edxml.TrustStore) -> Non
 
 
 async def test_megabytes_that_only_look_like_a_pdf_are_refused_without_holding_the_loop(
-    trust: edxml.TrustStore,
+    trust: edxml.TrustStore, pki: DevPki
 ) -> None:
     """Before, 1 MB of junk behind a PDF header held the event loop for half a second
     (pyhanko looked for ``startxref`` a byte at a time): every request of the process
@@ -163,6 +163,8 @@ async def test_megabytes_that_only_look_like_a_pdf_are_refused_without_holding_t
     try:
         with pytest.raises(PdfSignatureError, match="no startxref at its end"):
             await verify_pdf(junk, trust=trust)
+        with pytest.raises(PdfSignatureError, match="no startxref at its end"):
+            await sign_pdf(junk, identity(pki, pki.agencies["000.00.01.H42"]))
         before = ticks
         report = await verify_pdf(PDF, trust=trust)
         assert ticks > before  # the loop ran while the PDF was read

@@ -78,7 +78,7 @@ async def _sealed(context: ApiContext, package: edxml.DocumentPackage) -> edxml.
         data = attachment.data
         if data is not None and data.startswith(b"%PDF"):
             try:
-                if not is_signed(data):
+                if not await asyncio.to_thread(is_signed, data):  # pyhanko reads the file
                     data = await sign_pdf(data, identity, number_notation=str(package.code))
             except PdfSignatureError as exc:
                 raise ApiProblem(
