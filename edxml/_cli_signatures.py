@@ -152,13 +152,18 @@ def _verify(args: argparse.Namespace, out: TextIO) -> int:
 # -- PDF signatures ---------------------------------------------------------------------------
 
 
-def _pdf_sign(args: argparse.Namespace, out: TextIO) -> int:
+def _timestamper(url: str) -> Any:
+    """pyhanko's RFC 3161 client, imported after ``edxml.pdf`` has loaded pyhanko."""
     from pyhanko.sign.timestamps import HTTPTimeStamper
 
+    return HTTPTimeStamper(url)
+
+
+def _pdf_sign(args: argparse.Namespace, out: TextIO) -> int:
     from .pdf import sign_pdf  # pyhanko: loaded only for the PDF commands
 
     identity = _identity(args)
-    timestamper = HTTPTimeStamper(args.tsa) if args.tsa else None
+    timestamper = _timestamper(args.tsa) if args.tsa else None
     try:
         signed = asyncio.run(
             sign_pdf(

@@ -17,10 +17,21 @@ metric twin) or DejaVu Serif, whichever has every glyph of the text.
 pyhanko's async API is used throughout: its sync wrappers start their own event loop.
 """
 
-from edxml import PdfSignatureError
-from edxml.pdf._sign import sign_pdf
-from edxml.pdf._stamp import FONT_CANDIDATES, stamp_text
-from edxml.pdf._verify import PdfSignatureReport, PdfVerification, is_signed, verify_pdf
+import warnings
+
+from cryptography.utils import CryptographyDeprecationWarning
+
+# pyhanko imports cryptography's DSA key types, which cryptography 51 deprecates with a
+# warning at import time; edXML signatures are RSA or ECDSA only and DSA is never accepted,
+# so the warning says nothing to whoever runs the gateway. Only that message is silenced.
+warnings.filterwarnings(
+    "ignore", message="DSA is deprecated", category=CryptographyDeprecationWarning
+)
+
+from edxml import PdfSignatureError  # noqa: E402
+from edxml.pdf._sign import sign_pdf  # noqa: E402
+from edxml.pdf._stamp import FONT_CANDIDATES, stamp_text  # noqa: E402
+from edxml.pdf._verify import PdfSignatureReport, PdfVerification, is_signed, verify_pdf  # noqa: E402
 
 __all__ = [
     "FONT_CANDIDATES",

@@ -1,0 +1,28 @@
+"""Text folded for search: lower case, without diacritics, ``đ`` as ``d``.
+
+A clerk types "lien thong" or "Liên Thông" and means the same words; Unicode decomposition
+(NFD) splits each Vietnamese letter into its base letter and its marks, and the marks are
+dropped. ``đ`` is a letter of its own, not a ``d`` with a mark, so it is mapped by hand.
+Rows keep the folded text of what is searched (``messages.search_text``), and the query is
+folded the same way, so one plain ``LIKE`` serves SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["fold", "folded_pattern"]
+
+_LETTERS = str.maketrans({"đ": "d", "Đ": "d"})
+
+
+def fold(text: str) -> str:
+    """``"Sở Thông tin, ĐỒNG Nai"`` -> ``"so thong tin, dong nai"``."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_LETTERS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def folded_pattern(text: str) -> str:
+    """The ``LIKE`` pattern (escape ``\\``) of a folded substring search."""
+    escaped = fold(text.strip()).replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+    return f"%{escaped}%"
