@@ -267,6 +267,7 @@ class Runtime:
                     routes=tuple((route.pattern, route.destination) for route in settings.routes),
                     routing=settings.routing,
                     signers=self.signers,
+                    wake=self.relay_wake,
                 )
             ),
         )

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from adapters.store.base import StoreBase
+from adapters.store.folding import fold
 from adapters.store.records import as_utc, utc_now
 from adapters.store.schema import agencies, messages
 
@@ -25,7 +27,52 @@ class ListedAgency:
         self.code, self.name, self.parent = code, name, parent
 
 
+#: How long the names read from the directory are reused (a sync changes them rarely).
+NAMES_SECONDS = 30.0
+
+
 class DirectoryStore(StoreBase):
+    #: (when read, code -> name shown), shared by the pages of this process
+    _names: tuple[float, dict[str, str]] | None = None
+
+    async def agency_names(self) -> dict[str, str]:
+        """Code -> the name shown: the one an operator gave here, else the directory's."""
+        cached = self._names
+        if cached is not None and time.monotonic() - cached[0] < NAMES_SECONDS:
+            return cached[1]
+        rows = await self._rows(
+            sa.select(
+                agencies.c.code,
+                sa.func.coalesce(agencies.c.local_name, agencies.c.name).label("shown"),
+            )
+        )
+        pairs = [(str(row._mapping["code"]), row._mapping["shown"]) for row in rows]
+        names = {code: str(name) for code, name in pairs if name and name != code}
+        self._names = (time.monotonic(), names)
+        return names
+
+    async def codes_named(self, text: str) -> list[str]:
+        """The codes whose name (with or without diacritics) contains ``text``."""
+        wanted = fold(text.strip())
+        if not wanted:
+            return []
+        return [code for code, name in (await self.agency_names()).items() if wanted in fold(name)]
+
+    async def name_agency(self, code: str, name: str | None) -> None:
+        """Give ``code`` a local name (``None``: back to the directory's), kept across syncs;
+        a code the directory lacks becomes a local entry."""
+        async with self.engine.begin() as connection:
+            moved = await connection.execute(
+                agencies.update().where(agencies.c.code == code).values(local_name=name)
+            )
+            if moved.rowcount == 0 and name:
+                await connection.execute(
+                    agencies.insert().values(
+                        code=code, name=name, source="local", updated_at=utc_now()
+                    )
+                )
+        self._names = None
+
     async def agency_codes(self) -> set[str]:
         rows = await self._rows(sa.select(agencies.c.code))
         return {str(row[0]) for row in rows}
@@ -36,15 +83,16 @@ class DirectoryStore(StoreBase):
         now = utc_now()
         fresh = {agency.code: agency for agency in listed}
         async with self.engine.begin() as connection:
-            kept = dict(
-                (
-                    await connection.execute(
-                        sa.select(agencies.c.code, agencies.c.identities).where(
-                            agencies.c.identities.is_not(None)
+            kept = {
+                row.code: row
+                for row in await connection.execute(
+                    sa.select(agencies.c.code, agencies.c.identities, agencies.c.local_name).where(
+                        sa.or_(
+                            agencies.c.identities.is_not(None), agencies.c.local_name.is_not(None)
                         )
                     )
-                ).all()
-            )
+                )
+            }
             await connection.execute(agencies.delete().where(agencies.c.source == "axis"))
             await connection.execute(agencies.delete().where(agencies.c.code.in_(list(fresh))))
             await connection.execute(
@@ -56,11 +104,13 @@ class DirectoryStore(StoreBase):
                         "parent": a.parent or None,
                         "source": "axis",
                         "updated_at": now,
-                        "identities": kept.get(a.code),
+                        "identities": kept[a.code].identities if a.code in kept else None,
+                        "local_name": kept[a.code].local_name if a.code in kept else None,
                     }
                     for a in fresh.values()
                 ],
             )
+        self._names = None
 
     async def directory_state(self) -> tuple[int, dt.datetime | None]:
         """(agencies from the axis, when they were last synchronised — None: never)."""

@@ -10,8 +10,27 @@ folded the same way, so one plain ``LIKE`` serves SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
+from typing import Protocol
 
-__all__ = ["fold", "folded_pattern"]
+__all__ = ["fold", "folded_pattern", "search_text"]
+
+
+class _Searchable(Protocol):
+    @property
+    def code(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def document_id(self) -> str: ...
+    @property
+    def sender(self) -> str: ...
+
+
+class _Addressed(Protocol):
+    @property
+    def recipient(self) -> str: ...
+
 
 _LETTERS = str.maketrans({"đ": "d", "Đ": "d"})
 
@@ -26,3 +45,10 @@ def folded_pattern(text: str) -> str:
     """The ``LIKE`` pattern (escape ``\\``) of a folded substring search."""
     escaped = fold(text.strip()).replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
     return f"%{escaped}%"
+
+
+def search_text(message: _Searchable, recipients: Iterable[_Addressed] = ()) -> str:
+    """What a message is found by: number/notation, subject, DocumentId, the agencies' codes."""
+    parts = [message.code, message.subject, message.document_id, message.sender]
+    parts.extend(recipient.recipient for recipient in recipients)
+    return fold(" ".join(parts))

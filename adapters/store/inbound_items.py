@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.store.base import StoreBase
+from adapters.store.folding import fold
 from adapters.store.schema import deliveries, inbound_items, messages
 
 __all__ = ["InboundStore"]
@@ -138,6 +139,7 @@ class InboundStore(StoreBase):
             values["signature_failed"] = signature_failed
         if recipient is not None:
             values["recipient"] = recipient
+            values["search_text"] = messages.c.search_text + " " + fold(recipient)
         if checks is not None:
             values["checks"] = json.dumps(checks, ensure_ascii=False, default=str)
         async with self.engine.begin() as connection:

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.base import StoreBase
+from adapters.store.folding import search_text
 from adapters.store.records import (
     FAILED,
     QUEUED,
@@ -124,6 +125,9 @@ class MessageStore(StoreBase):
                     package_size=message.package_size,
                     client_id=message.client_id,
                     needs_signature=message.needs_signature,
+                    document_type=message.document_type,
+                    signer=message.signer,
+                    search_text=search_text(message, recipients),
                     created_at=now,
                 )
             )

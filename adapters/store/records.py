@@ -84,6 +84,8 @@ class NewMessage:
     client_id: str | None = None
     #: Stored unsigned (no key could sign it yet): signed before it is sent.
     needs_signature: bool = False
+    document_type: str = ""  # Tên loại, e.g. "Công văn"
+    signer: str = ""  # the signer's position and name
 
 
 @dataclass(frozen=True, slots=True)

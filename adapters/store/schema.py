@@ -74,7 +74,20 @@ messages = sa.Table(
     sa.Column("original_id", sa.String(36), nullable=True),
     # out: stored unsigned because no key could sign it yet; signed before it is sent
     sa.Column("needs_signature", sa.Boolean, nullable=False, server_default=sa.false()),
+    # the document's type name (Tên loại) and signer, shown in lists and registers
+    sa.Column("document_type", sa.Text, nullable=False, server_default=""),
+    sa.Column("signer", sa.Text, nullable=False, server_default=""),
+    # number/notation, subject, DocumentId and agency codes folded (adapters.store.folding)
+    sa.Column("search_text", sa.Text, nullable=False, server_default=""),
+    # inbound: the incoming register (Nghị định 30 Điều 22: số đến runs through the year, per
+    # agency), who handles it and by when (Điều 23)
+    sa.Column("incoming_number", sa.Integer, nullable=True),
+    sa.Column("incoming_year", sa.Integer, nullable=True),
+    sa.Column("registered_at", _TIME, nullable=True),
+    sa.Column("assigned_to", sa.Text, nullable=True),
+    sa.Column("handling_due", sa.Date, nullable=True),
     sa.Index(None, "created_at"),
+    sa.Index(None, "recipient", "incoming_year", "incoming_number", unique=True),
     sa.Index(None, "direction", "recipient", "created_at"),
     sa.Index(None, "document_id", "sender"),
     sa.Index(None, "direction", "created_at"),
@@ -198,6 +211,8 @@ agencies = sa.Table(
     sa.Column("updated_at", _TIME, nullable=False),
     # JSON list: the certificate identities that may sign for it (UID=MNS:..., OU=..., CN=...)
     sa.Column("identities", sa.Text, nullable=True),
+    # the name an operator gave it here; shown instead of ``name`` and kept across syncs
+    sa.Column("local_name", sa.Text, nullable=True),
 )
 
 api_clients = sa.Table(

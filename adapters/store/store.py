@@ -8,7 +8,7 @@ current state). Claims and results carry the attempt number as a fencing token: 
 whose lease expired cannot record the outcome of an attempt another worker has taken over.
 
 The operations live by aggregate: ``messages``, ``deliveries``, ``outbox``, ``requests``,
-``inbound_items``, ``accounts``, ``reads`` (dashboard, reports, alerts); ``Store`` is all
+``inbound_items``, ``clerk``, ``accounts``, ``reads`` (dashboard, reports, alerts); ``Store`` is all
 of them over one engine.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from adapters.store.accounts import AccountStore
 from adapters.store.api_reads import ApiReads
+from adapters.store.clerk import ClerkStore
 from adapters.store.dashboard import DashboardReads
 from adapters.store.deliveries import DeliveryStore
 from adapters.store.delivery_moves import DeliveryMoves
@@ -77,6 +78,7 @@ class Store(
     OutboxStore,
     RequestStore,
     InboundStore,
+    ClerkStore,
     AccountStore,
     DashboardReads,
     ApiReads,

@@ -25,6 +25,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 import edxml
 from adapters.blobs import BlobStore
@@ -46,7 +47,9 @@ __all__ = [
     "Accepted",
     "DuplicateDocument",
     "StatusOutOfOrder",
+    "TypeAndSigner",
     "accept_package",
+    "type_and_signer",
 ]
 
 log = logging.getLogger(__name__)
@@ -240,6 +243,7 @@ def _new_message(
             package_ref=ref,
             package_size=size,
             client_id=client_id,
+            **type_and_signer(package),
         )
         return message, business_type == 0 and not resend
     assert isinstance(package, edxml.StatusPackage)
@@ -257,6 +261,19 @@ def _new_message(
         needs_signature=needs_signature,
     )
     return message, False
+
+
+class TypeAndSigner(TypedDict):
+    document_type: str
+    signer: str
+
+
+def type_and_signer(package: edxml.DocumentPackage) -> TypeAndSigner:
+    """A document's type name (Tên loại) and its signer's position and name, as lists,
+    registers and the document page show them (Nghị định 30 Phụ lục IV)."""
+    signer = package.signer
+    named = " ".join(part for part in (signer.position, signer.full_name) if part) if signer else ""
+    return TypeAndSigner(document_type=package.document_type.type_name or "", signer=named)
 
 
 async def _read(

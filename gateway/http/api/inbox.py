@@ -5,7 +5,6 @@ acknowledgement, and the statuses the clerk reports (sent back signed to the sen
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 from typing import Any
@@ -25,9 +24,8 @@ from gateway.http.api.context import (
     refusal_problem,
 )
 from gateway.http.api.problems import ApiProblem, FieldProblem
-from gateway.outbound.accept import (
-    AcceptanceError,
-)
+from gateway.inbound.answers import REPORTABLE, report_status
+from gateway.outbound.accept import AcceptanceError
 
 __all__ = [
     "get_inbox_attachment",
@@ -111,9 +109,6 @@ async def post_inbox_ack(request: web.Request) -> web.StreamResponse:
     return web.json_response({"id": row["id"], "acknowledged": True})
 
 
-_REPORTABLE = {"02", "03", "04", "05", "06", "15", "16"}
-
-
 async def post_inbox_status(request: web.Request) -> web.StreamResponse:
     row = await _inbox_row(request)
     context = request.app[CONTEXT]
@@ -123,7 +118,7 @@ async def post_inbox_status(request: web.Request) -> web.StreamResponse:
             400, "the body is a JSON object", [FieldProblem("body", "type", "not an object")]
         )
     code = body.get("status_code")
-    if code not in _REPORTABLE:
+    if code not in REPORTABLE:
         raise ApiProblem(
             422,
             "status_code is one of 02, 03, 04, 05, 06, 15, 16",
@@ -140,29 +135,15 @@ async def post_inbox_status(request: web.Request) -> web.StreamResponse:
         raise ApiProblem(
             400, "unknown staff field", [FieldProblem("staff", "record", str(exc))]
         ) from None
-    data = await asyncio.to_thread(context.blobs.get, row["package_ref"])
-    document = await asyncio.to_thread(edxml.parse, data)
-    assert isinstance(document, edxml.DocumentPackage)
-    status = edxml.StatusPackage(
-        sender=dataclasses.replace(
-            next(
-                (o for o in document.recipients if o.organ_id == row["recipient"]),
-                edxml.Organization(organ_id=row["recipient"]),
-            )
-        ),
-        response_for=edxml.ResponseFor(
-            organ_id=document.sender.organ_id,
-            code=str(document.code),
-            promulgation_date=document.promulgation.date,
-            document_id=row["document_id"],
-        ),
-        status_code=code,
-        description=str(body.get("description") or "") or None,
-        staff=staff_info,
-        timestamp=edxml.vietnam_now(),
-    )
     try:
-        accepted = await context.outbound.submit(edxml.build(status))
+        accepted = await report_status(
+            context.outbound,
+            context.blobs,
+            row,
+            code,
+            description=str(body.get("description") or "") or None,
+            staff=staff_info,
+        )
     except AcceptanceError as exc:
         raise refusal_problem(exc, "the status was not accepted") from None
     return web.json_response(

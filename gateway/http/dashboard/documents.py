@@ -23,7 +23,6 @@ from gateway.http.dashboard.pages import (
     visible_message,
 )
 from gateway.outbound.accept import AcceptanceError
-from gateway.outbound.door import Outbound
 from gateway.outbound.operations import recall
 
 __all__ = [
@@ -81,8 +80,7 @@ async def recall_document(request: web.Request) -> web.StreamResponse:
     if not reason:
         raise web.HTTPBadRequest(text="a recall needs its reason")
     try:
-        outbound = Outbound(context.store, context.blobs, context.routing, context.signers)
-        await recall(outbound, view.id, reason=reason)
+        await recall(context.outbound(), view.id, reason=reason)
     except AcceptanceError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
     await context.store.audit(user.username, "document.recall", view.id, reason)

@@ -88,6 +88,11 @@ async def received(request: web.Request) -> web.StreamResponse:
         checks = json.loads(row["checks"]) if row["checks"] else {}
         rows.append(
             {
+                "id": row["id"],
+                "priority": row["priority"],
+                "due_date": row["due_date"],
+                "document_type": row["document_type"],
+                "incoming_number": row["incoming_number"],
                 "code": row["code"],
                 "subject": row["subject"],
                 "sender": row["sender"],

@@ -6,6 +6,7 @@ Vietnamese first (``?lang=en`` switches, remembered in a cookie).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed, RedisFeed
@@ -25,17 +27,20 @@ from gateway.http.dashboard.accounts import (
     Account,
 )
 from gateway.operate.alerts import AlertChange
+from gateway.outbound.door import Outbound
 from gateway.signing import Signers
 
 __all__ = [
     "ALERTS",
     "CONTEXT",
+    "NAMES",
     "NOTICE",
     "USER",
     "XLSX",
     "DashboardContext",
     "Handler",
     "admin_user",
+    "agency_label",
     "current_user",
     "download",
     "from_local",
@@ -60,7 +65,13 @@ def local_time(moment: dt.datetime | None, layout: str = "%Y-%m-%d %H:%M:%S") ->
     return aware.astimezone(VIETNAM).strftime(layout)
 
 
+def day(value: dt.date | None) -> str:
+    """A date as Vietnamese write it: dd/mm/yyyy."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
 _TEMPLATES.filters["local"] = local_time
+_TEMPLATES.filters["day"] = day
 #: The interface's words, Vietnamese first (texts.json: one object per language).
 _TEXT: dict[str, dict[str, str]] = json.loads(
     Path(__file__).with_name("texts.json").read_text(encoding="utf-8")
@@ -92,11 +103,19 @@ class DashboardContext:
     routing: RoutingTable = field(default_factory=RoutingTable)
     #: The agencies' keys: what the dashboard sends is signed by the outbound door
     signers: Signers = field(default_factory=Signers)
+    #: Tells the outbox relay / workers that what the dashboard sent is waiting
+    wake: asyncio.Event | None = None
+
+    def outbound(self) -> Outbound:
+        """The one outbound door, for what a clerk sends (recalls, statuses)."""
+        return Outbound(self.store, self.blobs, self.routing, self.signers, wake=self.wake)
 
 
 CONTEXT: web.AppKey[DashboardContext] = web.AppKey("dashboard", DashboardContext)
 NOTICE: web.RequestKey[str] = web.RequestKey("notice", str)
 ALERTS: web.RequestKey[list[AlertChange]] = web.RequestKey("alerts", list)
+#: The agencies' names (code -> name) for this request's pages
+NAMES: web.RequestKey[dict[str, str]] = web.RequestKey("names", dict)
 USER: web.RequestKey[Account | None] = web.RequestKey("user", object)  # type: ignore[arg-type]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -106,12 +125,25 @@ def _lang(request: web.Request) -> str:
     return wanted if wanted in _TEXT else "vi"
 
 
+def agency_label(names: dict[str, str], code: str | None) -> Markup:
+    """An agency as people know it: its name, with the code beside it (the code alone when
+    the directory does not name it)."""
+    if not code:
+        return Markup("")
+    name = names.get(code)
+    if name is None:
+        return Markup('<span class="code">{}</span>').format(code)
+    return Markup('{} <span class="code">{}</span>').format(name, code)
+
+
 def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
     lang = _lang(request)
     text = _TEXT[lang]
+    names = request.get(NAMES, {})
     html = _TEMPLATES.get_template(template).render(
         lang=lang,
         t=lambda key: text.get(key, key),
+        agency=lambda code: agency_label(names, code),
         user=request.get(USER),
         status_meaning=lambda code: _MEANING.get(code, ""),
         page_title=values.pop("page_title", ""),

@@ -19,7 +19,7 @@ from gateway.http.dashboard.accounts import (
     session_user,
     start_session,
 )
-from gateway.http.dashboard.pages import ALERTS, CONTEXT, NOTICE, USER, Handler, render
+from gateway.http.dashboard.pages import ALERTS, CONTEXT, NAMES, NOTICE, USER, Handler, render
 from gateway.operate.alerts import active_alerts
 
 __all__ = ["active_notice", "login", "login_page", "logout", "session_middleware"]
@@ -41,6 +41,7 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     if user is not None and request.method == "GET":
         request[ALERTS] = await active_alerts(context.store)  # Điều 20, 21.6: outages shown
+        request[NAMES] = await context.store.agency_names()
     if user is None:
         if request.method == "GET" and not request.path.endswith("/events"):
             raise web.HTTPFound("/dashboard/login")

@@ -34,6 +34,11 @@ from gateway.http.dashboard.documents import (
 )
 from gateway.http.dashboard.lists import due, failures, overview, received, sent
 from gateway.http.dashboard.pages import CONTEXT, DashboardContext
+from gateway.http.dashboard.received import (
+    act_on_received,
+    received_attachment,
+    received_document,
+)
 from gateway.http.dashboard.session import login, login_page, logout, session_middleware
 
 __all__ = ["DashboardContext", "build_dashboard"]
@@ -49,6 +54,9 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_get("/", overview)
     app.router.add_get("/sent", sent)
     app.router.add_get("/received", received)
+    app.router.add_get("/received/{id}", received_document)
+    app.router.add_get("/received/{id}/attachments/{cid}", received_attachment)
+    app.router.add_post("/received/{id}/act", act_on_received)
     app.router.add_get("/due", due)
     app.router.add_get("/documents/{id}", document)
     app.router.add_get("/documents/{id}/grid", grid)
