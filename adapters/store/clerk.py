@@ -18,7 +18,7 @@ from adapters.store.schema import deliveries, messages
 
 __all__ = ["ClerkStore"]
 
-_TRIES = 5
+_TRIES = 50  # each round, one of the clerks registering at once wins
 
 
 class ClerkStore(StoreBase):

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.store.base import StoreBase
+from adapters.store.folding import folded_pattern
 from adapters.store.patterns import matches_any
 from adapters.store.records import as_utc, utc_now
 from adapters.store.schema import (
@@ -47,9 +48,37 @@ class SentSearch:
         until: dt.datetime | None = None,
         urgent: bool = False,
         page: int = 1,
+        named: Sequence[str] = (),
+        recipients_named: Sequence[str] = (),
     ) -> None:
+        """``named``: the agencies whose name matches ``text``; ``recipients_named``: those
+        whose name matches ``recipient`` (``DirectoryStore.codes_named``)."""
         self.text, self.state, self.recipient = text, state, recipient
         self.since, self.until, self.urgent, self.page = since, until, urgent, max(1, page)
+        self.named, self.recipients_named = tuple(named), tuple(recipients_named)
+
+
+def _text_matches(text: str, *by_name: Any) -> Any:
+    """The message's number/notation, subject, DocumentId or an agency's code contains
+    ``text`` (with or without diacritics, any case), or one of ``by_name`` holds (an agency
+    of the message is one whose name contains it)."""
+    return sa.or_(messages.c.search_text.like(folded_pattern(text), escape="\\"), *by_name)
+
+
+def _sent_to_any(codes: Sequence[str]) -> Any:
+    return messages.c.id.in_(
+        sa.select(deliveries.c.message_id).where(deliveries.c.recipient.in_(codes))
+    )
+
+
+def _sent_to(recipient: str, named: Sequence[str]) -> Any:
+    """Messages with a recipient whose code contains ``recipient`` or whose name matches."""
+    fragment = f"%{recipient.replace('%', '').replace('_', '')}%"
+    return messages.c.id.in_(
+        sa.select(deliveries.c.message_id).where(
+            sa.or_(deliveries.c.recipient.like(fragment), deliveries.c.recipient.in_(named))
+        )
+    )
 
 
 class DashboardReads(StoreBase):
@@ -183,10 +212,8 @@ class DashboardReads(StoreBase):
             .offset((search.page - 1) * PAGE)
         )
         if search.text:
-            pattern = _contains(search.text)
-            query = query.where(
-                sa.or_(messages.c.code.like(pattern), messages.c.subject.like(pattern))
-            )
+            by_name = [_sent_to_any(search.named)] if search.named else []
+            query = query.where(_text_matches(search.text, *by_name))
         if search.state:
             query = query.where(
                 messages.c.id.in_(
@@ -194,13 +221,7 @@ class DashboardReads(StoreBase):
                 )
             )
         if search.recipient:
-            query = query.where(
-                messages.c.id.in_(
-                    sa.select(deliveries.c.message_id).where(
-                        deliveries.c.recipient == search.recipient
-                    )
-                )
-            )
+            query = query.where(_sent_to(search.recipient, search.recipients_named))
         if search.since is not None:
             query = query.where(messages.c.created_at >= search.since)
         if search.until is not None:
@@ -210,10 +231,17 @@ class DashboardReads(StoreBase):
         return [str(row["id"]) for row in await self._all(query)]
 
     async def received(
-        self, agencies: Sequence[str], *, text: str = "", sender: str = ""
+        self,
+        agencies: Sequence[str],
+        *,
+        text: str = "",
+        sender: str = "",
+        named: Sequence[str] = (),
+        senders_named: Sequence[str] = (),
     ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], list[str]]]:
         """Received documents (newest 50) and, by (document, our agency), the statuses we
-        answered them with."""
+        answered them with. ``named``/``senders_named``: the agencies whose name matches
+        ``text``/``sender``."""
         query = (
             sa.select(messages)
             .where(
@@ -225,12 +253,14 @@ class DashboardReads(StoreBase):
             .limit(PAGE)
         )
         if text:
-            pattern = _contains(text)
-            query = query.where(
-                sa.or_(messages.c.code.like(pattern), messages.c.subject.like(pattern))
-            )
+            by_name = [messages.c.sender.in_(named)] if named else []
+            query = query.where(_text_matches(text, *by_name))
         if sender:
-            query = query.where(messages.c.sender == sender)
+            query = query.where(
+                sa.or_(
+                    messages.c.sender.like(_contains(sender)), messages.c.sender.in_(senders_named)
+                )
+            )
         found = await self._all(query)
         answers: dict[tuple[str, str], list[str]] = {}
         if found:

@@ -247,6 +247,10 @@ class MessageStore(StoreBase):
             status_code=row.status_code,
             package_ref=row.package_ref,
             created_at=as_utc(row.created_at) or row.created_at,
+            priority=row.priority,
+            due_date=row.due_date,
+            document_type=row.document_type,
+            signer=row.signer,
             deliveries=tuple(
                 DeliveryView(
                     id=d.id,

@@ -265,3 +265,7 @@ class MessageView:
     package_ref: str
     created_at: dt.datetime
     deliveries: tuple[DeliveryView, ...] = field(default=())
+    priority: int = 0
+    due_date: dt.date | None = None
+    document_type: str = ""
+    signer: str = ""

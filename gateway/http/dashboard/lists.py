@@ -56,6 +56,8 @@ async def sent(request: web.Request) -> web.StreamResponse:
         until=None if end is None else from_local(f"{end + dt.timedelta(days=1)}T00:00"),
         urgent=bool(request.query.get("urgent")),
         page=page,
+        named=await store.codes_named(q) if q else (),
+        recipients_named=await store.codes_named(recipient) if recipient else (),
     )
     ids = await store.sent_ids(user.agencies, search)
     found = [
@@ -82,7 +84,13 @@ async def received(request: web.Request) -> web.StreamResponse:
     """Inbound documents for the user's agencies: our checks, and what we answered."""
     store, user = request.app[CONTEXT].store, current_user(request)
     q, sender = request.query.get("q", "").strip(), request.query.get("sender", "").strip()
-    found, answers = await store.received(user.agencies, text=q, sender=sender)
+    found, answers = await store.received(
+        user.agencies,
+        text=q,
+        sender=sender,
+        named=await store.codes_named(q) if q else (),
+        senders_named=await store.codes_named(sender) if sender else (),
+    )
     rows = []
     for row in found:
         checks = json.loads(row["checks"]) if row["checks"] else {}

@@ -136,6 +136,16 @@ def agency_label(names: dict[str, str], code: str | None) -> Markup:
     return Markup('{} <span class="code">{}</span>').format(name, code)
 
 
+def source_label(text: dict[str, str], source: str) -> str:
+    """Who moved a delivery, in the user's words: ``operator:binhtt.vp`` -> "Văn thư
+    binhtt.vp", ``status:03`` -> "Nơi nhận báo trạng thái 03"; an unknown source as it is."""
+    kind, _, who = source.partition(":")
+    words = text.get(f"src_{source}") or text.get(f"src_{kind}")
+    if words is None:
+        return source
+    return f"{words} {who}".strip() if who and f"src_{source}" not in text else words
+
+
 def render(request: web.Request, template: str, status: int = 200, **values: Any) -> web.Response:
     lang = _lang(request)
     text = _TEXT[lang]
@@ -144,6 +154,7 @@ def render(request: web.Request, template: str, status: int = 200, **values: Any
         lang=lang,
         t=lambda key: text.get(key, key),
         agency=lambda code: agency_label(names, code),
+        source=lambda value: source_label(text, value),
         user=request.get(USER),
         status_meaning=lambda code: _MEANING.get(code, ""),
         page_title=values.pop("page_title", ""),

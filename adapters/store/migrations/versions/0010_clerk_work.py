@@ -43,12 +43,11 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("agencies", schema=None) as batch_op:
         batch_op.add_column(sa.Column("local_name", sa.Text(), nullable=True))
-    _fill_search_text()
+    fill_search_text(op.get_bind())
 
 
-def _fill_search_text() -> None:
+def fill_search_text(connection: sa.Connection) -> None:
     """The rows stored before: their searchable fields folded, a batch at a time."""
-    connection = op.get_bind()
     table = sa.table(
         "messages",
         sa.column("id", sa.String),
