@@ -8,8 +8,9 @@ with the embedded queue. A small "Government Office" robot on the simulator's si
 the documents it receives with 01 and 03, so states move while you watch.
 
 On first start it seeds a few documents in different states (sent and answered, failed
-because the axis does not know the recipient, urgent and overdue), an admin account and an
-API key, and prints the dashboard URL, the login and the key.
+because the axis does not know the recipient, urgent and overdue), received documents of
+each kind a clerk meets (urgent with a due date, plain, a broken signature, a recall), an
+admin account, a clerk and an API key, and prints the dashboard URL, the logins and the key.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -40,12 +42,15 @@ from gateway.http.dashboard.accounts import create_user
 from gateway.outbound.accept import AcceptanceError
 from gateway.outbound.door import Outbound
 from gateway.runtime import Runtime
+from gateway.signing import sign_outgoing
 
 __all__ = ["run_demo"]
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN, ADMIN_PASSWORD = "quantri.vp", "demo-mat-khau"
 _SECRET_ENV = "EDXML_DEMO_AXIS_SECRET"  # noqa: S105 (a variable's name)
+_VPCP_SECRET = "demo-secret-vpcp"  # noqa: S105 (the simulator's demo secret for the Office)
+VPCP = "000.00.00.G22"
 
 
 def _keys(folder: Path) -> Path:
@@ -98,8 +103,9 @@ def _record(number: str, recipient: str, subject: str, **extra: object) -> edxml
     return package
 
 
-async def _seed(runtime: Runtime) -> str:
-    """Demo data on first start; returns the API key (kept in demo-data/api-key.txt)."""
+async def _seed(runtime: Runtime) -> tuple[str, bool]:
+    """Demo data on first start; returns the API key (kept in demo-data/api-key.txt) and
+    whether this was the first start."""
     key_file = runtime.settings.data_dir / "api-key.txt"
     async with runtime.store.engine.connect() as connection:
         seeded = await connection.scalar(sa.select(sa.func.count()).select_from(users))
@@ -108,7 +114,7 @@ async def _seed(runtime: Runtime) -> str:
             key_file.read_text(encoding="utf-8").strip()
             if key_file.exists()
             else "(see api-key.txt)"
-        )
+        ), False
     await create_user(
         runtime.store,
         username=ADMIN,
@@ -152,15 +158,75 @@ async def _seed(runtime: Runtime) -> str:
     for package in documents:
         with contextlib.suppress(AcceptanceError):
             await outbound.submit(edxml.build(package))
-    return key
+    return key, True
+
+
+def _from_vpcp(number: str, subject: str, **extra: object) -> edxml.DocumentPackage:
+    """A document of the Government Office to the provincial Office (the demo's inbox)."""
+    extra = {
+        "due_date": None,
+        "other_info": {"priority": 0, "page_amount": 1, "direction": False},
+        **extra,
+    }
+    package = _record(number, "000.00.01.H42", subject, **extra)
+    return dataclasses.replace(
+        package,
+        sender=edxml.Organization(organ_id=VPCP, organ_name="Văn phòng Chính phủ"),
+        code=edxml.Code(number=number, notation="VPCP-KGVX"),
+        document_id=None,
+        signer=edxml.SignerInfo(
+            competence="KT. BỘ TRƯỞNG, CHỦ NHIỆM", position="Phó Chủ nhiệm", full_name="Lê Văn Bình"
+        ),
+    )
+
+
+async def _send_received_examples(simulator: AxisSimulator, runtime: Runtime) -> None:
+    """On first start, the Government Office sends the province one document of each kind a
+    clerk meets: an urgent one with a due date, a plain one, one whose signature breaks on the
+    way (flagged for the clerk, who may refuse it: ``inbound_signature_policy``), and one it
+    then recalls (13). They arrive by the poller."""
+    from adapters.axis.client import AxisClient, AxisConfig  # noqa: PLC0415
+
+    today = dt.date.today()
+    urgent = _from_vpcp(
+        "1520",
+        "V/v khẩn trương báo cáo tình hình thiệt hại do mưa lũ",
+        due_date=(today + dt.timedelta(days=2)).isoformat(),
+        other_info={"priority": 3, "page_amount": 1, "direction": False},
+    )
+    plain = _from_vpcp("1521", "V/v thông báo lịch làm việc của Thường trực Chính phủ")
+    broken = _from_vpcp("1522", "V/v góp ý dự thảo Nghị định về văn thư điện tử")
+    recalled = _from_vpcp("1523", "V/v mời họp trực tuyến (gửi nhầm, sẽ thu hồi)")
+    config = AxisConfig(base_url=simulator.url, system_id=VPCP, secret=_VPCP_SECRET)
+    async with AxisClient(config) as vpcp:
+        for package in (urgent, plain, recalled):
+            signed = sign_outgoing(runtime.signers, edxml.build(package), VPCP)
+            await vpcp.send_edoc(signed, sender=VPCP)
+        signed = sign_outgoing(runtime.signers, edxml.build(broken), VPCP)
+        altered = signed.replace("góp ý".encode(), b"gop y", 1)  # changed after signing
+        await vpcp.send_edoc(altered, sender=VPCP)
+        recall = edxml.StatusPackage(
+            sender=edxml.Organization(organ_id=VPCP, organ_name="Văn phòng Chính phủ"),
+            response_for=edxml.ResponseFor(
+                organ_id="000.00.01.H42",
+                code=str(recalled.code),
+                promulgation_date=recalled.promulgation.date,
+                document_id=edxml.document_id_of(recalled),
+            ),
+            status_code="13",
+            description="Gửi nhầm nơi nhận",
+            timestamp=vietnam_now(),
+        )
+        await asyncio.sleep(6)  # the recall comes after the gateway has the document
+        signed = sign_outgoing(runtime.signers, edxml.build(recall), VPCP)
+        await vpcp.send_edoc(signed, sender=VPCP, message_type="status")
 
 
 async def _vpcp_robot(simulator: AxisSimulator, stop: asyncio.Event) -> None:
     """The Government Office's side: documents it receives get 01, then 03."""
     from adapters.axis.client import AxisClient, AxisConfig  # noqa: PLC0415
 
-    secret = "demo-secret-vpcp"  # noqa: S105 (the simulator's demo secret)
-    config = AxisConfig(base_url=simulator.url, system_id="000.00.00.G22", secret=secret)
+    config = AxisConfig(base_url=simulator.url, system_id=VPCP, secret=_VPCP_SECRET)
     async with AxisClient(config) as vpcp:
         while not stop.is_set():
             with contextlib.suppress(Exception):
@@ -209,7 +275,7 @@ async def run_demo(folder: Path, host: str, port: int) -> None:
         settings = _settings(folder, keys, simulator.url)
         async with Runtime(settings) as runtime:
             runtime.reload_on_hangup()
-            key = await _seed(runtime)
+            key, fresh = await _seed(runtime)
             runner = web.AppRunner(runtime.web_app(), access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, host, port)
@@ -224,9 +290,13 @@ async def run_demo(folder: Path, host: str, port: int) -> None:
             )
             print(f"  data in {folder}/ (delete it to start afresh); Ctrl-C stops", flush=True)
             robot = asyncio.create_task(_vpcp_robot(simulator, stop))
+            examples = asyncio.create_task(
+                _send_received_examples(simulator, runtime) if fresh else asyncio.sleep(0)
+            )
             try:
                 await runtime.run_workers(stop)
             finally:
                 stop.set()
-                await robot
+                examples.cancel()
+                await asyncio.gather(robot, examples, return_exceptions=True)
                 await runner.cleanup()
