@@ -109,6 +109,9 @@ class GatewaySettings(BaseSettings):
     #: A received package signed by a certificate that is not its sending agency's: "reject"
     #: answers 02, "flag" accepts it with the finding (an agency without identities: flagged).
     signer_binding_policy: Literal["reject", "flag"] = "flag"
+    #: A recall (13) of a document we received: "clerk" waits for a clerk's (or the QLVB's)
+    #: 15 or 16; "automatic" agrees at once (Quyết định 28 Điều 9.4).
+    recall_answer: Literal["clerk", "automatic"] = "clerk"
     #: Rules whose breach in a received document earns a 02; every other finding (the
     #: quirks real senders emit: junk before the XML, the old namespace, dd/MM/yyyy dates,
     #: a number like 74fass22) is a warning on an accepted document.

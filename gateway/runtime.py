@@ -176,6 +176,7 @@ class Runtime:
             fatal_rules=frozenset(settings.inbound_fatal_rules),
             identities=settings.agency_identities,
             signer_policy=settings.signer_binding_policy,
+            recall_answer=settings.recall_answer,
             timestamps=material.timestamps,
         )
         log.info("trust in force: %s", material.summary())

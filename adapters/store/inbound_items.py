@@ -148,24 +148,35 @@ class InboundStore(StoreBase):
             )
 
     async def recall_received(
-        self, document_id: str, sender: str, request_id: str, reason: str | None
+        self,
+        document_id: str,
+        sender: str,
+        request_id: str,
+        reason: str | None,
+        *,
+        state: str = "recalled",
     ) -> bool:
-        """Mark the accepted document ``sender`` takes back as recalled; False if none."""
+        """Mark the accepted document ``sender`` takes back as ``state`` (recalled, or
+        recall_requested while a clerk decides), the request added to its checks (what the
+        signature check found stays); False if none."""
         async with self.engine.begin() as connection:
-            recalled = await connection.execute(
-                messages.update()
-                .where(
-                    messages.c.direction == "in",
-                    messages.c.message_type == "edoc",
-                    messages.c.document_id == document_id,
-                    messages.c.sender == sender,
-                    messages.c.inbound_state == "accepted",
+            found = (
+                await connection.execute(
+                    sa.select(messages.c.id, messages.c.checks).where(
+                        messages.c.direction == "in",
+                        messages.c.message_type == "edoc",
+                        messages.c.document_id == document_id,
+                        messages.c.sender == sender,
+                        messages.c.inbound_state == "accepted",
+                    )
                 )
-                .values(
-                    inbound_state="recalled",
-                    checks=json.dumps(
-                        {"recall": {"request": request_id, "reason": reason}}, ensure_ascii=False
-                    ),
+            ).all()
+            for row in found:
+                checks = json.loads(row.checks) if row.checks else {}
+                checks["recall"] = {"request": request_id, "reason": reason}
+                await connection.execute(
+                    messages.update()
+                    .where(messages.c.id == row.id, messages.c.inbound_state == "accepted")
+                    .values(inbound_state=state, checks=json.dumps(checks, ensure_ascii=False))
                 )
-            )
-        return bool(recalled.rowcount)
+        return bool(found)

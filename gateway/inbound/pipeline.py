@@ -81,6 +81,9 @@ class InboundPipeline:
     #: A package signed by a certificate that is not the sending agency's: "reject" (02) or
     #: "flag" (accepted, with the finding)
     signer_policy: Literal["reject", "flag"] = "flag"
+    #: A recall (13) of a document we hold: "clerk" keeps it waiting for a clerk's 15 or 16
+    #: (the dashboard, or the QLVB through the API); "automatic" agrees (15) at once.
+    recall_answer: Literal["clerk", "automatic"] = "clerk"
 
     def ours(self, organ_id: str) -> bool:
         return edxml.matches_agency(organ_id, self.own_agencies)
@@ -371,10 +374,15 @@ class InboundPipeline:
     async def _recalled(self, request: edxml.StatusPackage, request_id: str) -> InboundResult:
         """The sender takes back a document it sent us (status 13)."""
         document_id = request.response_for.document_id or ""
+        automatic = self.recall_answer == "automatic"
         recalled = await self.store.recall_received(
-            document_id, request.sender.organ_id, request_id, request.description
+            document_id,
+            request.sender.organ_id,
+            request_id,
+            request.description,
+            state="recalled" if automatic else "recall_requested",
         )
-        if recalled and self.answer_statuses:
+        if recalled and automatic and self.answer_statuses:
             answer = edxml.StatusPackage(
                 sender=edxml.Organization(organ_id=request.response_for.organ_id),
                 response_for=edxml.ResponseFor(

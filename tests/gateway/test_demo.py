@@ -50,11 +50,11 @@ async def test_the_demo_serves_the_dashboard_with_demo_data(tmp_path: Path) -> N
             for _ in range(150):  # what the Government Office sends the province arrives
                 async with http.get(f"{url}received") as page:
                     received = await page.text()
-                if "Bị thu hồi" in received and received.count("VPCP-KGVX</a>") == 4:
+                if "yêu cầu thu hồi" in received and received.count("VPCP-KGVX</a>") == 4:
                     break
                 await asyncio.sleep(0.2)
             assert "Hỏa tốc" in received  # the urgent one, with its due date
-            assert "Bị thu hồi" in received  # recalled by the sender (13)
+            assert "Chờ trả lời yêu cầu thu hồi" in received  # the sender recalls it (13)
             assert "✘ không hợp lệ" in received  # its signature broke on the way: flagged
             assert "Văn phòng Chính phủ" in received  # the sender by name
         # a second terminal: send the example record and follow it

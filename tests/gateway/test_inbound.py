@@ -128,6 +128,7 @@ async def test_a_recall_13_marks_the_document_and_answers_15(
     store: Store, tmp_path: Path, pki: DevPki
 ) -> None:
     pipeline = _pipeline(store, tmp_path, pki)
+    pipeline.recall_answer = "automatic"
     accepted = await pipeline.receive(_signed(pki), source="axis", remote_id="r1")
     recall = status(
         sender=organization("000.00.01.H42"),
@@ -148,4 +149,5 @@ async def test_a_recall_13_marks_the_document_and_answers_15(
         ).one()
     assert state == "recalled"
     assert "Ban hành nhầm" in checks
+    assert '"signature"' in checks  # what the checks found stays beside the request
     assert [code for code, _, _ in await _answers(store)] == ["01", "15"]

@@ -271,3 +271,50 @@ async def test_in_a_browser_at_a_desk_and_on_a_phone(exchange: Exchange, tmp_pat
         finally:
             await browser.close()
     assert await _sender_sees(exchange, status_url) == "accepted"
+
+
+async def test_a_recall_waits_for_the_clerk_who_agrees_or_refuses(exchange: Exchange) -> None:
+    """A 13 is not answered by itself: the clerk agrees (15: the document is recalled) or
+    refuses with a reason (16: it stays), and the sender sees the answer."""
+    urls = [await _send_from_vpcp(exchange, number) for number in ("125", "126")]
+    newest, oldest = await _received_ids(exchange)
+    async with aiohttp.ClientSession() as http:
+        for status_url in urls:
+            async with http.get(
+                f"{exchange.sender.url}{status_url}", headers=exchange.sender_auth
+            ) as r:
+                message_id = (await r.json())["id"]
+            async with http.post(
+                f"{exchange.sender.url}{PREFIX}/documents/{message_id}/recall",
+                json={"reason": "Ban hành nhầm"},
+                headers=exchange.sender_auth,
+            ) as r:
+                assert r.status == 202, await r.text()
+    await exchange.sender.deliver()
+    await exchange.ours.poll()
+    async with _session() as http:
+        csrf = await _login(http, exchange.dashboard, "binhtt.vp")
+        base = f"{exchange.dashboard}/dashboard/received"
+        async with http.get(f"{base}/{oldest}") as r:
+            page = await r.text()
+        assert "Nơi gửi yêu cầu thu hồi văn bản này: Ban hành nhầm" in page
+        assert "Chữ ký số hợp lệ" in page  # the request did not erase the checks
+        async with http.post(f"{base}/{oldest}/act", data={"csrf": csrf, "action": "agree"}) as r:
+            assert r.status == 200
+        async with http.post(
+            f"{base}/{newest}/act",
+            data={"csrf": csrf, "action": "decline", "reason": "Đã xử lý xong"},
+        ) as r:
+            assert r.status == 200
+    states = {
+        m: (await exchange.ours.store.received_row(m) or {}).get("inbound_state")
+        for m in (oldest, newest)
+    }
+    assert states == {oldest: "recalled", newest: "accepted"}
+    await _sender_sees(exchange, urls[0])
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{exchange.sender.url}{urls[0]}", headers=exchange.sender_auth) as r,
+    ):
+        (delivery,) = (await r.json())["deliveries"]
+    assert delivery["state"] == "recalled"  # the sender's side: 15 after its 13
