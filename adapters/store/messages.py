@@ -127,6 +127,8 @@ class MessageStore(StoreBase):
                     needs_signature=message.needs_signature,
                     document_type=message.document_type,
                     signer=message.signer,
+                    document_date=message.document_date,
+                    copies=message.copies,
                     search_text=search_text(message, recipients),
                     created_at=now,
                 )

@@ -86,6 +86,8 @@ class NewMessage:
     needs_signature: bool = False
     document_type: str = ""  # Tên loại, e.g. "Công văn"
     signer: str = ""  # the signer's position and name
+    document_date: dt.date | None = None  # the date the document bears
+    copies: int | None = None  # Số lượng bản
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,9 @@ messages = sa.Table(
     # the document's type name (Tên loại) and signer, shown in lists and registers
     sa.Column("document_type", sa.Text, nullable=False, server_default=""),
     sa.Column("signer", sa.Text, nullable=False, server_default=""),
+    # the document's own date and the copies issued (Số lượng bản), for the registers
+    sa.Column("document_date", sa.Date, nullable=True),
+    sa.Column("copies", sa.Integer, nullable=True),
     # number/notation, subject, DocumentId and agency codes folded (adapters.store.folding)
     sa.Column("search_text", sa.Text, nullable=False, server_default=""),
     # inbound: the incoming register (Nghị định 30 Điều 22: số đến runs through the year, per

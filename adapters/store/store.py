@@ -44,6 +44,7 @@ from adapters.store.records import (
     queue_lane,
     utc_now,
 )
+from adapters.store.report_reads import ReportReads
 from adapters.store.requests import RequestStore
 from adapters.store.retention import RetentionStore
 from adapters.store.webhook_log import WebhookAttempt, WebhookLog
@@ -83,6 +84,7 @@ class Store(
     DashboardReads,
     ApiReads,
     MetricReads,
+    ReportReads,
     DirectoryStore,
     RetentionStore,
     WebhookLog,

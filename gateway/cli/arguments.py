@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from gateway.operate.reports import KINDS as REPORT_KINDS
+
 __all__ = ["add_service_commands"]
 
 
@@ -62,9 +64,9 @@ def add_service_commands(commands: Any) -> None:
     report.add_argument("--agency", default="*", help="OrganId or pattern (default: all)")
     report.add_argument(
         "--format",
-        choices=("csv", "xlsx", "html", "register-out", "register-in"),
+        choices=REPORT_KINDS,
         default="xlsx",
-        help="register-out/-in: the 10-column books of Nghị định 30 (XLSX)",
+        help="register-out/-in: the registers of Nghị định 30 (XLSX, or -html to print)",
     )
     report.add_argument("-o", "--output", type=Path, required=True)
     backup = _with_config(

@@ -42,7 +42,7 @@ from gateway.operate.alerts import (
     notify_pending,
     sinks_from_settings,
 )
-from gateway.operate.reports import incoming_register, outgoing_register, period_report
+from gateway.operate.reports import report_file
 from gateway.operate.retention import past_retention, remove_packages
 from gateway.outbound.directory import directory_state, sync_agencies
 from gateway.runtime import Runtime
@@ -234,18 +234,7 @@ async def run_report(settings: GatewaySettings, arguments: argparse.Namespace) -
     engine = create_engine(settings.store_url, schema=settings.database_schema)
     store = Store(engine)
     try:
-        if arguments.format == "register-out":
-            data = await outgoing_register(store, start, end, arguments.agency)
-        elif arguments.format == "register-in":
-            data = await incoming_register(store, start, end, arguments.agency)
-        else:
-            found = await period_report(store, start, end, arguments.agency)
-            if arguments.format == "csv":
-                data = found.csv().encode("utf-8-sig")  # Excel reads the BOM as UTF-8
-            elif arguments.format == "html":
-                data = found.html().encode()
-            else:
-                data = found.xlsx()
+        data = (await report_file(store, arguments.format, start, end, arguments.agency)).data
     finally:
         await engine.dispose()
     arguments.output.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ from gateway.inbound.checks import pdf_signatures, signature_sound, verify_recei
 from gateway.inbound.identities import identities_of, signer_binding
 from gateway.inbound.results import DEFAULT_FATAL_RULES, Checked, InboundResult
 from gateway.inbound.statuses import apply_status
-from gateway.outbound.accept import AcceptanceError, type_and_signer
+from gateway.outbound.accept import AcceptanceError, register_facts
 from gateway.outbound.door import Outbound
 from gateway.signing import Signers
 
@@ -233,7 +233,7 @@ class InboundPipeline:
                 due_date=package.due_date,
                 package_ref=ref,
                 package_size=len(data),
-                **type_and_signer(package),
+                **register_facts(package),
             ),
             [],
             source=source,

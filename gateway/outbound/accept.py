@@ -22,6 +22,7 @@ Accepted: the bytes go to the blob store, the message and one queued delivery pe
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,10 +47,10 @@ __all__ = [
     "AcceptanceError",
     "Accepted",
     "DuplicateDocument",
+    "RegisterFacts",
     "StatusOutOfOrder",
-    "TypeAndSigner",
     "accept_package",
-    "type_and_signer",
+    "register_facts",
 ]
 
 log = logging.getLogger(__name__)
@@ -243,7 +244,7 @@ def _new_message(
             package_ref=ref,
             package_size=size,
             client_id=client_id,
-            **type_and_signer(package),
+            **register_facts(package),
         )
         return message, business_type == 0 and not resend
     assert isinstance(package, edxml.StatusPackage)
@@ -263,17 +264,25 @@ def _new_message(
     return message, False
 
 
-class TypeAndSigner(TypedDict):
+class RegisterFacts(TypedDict):
     document_type: str
     signer: str
+    document_date: dt.date
+    copies: int | None
 
 
-def type_and_signer(package: edxml.DocumentPackage) -> TypeAndSigner:
-    """A document's type name (Tên loại) and its signer's position and name, as lists,
-    registers and the document page show them (Nghị định 30 Phụ lục IV)."""
+def register_facts(package: edxml.DocumentPackage) -> RegisterFacts:
+    """What lists, the document page and the registers show of a document (Nghị định 30
+    Phụ lục IV): its type name (Tên loại), its signer's position and name, its date and
+    the copies issued (Số lượng bản)."""
     signer = package.signer
     named = " ".join(part for part in (signer.position, signer.full_name) if part) if signer else ""
-    return TypeAndSigner(document_type=package.document_type.type_name or "", signer=named)
+    return RegisterFacts(
+        document_type=package.document_type.type_name or "",
+        signer=named,
+        document_date=package.promulgation.date,
+        copies=package.other_info.promulgation_amount if package.other_info else None,
+    )
 
 
 async def _read(

@@ -28,7 +28,7 @@ from gateway.http.dashboard.pages import (
     local_time,
     render,
 )
-from gateway.operate.reports import incoming_register, outgoing_register, period_report
+from gateway.operate.reports import KINDS, report_file
 
 __all__ = [
     "add_client",
@@ -63,22 +63,13 @@ async def reports_download(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(
             text="choose one of your agencies and a period that ends after it starts"
         )
+    if kind not in KINDS:
+        raise web.HTTPBadRequest(text=f"format is one of {', '.join(KINDS)}")
     await store.audit(user.username, "report", kind, f"{start} to {end}, {agency}")
-    name = f"bao-cao-{start}-{end}"
-    if kind == "register-out":
-        return download(
-            await outgoing_register(store, start, end, agency), f"so-van-ban-di-{start}-{end}.xlsx"
-        )
-    if kind == "register-in":
-        return download(
-            await incoming_register(store, start, end, agency), f"so-van-ban-den-{start}-{end}.xlsx"
-        )
-    found = await period_report(store, start, end, agency)
-    if kind == "csv":
-        return download(found.csv().encode("utf-8-sig"), f"{name}.csv", "text/csv")
-    if kind == "html":
-        return web.Response(text=found.html(), content_type="text/html")
-    return download(found.xlsx(), f"{name}.xlsx")
+    made = await report_file(store, kind, start, end, agency)
+    if made.content_type.startswith("text/html"):
+        return web.Response(body=made.data, content_type="text/html", charset="utf-8")
+    return download(made.data, made.filename, made.content_type)
 
 
 async def users_page(request: web.Request, *, message: str = "", error: str = "") -> web.Response:

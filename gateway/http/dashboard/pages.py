@@ -155,6 +155,7 @@ def render(request: web.Request, template: str, status: int = 200, **values: Any
         t=lambda key: text.get(key, key),
         agency=lambda code: agency_label(names, code),
         source=lambda value: source_label(text, value),
+        agency_names=names,
         user=request.get(USER),
         status_meaning=lambda code: _MEANING.get(code, ""),
         page_title=values.pop("page_title", ""),

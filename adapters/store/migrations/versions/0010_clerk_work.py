@@ -1,8 +1,9 @@
 """what the clerk's work on received documents and the searches need
 
-Names an operator gives agencies here; the type name and signer of each document and its
-folded search text (filled for the rows already there); on received documents the incoming
-register's number and year, when it was registered, who handles it and by when.
+Names an operator gives agencies here; the type name, signer, date and copies of each
+document and its folded search text (filled for the rows already there); on received
+documents the incoming register's number and year, when it was registered, who handles it
+and by when.
 
 Revision ID: 0010
 Revises: 0009
@@ -30,6 +31,8 @@ def upgrade() -> None:
             sa.Column("document_type", sa.Text(), server_default="", nullable=False)
         )
         batch_op.add_column(sa.Column("signer", sa.Text(), server_default="", nullable=False))
+        batch_op.add_column(sa.Column("document_date", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("copies", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("search_text", sa.Text(), server_default="", nullable=False))
         batch_op.add_column(sa.Column("incoming_number", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("incoming_year", sa.Integer(), nullable=True))
@@ -88,6 +91,8 @@ def downgrade() -> None:
             "incoming_year",
             "incoming_number",
             "search_text",
+            "copies",
+            "document_date",
             "signer",
             "document_type",
         ):
