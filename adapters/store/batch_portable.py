@@ -117,6 +117,9 @@ async def finish_rows_portably(
                 ),
                 in_doubt=_by_id(c.in_doubt, doubts, c.in_doubt),
                 backoff_step=_by_id(c.backoff_step, steps, c.backoff_step),
+                permanent=_by_id(
+                    c.permanent, {k: o.permanent for k, o in batch.items()}, c.permanent
+                ),
                 remote_id=_by_id(c.remote_id, {k: batch[k].remote_id for k in sent}, c.remote_id),
                 sent_at=_by_id(c.sent_at, dict.fromkeys(sent, now), c.sent_at),
                 send_seconds=_by_id(

@@ -49,6 +49,7 @@ UPDATE deliveries AS d SET
     next_attempt_at = v.next_at,
     in_doubt = COALESCE(v.in_doubt, d.in_doubt),
     backoff_step = COALESCE(v.step, d.backoff_step),
+    permanent = v.permanent,
     remote_id = CASE WHEN v.state = '{SENT}' THEN v.remote_id ELSE d.remote_id END,
     sent_at = CASE WHEN v.state = '{SENT}' THEN :now ELSE d.sent_at END,
     send_seconds = CASE WHEN v.state = '{SENT}'
@@ -56,8 +57,8 @@ UPDATE deliveries AS d SET
 FROM unnest(
     CAST(:ids AS text[]), CAST(:attempts AS int[]), CAST(:states AS text[]),
     CAST(:errors AS text[]), CAST(:next_ats AS timestamptz[]), CAST(:doubts AS boolean[]),
-    CAST(:steps AS int[]), CAST(:remote_ids AS text[])
-) AS v(id, attempt, state, error, next_at, in_doubt, step, remote_id)
+    CAST(:steps AS int[]), CAST(:remote_ids AS text[]), CAST(:permanents AS boolean[])
+) AS v(id, attempt, state, error, next_at, in_doubt, step, remote_id, permanent)
 WHERE d.id = v.id AND d.attempts = v.attempt AND d.state = '{SENDING}'
 RETURNING d.id
 """  # noqa: S608 (the states are our constants; every value is a bound parameter)
@@ -96,6 +97,7 @@ async def finish_rows(
             "doubts": [o.in_doubt for o in outcomes],
             "steps": [o.backoff_step for o in outcomes],
             "remote_ids": [o.remote_id if o.state == SENT else None for o in outcomes],
+            "permanents": [o.permanent for o in outcomes],
         },
     )
     return {row.id for row in result}

@@ -122,7 +122,9 @@ class DashboardReads(StoreBase):
         return states, int(sent or 0), int(received or 0)
 
     async def destinations(self, agencies: Sequence[str]) -> list[dict[str, Any]]:
-        """Per destination: waiting, failed, the last success and the last error (Điều 20)."""
+        """Per destination: waiting, failed, the last success and the last error of its own
+        (Điều 20): a delivery refused for good is the recipient's problem, not the health of
+        the destination, and does not mark it failing."""
         async with self.engine.connect() as connection:
             rows = (
                 await connection.execute(
@@ -153,7 +155,15 @@ class DashboardReads(StoreBase):
                         .join(deliveries, deliveries.c.id == delivery_events.c.delivery_id)
                         .where(
                             deliveries.c.route == row.route,
-                            delivery_events.c.to_state.in_(("retry_wait", "failed")),
+                            # the destination's own trouble: one recipient's mistake (refused
+                            # for good) says nothing of the destination's health
+                            sa.or_(
+                                delivery_events.c.to_state == "retry_wait",
+                                sa.and_(
+                                    delivery_events.c.to_state == "failed",
+                                    ~deliveries.c.permanent,
+                                ),
+                            ),
                         )
                         .order_by(delivery_events.c.id.desc())
                         .limit(1)
@@ -306,6 +316,8 @@ class DashboardReads(StoreBase):
                 deliveries.c.recipient,
                 deliveries.c.attempts,
                 deliveries.c.last_error,
+                deliveries.c.permanent,
+                deliveries.c.route,
                 messages.c.id.label("message_id"),
                 messages.c.code,
             )

@@ -112,15 +112,29 @@ class DeliveryMoves(StoreBase):
         )
         return bool(rows)
 
-    async def requeue(self, delivery_id: str, *, source: str = "operator") -> bool:
-        """Put a failed delivery back in the queue, due now (its attempts count on)."""
+    async def requeue(
+        self, delivery_id: str, *, source: str = "operator", permanent_too: bool = False
+    ) -> bool:
+        """Put a failed delivery back in the queue, due now (its attempts count on). One the
+        destination refused for good is not sent blindly again: only with ``permanent_too``
+        (an operator who corrected the cause, e.g. the recipient was added to the axis)."""
         now = self._clock()
         async with self._transaction() as connection:
             moved = await connection.execute(
                 deliveries.update()
-                .where(deliveries.c.id == delivery_id, deliveries.c.state == FAILED)
+                .where(
+                    deliveries.c.id == delivery_id,
+                    deliveries.c.state == FAILED,
+                    sa.or_(sa.true() if permanent_too else sa.false(), ~deliveries.c.permanent),
+                )
                 # a requeued delivery gets the whole retry schedule again
-                .values(state=QUEUED, next_attempt_at=now, updated_at=now, backoff_step=0)
+                .values(
+                    state=QUEUED,
+                    next_attempt_at=now,
+                    updated_at=now,
+                    backoff_step=0,
+                    permanent=False,
+                )
             )
             if moved.rowcount != 1:
                 return False

@@ -266,6 +266,7 @@ class MessageStore(StoreBase):
                     remote_id=d.remote_id,
                     updated_at=as_utc(d.updated_at) or d.updated_at,
                     events=tuple(by_delivery.get(d.id, ())),
+                    permanent=bool(d.permanent),
                 )
                 for d in delivery_rows
             ),

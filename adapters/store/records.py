@@ -161,6 +161,8 @@ class AttemptOutcome:
     #: Whether the next attempt must ask the destination first; None keeps what it was.
     in_doubt: bool | None = None
     backoff_step: int | None = None
+    #: A failure the destination gave for good (no retry, and no blind requeue)
+    permanent: bool = False
 
     @classmethod
     def sent(
@@ -196,10 +198,12 @@ class AttemptOutcome:
         )  # fmt: skip
 
     @classmethod
-    def failed(cls, delivery_id: str, attempt: int, error: str) -> AttemptOutcome:
+    def failed(
+        cls, delivery_id: str, attempt: int, error: str, *, permanent: bool = False
+    ) -> AttemptOutcome:
         return cls(
             delivery_id=delivery_id, attempt=attempt, state=FAILED, error=error,
-            detail=f"attempt {attempt}: {error}",
+            detail=f"attempt {attempt}: {error}", permanent=permanent,
         )  # fmt: skip
 
 
@@ -252,6 +256,7 @@ class DeliveryView:
     remote_id: str | None
     updated_at: dt.datetime
     events: tuple[EventView, ...] = ()
+    permanent: bool = False  # refused for good: a correction helps, sending again does not
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -125,6 +125,9 @@ deliveries = sa.Table(
     sa.Column("in_doubt", sa.Boolean, nullable=False, server_default=sa.false()),
     # steps of the retry schedule used (a wait the destination asked for uses none)
     sa.Column("backoff_step", sa.Integer, nullable=False, server_default="0"),
+    # failed because the destination refused it for good (an unknown recipient, an invalid
+    # package): sending the same again cannot help, a correction can
+    sa.Column("permanent", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", _TIME, nullable=False),
     sa.Column("updated_at", _TIME, nullable=False),
     # when the destination took it, and how long after acceptance (the latency histogram)

@@ -122,3 +122,8 @@ def add_service_commands(commands: Any) -> None:
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
     requeue.add_argument("delivery_ids", nargs="+", metavar="DELIVERY_ID")
+    requeue.add_argument(
+        "--corrected",
+        action="store_true",
+        help="also those the destination refused for good, once their cause is corrected",
+    )

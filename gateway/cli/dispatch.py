@@ -58,9 +58,12 @@ def _backup_or_restore(settings: GatewaySettings, arguments: argparse.Namespace,
 
 
 def _requeue(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
-    results = asyncio.run(commands.run_requeue(settings, arguments.delivery_ids))
+    results = asyncio.run(
+        commands.run_requeue(settings, arguments.delivery_ids, corrected=arguments.corrected)
+    )
+    left = "not failed, or refused for good (correct it, then --corrected): left as it is"
     for delivery_id, requeued in results:
-        print(f"{delivery_id}: {'requeued' if requeued else 'not failed (left as it is)'}")
+        print(f"{delivery_id}: {'requeued' if requeued else left}")
     return 0 if all(requeued for _, requeued in results) else 1
 
 

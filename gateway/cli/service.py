@@ -119,9 +119,17 @@ async def run_serve(settings: GatewaySettings, host: str, port: int) -> None:
             await runner.cleanup()
 
 
-async def run_requeue(settings: GatewaySettings, delivery_ids: list[str]) -> list[tuple[str, bool]]:
+async def run_requeue(
+    settings: GatewaySettings, delivery_ids: list[str], *, corrected: bool = False
+) -> list[tuple[str, bool]]:
+    """Requeue failed deliveries (``corrected``: those refused for good too), audited."""
     async with Runtime(settings) as runtime:
-        results = [(d, await runtime.store.requeue(d, source="cli")) for d in delivery_ids]
+        store = runtime.store
+        results = []
+        for delivery_id in delivery_ids:
+            done = await store.requeue(delivery_id, source="cli", permanent_too=corrected)
+            await store.audit("cli", "delivery.requeue", delivery_id, None if done else "refused")
+            results.append((delivery_id, done))
         runtime.relay_wake.set()
         return results
 

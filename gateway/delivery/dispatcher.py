@@ -106,6 +106,7 @@ class Dispatcher:
         at: dt.datetime | None = None,
         in_doubt: bool = False,
         backoff_step: int | None = None,
+        permanent: bool = False,
     ) -> Outcome:
         if state == "sent":
             outcome = AttemptOutcome.sent(job.delivery_id, job.attempt, remote_id, note=detail)
@@ -119,7 +120,9 @@ class Dispatcher:
                 backoff_step=backoff_step,
             )
         else:
-            outcome = AttemptOutcome.failed(job.delivery_id, job.attempt, detail)
+            outcome = AttemptOutcome.failed(
+                job.delivery_id, job.attempt, detail, permanent=permanent
+            )
         # Outcomes of concurrent attempts share one transaction (see ``Batcher``).
         if not await self._outcomes.submit(outcome):
             log.warning(
@@ -165,7 +168,7 @@ class Dispatcher:
                     self.in_flight[job.route] -= 1
         except RemoteServiceError as exc:
             if not exc.transient:
-                return await self._record(job, "failed", str(exc))
+                return await self._record(job, "failed", str(exc), permanent=True)
             return await self._retry_or_fail(
                 job,
                 str(exc),

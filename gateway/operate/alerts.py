@@ -141,7 +141,13 @@ async def conditions(
             deliveries.c.state == "retry_wait",
             # a retry under way: it failed before and has not gone through yet
             sa.and_(deliveries.c.state == "sending", deliveries.c.last_error.is_not(None)),
-            sa.and_(deliveries.c.state == "failed", deliveries.c.updated_at >= recent),
+            sa.and_(
+                deliveries.c.state == "failed",
+                deliveries.c.updated_at >= recent,
+                # refused for good (an unknown recipient): that recipient's problem, not
+                # the destination's
+                ~deliveries.c.permanent,
+            ),
         ),
         # waiting for our own signature says nothing about the destination
         deliveries.c.message_id.not_in(unsigned),

@@ -282,3 +282,31 @@ async def test_update_replace_and_recall_through_the_api(
             types.append(package.business.doc_type if package.business else 0)
         assert sorted(types) == [0, 1, 2, 3]
         assert [i.message_type for i in await vpcp.received_list("status")] == ["status"]  # the 13
+
+
+async def test_a_delivery_refused_for_good_is_requeued_only_once_corrected(
+    gateways: tuple[Gateway, Gateway], simulator: AxisSimulator
+) -> None:
+    """The axis does not know a recipient: the delivery fails for good. Requeued as it is it
+    would only fail again, so the API refuses that (409) until the caller says the cause
+    was corrected; every try is in the audit trail."""
+    a, _ = gateways
+    auth = await _key(a, ["*.H42"])
+    async with client_for(simulator, "000.00.00.G22") as vpcp:
+        await vpcp.delete_agency("000.00.00.G22")  # the axis no longer knows the recipient
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth) as r:
+            assert r.status == 202, await r.text()
+            sent = await r.json()
+        await a.deliver()
+        async with http.get(f"{a.url}{sent['status_url']}", headers=auth) as r:
+            (delivery,) = (await r.json())["deliveries"]
+        assert delivery["state"] == "failed"
+        requeue = f"{a.url}{PREFIX}/deliveries/{delivery['id']}/requeue"
+        async with http.post(requeue, headers=auth) as r:
+            assert r.status == 409
+            assert "corrected=true" in (await r.json())["title"]
+        async with http.post(f"{requeue}?corrected=true", headers=auth) as r:
+            assert r.status == 202
+    actions = [(e["action"], e["detail"]) for e in await a.store.audit_entries()]
+    assert actions[-2:] == [("delivery.requeue", "refused"), ("delivery.requeue", "corrected")]

@@ -77,7 +77,7 @@ def test_migrate_and_requeue_on_the_embedded_store(
     import asyncio
 
     from adapters.store.engine import create_engine
-    from adapters.store.store import NewDelivery, NewMessage, Store
+    from adapters.store.store import AttemptOutcome, NewDelivery, NewMessage, Store
 
     monkeypatch.setenv("EDXML_DATA_DIR", str(tmp_path / "data"))
     assert main(["migrate"]) == 0
@@ -92,15 +92,29 @@ def test_migrate_and_requeue_on_the_embedded_store(
             [NewDelivery("000.00.00.G22", "axis")],
         )
         (job,) = await store.claim_due(1, lease_seconds=30)
-        await store.mark_failed(job.delivery_id, job.attempt, "refused")
+        refused = AttemptOutcome.failed(job.delivery_id, job.attempt, "refused", permanent=True)
+        await store.finish_attempts([refused])
         await store.close()
         return delivery_id
 
+    async def audited() -> list[tuple[str, str, str | None]]:
+        store = Store(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'gateway.db'}"))
+        entries = await store.audit_entries()
+        await store.close()
+        return [(e["username"], e["action"], e["detail"]) for e in entries]
+
     delivery_id = asyncio.run(a_failed_delivery())
-    assert main(["requeue", delivery_id, "no-such-delivery"]) == 1
+    assert main(["requeue", delivery_id]) == 1  # refused for good: not sent blindly again
+    assert "refused for good" in capsys.readouterr().out
+    assert main(["requeue", "--corrected", delivery_id, "no-such-delivery"]) == 1
     out = capsys.readouterr().out
     assert f"{delivery_id}: requeued" in out
     assert "no-such-delivery: not failed" in out
+    assert asyncio.run(audited()) == [
+        ("cli", "delivery.requeue", "refused"),
+        ("cli", "delivery.requeue", None),
+        ("cli", "delivery.requeue", "refused"),
+    ]
 
 
 def test_commands_without_config_read_the_file_edxml_config_names(

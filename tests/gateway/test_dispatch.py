@@ -161,6 +161,16 @@ async def test_a_poison_delivery_fails_with_its_reason_and_the_rest_flow(
     poison = by_recipient["000.00.00.H99"]
     assert (poison.state, poison.attempts) == ("failed", 1)
     assert "unknown recipient" in (poison.last_error or "")
+    # refused for good: not sent blindly again, and the axis is not "failing" for it
+    assert poison.permanent
+    assert not await store.requeue(poison.id)
+    (axis,) = await store.destinations([OFFICE])
+    assert axis["healthy"]
+    assert axis["last_error"] == ""
+    assert await store.requeue(poison.id, permanent_too=True)  # once the cause is corrected
+    requeued = await store.message(message_id)
+    assert requeued is not None
+    assert not {d.recipient: d for d in requeued.deliveries}["000.00.00.H99"].permanent
 
 
 async def test_an_outage_waits_with_growing_delays_within_the_limit_then_drains(

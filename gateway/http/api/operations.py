@@ -16,6 +16,7 @@ from gateway.http.api.context import (
     conflict_problem,
     json_body,
     own_message,
+    query_flag,
     record_problem,
     require_agency,
 )
@@ -129,8 +130,20 @@ async def post_requeue(request: web.Request) -> web.StreamResponse:
     sender = await context.store.sender_of_delivery(delivery_id)
     if sender is None or not client.may_act_for(sender):
         raise ApiProblem(404, "no such delivery")
-    if not await context.store.requeue(delivery_id, source=f"api:{client.id}"):
-        raise ApiProblem(409, "only a failed delivery can be requeued")
+    corrected = query_flag(request, "corrected")
+    if not await context.store.requeue(
+        delivery_id, source=f"api:{client.id}", permanent_too=corrected
+    ):
+        await context.store.audit(f"api:{client.id}", "delivery.requeue", delivery_id, "refused")
+        raise ApiProblem(
+            409,
+            "only a failed delivery can be requeued; one the destination refused for good "
+            "(an unknown recipient, an invalid package) only once the cause is corrected, "
+            "with ?corrected=true",
+        )
+    await context.store.audit(
+        f"api:{client.id}", "delivery.requeue", delivery_id, "corrected" if corrected else None
+    )
     if context.wake is not None:
         context.wake.set()
     return web.json_response({"id": delivery_id, "state": "queued"}, status=202)

@@ -94,9 +94,16 @@ async def requeue(request: web.Request) -> web.StreamResponse:
     delivery_id = request.match_info["id"]
     if not await store.visible_deliveries([delivery_id], user.agencies):
         raise web.HTTPNotFound(text="no such delivery")
-    requeued = await store.requeue(delivery_id, source=f"operator:{user.username}")
+    corrected = (await request.post()).get("corrected") == "1"
+    requeued = await store.requeue(
+        delivery_id, source=f"operator:{user.username}", permanent_too=corrected
+    )
+    outcome = "requeued" if requeued else "not failed, or refused for good"
     await store.audit(
-        user.username, "delivery.requeue", delivery_id, "requeued" if requeued else "not failed"
+        user.username,
+        "delivery.requeue",
+        delivery_id,
+        f"{outcome}, corrected" if corrected else outcome,
     )
     raise web.HTTPSeeOther(request.headers.get("Referer") or "/dashboard/failures")
 

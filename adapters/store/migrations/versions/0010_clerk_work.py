@@ -1,9 +1,9 @@
 """what the clerk's work on received documents and the searches need
 
-Names an operator gives agencies here; the type name, signer, date and copies of each
-document and its folded search text (filled for the rows already there); on received
-documents the incoming register's number and year, when it was registered, who handles it
-and by when.
+Names an operator gives agencies here; deliveries refused for good; the type name, signer,
+date and copies of each document and its folded search text (filled for the rows already
+there); on received documents the incoming register's number and year, when it was
+registered, who handles it and by when.
 
 Revision ID: 0010
 Revises: 0009
@@ -46,6 +46,10 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("agencies", schema=None) as batch_op:
         batch_op.add_column(sa.Column("local_name", sa.Text(), nullable=True))
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("permanent", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     fill_search_text(op.get_bind())
 
 
@@ -80,6 +84,8 @@ def fill_search_text(connection: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_column("permanent")
     with op.batch_alter_table("agencies", schema=None) as batch_op:
         batch_op.drop_column("local_name")
     with op.batch_alter_table("messages", schema=None) as batch_op:
