@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from adapters.store.store import Store
 from gateway.http.dashboard.accounts import (
-    MAX_FAILURES,
     AccountError,
     available_username,
     check_login,
@@ -18,6 +19,7 @@ from gateway.http.dashboard.accounts import (
     start_session,
     verify_password,
 )
+from gateway.http.dashboard.throttle import PAIR_LIMIT, LoginThrottle
 from tests.backends import Clock
 
 
@@ -64,21 +66,35 @@ async def test_clashes_lockout_and_admin_lock(
     with pytest.raises(AccountError, match="Điều 7"):
         await create_user(store, username="Dũng NV", agencies=["*"], password="0123456789", **clerk)
 
-    account = await check_login(store, "dungnv.stttt", "correct horse")
+    throttle = LoginThrottle(clock=store.now)
+
+    async def login(password: str, address: str = "10.0.0.5", name: str = "dungnv.stttt") -> Any:
+        return await check_login(store, name, password, address=address, throttle=throttle)
+
+    account = await login("correct horse")
     assert account.may_act
     assert account.sees("000.00.13.H42")
     assert not account.sees("000.00.12.H42")
-    for _ in range(MAX_FAILURES):
+    for _ in range(PAIR_LIMIT):  # someone guesses from another desk
         with pytest.raises(AccountError, match="wrong account name or password"):
-            await check_login(store, "dungnv.stttt", "guess")
+            await login("guess", address="10.0.0.66")
     with pytest.raises(AccountError, match="too many failed logins"):
-        await check_login(store, "dungnv.stttt", "correct horse")
+        await login("correct horse", address="10.0.0.66")
+    assert (await login("correct horse")).username == "dungnv.stttt"  # not locked out here
     clock.advance(16 * 60)
-    token, _ = await start_session(store, await check_login(store, "dungnv.stttt", "correct horse"))
+    token, _ = await start_session(store, await login("correct horse", address="10.0.0.66"))
     assert (await session_user(store, token)) is not None
     assert await lock_user(store, "dungnv.stttt", by="admin")
     assert await session_user(store, token) is None  # its sessions end at once
+    with pytest.raises(AccountError, match="wrong account name") as wrong:
+        await login("guess")  # locked, but only the right password learns it
     with pytest.raises(AccountError, match="locked"):
-        await check_login(store, "dungnv.stttt", "correct horse")
-    with pytest.raises(AccountError, match="wrong account name"):
-        await check_login(store, "nobody.vp", "x")
+        await login("correct horse")
+    with pytest.raises(AccountError, match="wrong account name") as unknown:
+        await login("x", name="nobody.vp")
+    assert wrong.value.key == unknown.value.key == "login_wrong"  # no account is revealed
+    for number in range(20):  # one address trying many names
+        with pytest.raises(AccountError):
+            await login("x", address="10.0.0.99", name=f"user{number}.vp")
+    with pytest.raises(AccountError, match="too many"):
+        await login("correct horse", address="10.0.0.99")

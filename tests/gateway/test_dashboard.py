@@ -149,7 +149,7 @@ async def test_http_rules_csrf_roles_and_locks(site: Site) -> None:
             assert (r.status, r.headers["Location"]) == (302, "/dashboard/login")
         async with await _login(http, site.url, "cucl.vp") as r:
             assert r.status == 401
-            assert "locked" in await r.text()
+            assert "Tài khoản này đã bị khóa" in await r.text()  # in Vietnamese
         async with await _login(http, site.url, "anl.vp") as r:
             assert r.status == 302
         async with http.get(f"{site.url}/dashboard/failures") as r:

@@ -6,8 +6,11 @@
   number when it is taken (Điều 7.2b: the admin tells them apart).
 * Passwords are hashed with scrypt (the standard library's, n=2**14, r=8, p=1, a 16-byte
   salt); the hash string records its parameters.
-* Five failed logins lock the account for 15 minutes; an admin's lock (Điều 23.1c: staff who
-  leave) holds until lifted, and ends the account's sessions at once.
+* Failed logins are counted per account and address, per address, and per account
+  (``throttle``): guessing is slowed without letting anyone lock a clerk out from elsewhere.
+  A refusal never says whether the account exists; that it is locked is said only to whoever
+  gave its right password. An admin's lock (Điều 23.1c: staff who leave) holds until lifted,
+  and ends the account's sessions at once.
 * Roles: ``viewer`` reads; ``clerk`` also requeues and recalls for its agencies; ``admin``
   also manages users. A user sees only the agencies assigned (OrganId patterns).
 * Every operator action is appended to ``audit_log``.
@@ -28,6 +31,7 @@ from typing import Literal
 import edxml
 from adapters.store.accounts import UserRecord
 from adapters.store.store import Store, utc_now
+from gateway.http.dashboard.throttle import LoginThrottle
 
 __all__ = [
     "Account",
@@ -46,14 +50,20 @@ __all__ = [
 ]
 
 Role = Literal["viewer", "clerk", "admin"]
-MAX_FAILURES = 5
+#: Failures of one account, from any addresses, before the store locks it for ``LOCKOUT``
+MAX_FAILURES = 50
 LOCKOUT = dt.timedelta(minutes=15)
 SESSION_LIFETIME = dt.timedelta(hours=8)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 class AccountError(Exception):
-    """A refused login or account change; the message is safe to show."""
+    """A refused login or account change; the message is safe to show, ``key`` names its
+    words in the dashboard's catalogue (None: shown as it is)."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,30 +197,42 @@ def _account(user: UserRecord, csrf: str = "") -> Account:
     return Account(user.username, user.full_name, user.unit, role, user.agencies, csrf)
 
 
-async def check_login(store: Store, username: str, password: str) -> Account:
-    """The account if ``password`` is right and it may log in; AccountError says why not."""
-    now = utc_now()
+async def check_login(
+    store: Store, username: str, password: str, *, address: str = "", throttle: LoginThrottle
+) -> Account:
+    """The account if ``password`` is right and it may log in from ``address``; otherwise
+    AccountError, whose ``key`` names the words to show (the same for an unknown account as
+    for a wrong password)."""
+    now = store.now()
+    waits = throttle.blocked(username, address)
+    if waits is not None:
+        await audit(store, username, "login.throttled", detail=f"{waits} {address}")
+        raise AccountError("too many failed logins; try again later", key="login_too_many")
     user = await store.user(username)
-    if user is None:
-        hash_password(password)  # the same work as for a real account: no timing oracle
-        await audit(store, username, "login.failed", detail="no such account")
-        raise AccountError("wrong account name or password")
+    right = verify_password(password, user.password_hash) if user else _same_work(password)
+    if user is None or not right:
+        throttle.failed(username, address)
+        if user is not None:
+            failures = user.failed_logins + 1
+            locked_until = now + LOCKOUT if failures >= MAX_FAILURES else user.locked_until
+            await store.set_login_failures(username, failures % MAX_FAILURES, locked_until)
+        await audit(store, username, "login.failed", detail=address or None)
+        raise AccountError("wrong account name or password", key="login_wrong")
     if user.locked:
         await audit(store, username, "login.refused", detail="account locked")
-        raise AccountError("this account is locked; ask an administrator")
+        raise AccountError("this account is locked; ask an administrator", key="login_locked")
     if user.locked_until is not None and user.locked_until > now:
-        raise AccountError("too many failed logins; try again later")
-    if not verify_password(password, user.password_hash):
-        failures = user.failed_logins + 1
-        if failures >= MAX_FAILURES:
-            await store.set_login_failures(username, 0, now + LOCKOUT)
-        else:
-            await store.set_login_failures(username, failures, user.locked_until)
-        await audit(store, username, "login.failed", detail=f"failure {failures}")
-        raise AccountError("wrong account name or password")
+        raise AccountError("too many failed logins; try again later", key="login_too_many")
+    throttle.succeeded(username, address)
     await store.set_login_failures(username, 0)
-    await audit(store, username, "login")
+    await audit(store, username, "login", detail=address or None)
     return _account(user)
+
+
+def _same_work(password: str) -> bool:
+    """As much work as checking a real account's password: no timing oracle."""
+    hash_password(password)
+    return False
 
 
 def _token_hash(token: str) -> str:

@@ -26,6 +26,7 @@ from gateway.delivery.routing import RoutingTable
 from gateway.http.dashboard.accounts import (
     Account,
 )
+from gateway.http.dashboard.throttle import LoginThrottle
 from gateway.operate.alerts import AlertChange
 from gateway.outbound.door import Outbound
 from gateway.signing import Signers
@@ -105,6 +106,8 @@ class DashboardContext:
     signers: Signers = field(default_factory=Signers)
     #: Tells the outbox relay / workers that what the dashboard sent is waiting
     wake: asyncio.Event | None = None
+    #: Failed logins by account and address (this process's)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
 
     def outbound(self) -> Outbound:
         """The one outbound door, for what a clerk sends (recalls, statuses)."""

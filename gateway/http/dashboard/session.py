@@ -73,12 +73,21 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="missing or wrong CSRF token")
     try:
         account = await check_login(
-            context.store, str(form.get("username", "")), str(form.get("password", ""))
+            context.store,
+            str(form.get("username", "")),
+            str(form.get("password", "")),
+            address=request.remote or "",
+            throttle=context.throttle,
         )
     except AccountError as exc:
         csrf = secrets.token_urlsafe(16)
         response = render(
-            request, "login.html", status=401, error=str(exc), csrf=csrf, page_title="login"
+            request,
+            "login.html",
+            status=401,
+            error=exc.key or str(exc),
+            csrf=csrf,
+            page_title="login",
         )
         response.set_cookie(LOGIN_CSRF, csrf, path="/dashboard", samesite="Strict", httponly=True)
         return response
