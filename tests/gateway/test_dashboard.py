@@ -396,3 +396,35 @@ async def test_document_files_recall_and_search_filters(site: Site) -> None:
 def _handover(store: Store, blobs: BlobStore) -> Handover:
     """The gateway's inbound pipeline, as the poller's hand-over (status packages here)."""
     return InboundPipeline(store, blobs, RoutingTable(), ("*",)).handover()
+
+
+async def test_the_live_feed_carries_only_the_users_agencies(site: Site) -> None:
+    """A clerk of the Department sees the changes of its own documents, not the Office's."""
+    await create_user(
+        site.store, username="dungnv.stttt", full_name="Nguyễn Văn Dũng", unit="STTTT",
+        role="clerk", agencies=["000.00.12.H42"], password=PASSWORD,
+    )  # fmt: skip
+    package = document(sender=organization("000.00.12.H42"))
+    data = edxml.build(package)
+    _, (own,) = await site.store.accept(
+        NewMessage(
+            direction="out", document_id="000.00.12.H42,2026/11/25,07/STTTT", sender="000.00.12.H42",
+            code="07/STTTT", package_ref=site.blobs.put(data), package_size=len(data),
+        ),
+        [NewDelivery("000.00.00.G22", "axis")],
+    )  # fmt: skip
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with await _login(http, site.url, "dungnv.stttt") as r:
+            assert r.status == 302
+        async with http.get(f"{site.url}/dashboard/events") as feed:
+            await asyncio.sleep(0.2)  # subscribed
+            assert await site.store.requeue(site.failed_delivery)  # the Office's document
+            jobs = await site.store.claim_due(10, lease_seconds=60)
+            mine = next(job for job in jobs if job.delivery_id == own)
+            await site.store.mark_sent(own, mine.attempt, "axis-7")
+            seen = []
+            while len(seen) < 2:
+                line = (await asyncio.wait_for(feed.content.readline(), 5)).decode()
+                if line.startswith("data: "):
+                    seen.append(json.loads(line.removeprefix("data: ")))
+    assert {change["delivery_id"] for change in seen} == {own}

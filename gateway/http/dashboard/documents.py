@@ -122,7 +122,8 @@ async def requeue_many(request: web.Request) -> web.StreamResponse:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: each state change of a delivery (ids only; pages refetch)."""
+    """Server-Sent Events: each state change of a delivery of the user's agencies (ids only;
+    pages refetch). A closed page ends the stream quietly."""
     context, user = request.app[CONTEXT], request.get(USER)
     if user is None:
         raise web.HTTPUnauthorized(text="log in first")
@@ -134,16 +135,26 @@ async def events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    async with context.feed.subscribe() as changes:
-        while True:
-            try:
-                change = await asyncio.wait_for(changes.get(), 15)
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-                continue
-            payload = json.dumps({"delivery_id": change.delivery_id, "state": change.to_state})
-            with contextlib.suppress(ConnectionResetError):
+    senders: dict[str, bool] = {}  # delivery -> whether the user sees its document
+
+    async def visible(delivery_id: str) -> bool:
+        if delivery_id not in senders:
+            if len(senders) > 10_000:
+                senders.clear()
+            sender = await context.store.sender_of_delivery(delivery_id)
+            senders[delivery_id] = sender is not None and user.sees(sender)
+        return senders[delivery_id]
+
+    with contextlib.suppress(ConnectionError):
+        async with context.feed.subscribe() as changes:
+            while request.transport is not None and not request.transport.is_closing():
+                try:
+                    change = await asyncio.wait_for(changes.get(), 15)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                if not await visible(change.delivery_id):
+                    continue
+                payload = json.dumps({"delivery_id": change.delivery_id, "state": change.to_state})
                 await response.write(f"data: {payload}\n\n".encode())
-            if request.transport is None or request.transport.is_closing():
-                break
     return response
