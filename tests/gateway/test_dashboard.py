@@ -408,8 +408,9 @@ async def test_the_live_feed_carries_only_the_users_agencies(site: Site) -> None
     data = edxml.build(package)
     _, (own,) = await site.store.accept(
         NewMessage(
-            direction="out", document_id="000.00.12.H42,2026/11/25,07/STTTT", sender="000.00.12.H42",
-            code="07/STTTT", package_ref=site.blobs.put(data), package_size=len(data),
+            direction="out", document_id="000.00.12.H42,2026/11/25,07/STTTT",
+            sender="000.00.12.H42", code="07/STTTT", package_ref=site.blobs.put(data),
+            package_size=len(data),
         ),
         [NewDelivery("000.00.00.G22", "axis")],
     )  # fmt: skip
