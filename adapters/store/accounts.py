@@ -124,6 +124,23 @@ class AccountStore(StoreBase):
                 await connection.execute(sessions.delete().where(sessions.c.username == username))
         return bool(changed.rowcount)
 
+    async def set_password_hash(
+        self, username: str, password_hash: str, *, keep_session: str | None = None
+    ) -> bool:
+        """A new password; every session of the account ends but ``keep_session`` (the
+        one changing it). False if there is no such account."""
+        async with self.engine.begin() as connection:
+            changed = await connection.execute(
+                users.update()
+                .where(users.c.username == username)
+                .values(password_hash=password_hash, failed_logins=0, locked_until=None)
+            )
+            ended = sessions.delete().where(sessions.c.username == username)
+            if keep_session is not None:
+                ended = ended.where(sessions.c.id_hash != keep_session)
+            await connection.execute(ended)
+        return bool(changed.rowcount)
+
     async def user(self, username: str) -> UserRecord | None:
         async with self.engine.connect() as connection:
             row = (

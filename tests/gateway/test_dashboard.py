@@ -429,3 +429,52 @@ async def test_the_live_feed_carries_only_the_users_agencies(site: Site) -> None
                 if line.startswith("data: "):
                     seen.append(json.loads(line.removeprefix("data: ")))
     assert {change["delivery_id"] for change in seen} == {own}
+
+
+async def test_passwords_are_changed_by_their_owner_and_reset_by_an_admin(site: Site) -> None:
+    jar = aiohttp.CookieJar
+    async with (
+        aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as desk,
+        aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as phone,
+        aiohttp.ClientSession(cookie_jar=jar(unsafe=True)) as admin,
+    ):
+        for http in (desk, phone):
+            async with await _login(http, site.url, "binhtt.vp") as r:
+                assert r.status == 302
+        async with desk.get(f"{site.url}/dashboard/password") as r:
+            csrf = (await r.text()).split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        change = f"{site.url}/dashboard/password"
+        new = "mật-khẩu-mới-của-bình"
+        form = {"csrf": csrf, "current": "sai", "new": new, "again": new}
+        async with desk.post(change, data=form) as r:
+            assert "Mật khẩu hiện tại không đúng" in await r.text()
+        async with desk.post(change, data={**form, "current": PASSWORD, "again": "x"}) as r:
+            assert "không khớp" in await r.text()
+        async with desk.post(change, data={**form, "current": PASSWORD}) as r:
+            assert 'id="password-done"' in await r.text()
+        async with desk.get(f"{site.url}/dashboard/", allow_redirects=False) as r:
+            assert r.status == 200  # this session goes on
+        async with phone.get(f"{site.url}/dashboard/", allow_redirects=False) as r:
+            assert r.status == 302  # the other one ended
+        async with await _login(admin, site.url, "quantri.vp") as r:
+            assert r.status == 302
+        async with admin.get(f"{site.url}/dashboard/users") as r:
+            csrf = (await r.text()).split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        async with admin.post(
+            f"{site.url}/dashboard/users/binhtt.vp/password",
+            data={"csrf": csrf, "new": "tam-thoi-0123"},
+        ) as r:
+            assert r.status == 200
+        async with desk.get(f"{site.url}/dashboard/", allow_redirects=False) as r:
+            assert r.status == 302  # a reset ends every session
+        async with desk.get(f"{site.url}/dashboard/login") as page:
+            token = (await page.text()).split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        async with desk.post(
+            f"{site.url}/dashboard/login",
+            data={"csrf": token, "username": "binhtt.vp", "password": "tam-thoi-0123"},
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 302
+    actions = [(e["action"], e["target"]) for e in await site.store.audit_entries()]
+    assert ("password.change", None) in actions
+    assert ("password.reset", "binhtt.vp") in actions

@@ -38,12 +38,14 @@ __all__ = [
     "AccountError",
     "audit",
     "available_username",
+    "change_password",
     "check_login",
     "create_user",
     "end_session",
     "hash_password",
     "lock_user",
     "propose_username",
+    "reset_password",
     "session_user",
     "start_session",
     "verify_password",
@@ -53,6 +55,7 @@ Role = Literal["viewer", "clerk", "admin"]
 #: Failures of one account, from any addresses, before the store locks it for ``LOCKOUT``
 MAX_FAILURES = 50
 LOCKOUT = dt.timedelta(minutes=15)
+MIN_PASSWORD = 10
 SESSION_LIFETIME = dt.timedelta(hours=8)
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -168,7 +171,7 @@ async def create_user(
         raise AccountError(
             "account names are <name><initials>.<unit>: lower-case letters and digits (Điều 7)"
         )
-    if len(password) < 10:
+    if len(password) < MIN_PASSWORD:
         raise AccountError("a password has at least 10 characters")
     added = await store.add_user(
         username=username,
@@ -233,6 +236,31 @@ def _same_work(password: str) -> bool:
     """As much work as checking a real account's password: no timing oracle."""
     hash_password(password)
     return False
+
+
+async def change_password(
+    store: Store, account: Account, current: str, new: str, *, session_token: str
+) -> None:
+    """The user's own change: the current password first; the other sessions end."""
+    user = await store.user(account.username)
+    if user is None or not verify_password(current, user.password_hash):
+        await audit(store, account.username, "password.change", detail="wrong current password")
+        raise AccountError("the current password is wrong", key="password_wrong")
+    if len(new) < MIN_PASSWORD:
+        raise AccountError("a password has at least 10 characters", key="password_short")
+    await store.set_password_hash(
+        account.username, hash_password(new), keep_session=_token_hash(session_token)
+    )
+    await audit(store, account.username, "password.change")
+
+
+async def reset_password(store: Store, username: str, new: str, *, by: str) -> None:
+    """An administrator's reset (a user who forgot it): every session of the account ends."""
+    if len(new) < MIN_PASSWORD:
+        raise AccountError("a password has at least 10 characters", key="password_short")
+    if not await store.set_password_hash(username, hash_password(new)):
+        raise AccountError(f"no account {username}")
+    await audit(store, by, "password.reset", username)
 
 
 def _token_hash(token: str) -> str:

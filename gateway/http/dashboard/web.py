@@ -34,6 +34,7 @@ from gateway.http.dashboard.documents import (
 )
 from gateway.http.dashboard.lists import due, failures, overview, received, sent
 from gateway.http.dashboard.pages import CONTEXT, DashboardContext
+from gateway.http.dashboard.passwords import password_page, post_password, post_reset_password
 from gateway.http.dashboard.received import (
     act_on_received,
     received_attachment,
@@ -72,6 +73,9 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_get("/users", users_page)
     app.router.add_post("/users", add_user)
     app.router.add_post("/users/{username}/{action:lock|unlock}", set_lock)
+    app.router.add_post("/users/{username}/password", post_reset_password)
+    app.router.add_get("/password", password_page)
+    app.router.add_post("/password", post_password)
     app.router.add_get("/audit", audit_page)
     app.router.add_get("/admin", admin_page)
     app.router.add_post("/admin/notices", add_notice)
