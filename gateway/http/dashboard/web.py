@@ -32,6 +32,7 @@ from gateway.http.dashboard.documents import (
     requeue,
     requeue_many,
 )
+from gateway.http.dashboard.errors import error_pages
 from gateway.http.dashboard.lists import due, failures, overview, received, sent
 from gateway.http.dashboard.pages import CONTEXT, DashboardContext
 from gateway.http.dashboard.passwords import password_page, post_password, post_reset_password
@@ -47,7 +48,7 @@ __all__ = ["DashboardContext", "build_dashboard"]
 
 def build_dashboard(context: DashboardContext) -> web.Application:
     """The ``/dashboard`` sub-application."""
-    app = web.Application(middlewares=[session_middleware])
+    app = web.Application(middlewares=[error_pages, session_middleware])
     app[CONTEXT] = context
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
