@@ -4,11 +4,14 @@ back, an operator's or a status' move, notes on the timeline, and requeueing a f
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from adapters.store.base import StoreBase
+from adapters.store.patterns import matches_any
 from adapters.store.records import (
     FAILED,
     QUEUED,
@@ -17,6 +20,7 @@ from adapters.store.records import (
 from adapters.store.schema import (
     deliveries,
     delivery_events,
+    messages,
     outbox,
 )
 
@@ -111,6 +115,33 @@ class DeliveryMoves(StoreBase):
             .limit(1)
         )
         return bool(rows)
+
+    async def failed_since(
+        self,
+        route: str,
+        since: dt.datetime,
+        *,
+        agencies: Sequence[str] | None = None,
+        permanent_too: bool = False,
+    ) -> list[str]:
+        """The failed deliveries to ``route`` that failed at or after ``since`` (of the
+        documents ``agencies`` sent, when given): what an outage left behind. Those refused
+        for good only with ``permanent_too``."""
+        query = (
+            sa.select(deliveries.c.id)
+            .join(messages, messages.c.id == deliveries.c.message_id)
+            .where(
+                deliveries.c.route == route,
+                deliveries.c.state == FAILED,
+                deliveries.c.updated_at >= since,
+            )
+            .order_by(deliveries.c.updated_at)
+        )
+        if not permanent_too:
+            query = query.where(~deliveries.c.permanent)
+        if agencies is not None:
+            query = query.where(matches_any(messages.c.sender, agencies))
+        return [str(row[0]) for row in await self._rows(query)]
 
     async def requeue(
         self, delivery_id: str, *, source: str = "operator", permanent_too: bool = False

@@ -121,7 +121,14 @@ def add_service_commands(commands: Any) -> None:
     requeue = _with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
-    requeue.add_argument("delivery_ids", nargs="+", metavar="DELIVERY_ID")
+    requeue.add_argument("delivery_ids", nargs="*", metavar="DELIVERY_ID")
+    requeue.add_argument(
+        "--destination", help="every failure towards this destination (with --since)"
+    )
+    requeue.add_argument(
+        "--since",
+        help="with --destination: failed at or after this time (YYYY-MM-DDTHH:MM, Vietnam time)",
+    )
     requeue.add_argument(
         "--corrected",
         action="store_true",

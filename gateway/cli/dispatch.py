@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 from collections.abc import Callable
 
+from edxml import VIETNAM
 from gateway.cli import service as commands
 from gateway.config import GatewaySettings
 
@@ -58,9 +60,34 @@ def _backup_or_restore(settings: GatewaySettings, arguments: argparse.Namespace,
 
 
 def _requeue(settings: GatewaySettings, arguments: argparse.Namespace, name: str) -> int:
+    destination = None
+    if arguments.destination or arguments.since:
+        try:
+            since = dt.datetime.fromisoformat(arguments.since or "")
+        except ValueError:
+            print(f"{name}: --destination needs --since YYYY-MM-DDTHH:MM", file=sys.stderr)
+            return 2
+        if not arguments.destination:
+            print(f"{name}: --since needs --destination", file=sys.stderr)
+            return 2
+        since = since if since.tzinfo else since.replace(tzinfo=VIETNAM)
+        destination = (arguments.destination, since)
+    elif not arguments.delivery_ids:
+        print(f"{name}: name the deliveries, or --destination and --since", file=sys.stderr)
+        return 2
     results = asyncio.run(
-        commands.run_requeue(settings, arguments.delivery_ids, corrected=arguments.corrected)
+        commands.run_requeue(
+            settings,
+            arguments.delivery_ids,
+            corrected=arguments.corrected,
+            destination=destination,
+        )
     )
+    if destination is not None and not arguments.delivery_ids:
+        print(f"{name}: {len(results)} requeued towards {destination[0]}")
+        for delivery_id, _ in results:
+            print(f"{delivery_id}: requeued")
+        return 0
     left = "not failed, or refused for good (correct it, then --corrected): left as it is"
     for delivery_id, requeued in results:
         print(f"{delivery_id}: {'requeued' if requeued else left}")

@@ -43,6 +43,7 @@ from gateway.operate.alerts import (
     sinks_from_settings,
 )
 from gateway.operate.reports import report_file
+from gateway.operate.requeue import requeue_since
 from gateway.operate.retention import past_retention, remove_packages
 from gateway.outbound.directory import directory_state, sync_agencies
 from gateway.runtime import Runtime
@@ -120,12 +121,23 @@ async def run_serve(settings: GatewaySettings, host: str, port: int) -> None:
 
 
 async def run_requeue(
-    settings: GatewaySettings, delivery_ids: list[str], *, corrected: bool = False
+    settings: GatewaySettings,
+    delivery_ids: list[str],
+    *,
+    corrected: bool = False,
+    destination: tuple[str, dt.datetime] | None = None,
 ) -> list[tuple[str, bool]]:
-    """Requeue failed deliveries (``corrected``: those refused for good too), audited."""
+    """Requeue failed deliveries (``corrected``: those refused for good too), audited;
+    ``destination`` = (route, since): every failure towards it since then."""
     async with Runtime(settings) as runtime:
         store = runtime.store
         results = []
+        if destination is not None:
+            route, since = destination
+            found = await requeue_since(
+                store, route, since, by="cli", source="cli", corrected=corrected
+            )
+            results += [(delivery_id, True) for delivery_id in found]
         for delivery_id in delivery_ids:
             done = await store.requeue(delivery_id, source="cli", permanent_too=corrected)
             await store.audit("cli", "delivery.requeue", delivery_id, None if done else "refused")

@@ -32,7 +32,13 @@ from gateway.http.api.inbox import (
     post_inbox_ack,
     post_inbox_status,
 )
-from gateway.http.api.operations import post_recall, post_replace, post_requeue, post_update
+from gateway.http.api.operations import (
+    post_recall,
+    post_replace,
+    post_requeue,
+    post_requeue_since,
+    post_update,
+)
 from gateway.http.api.problems import problem_middleware
 
 __all__ = ["MAX_REQUEST_BYTES", "PREFIX", "ApiContext", "build_api"]
@@ -51,6 +57,7 @@ def build_api(context: ApiContext) -> web.Application:
     api.router.add_post("/documents/{id}/recall", post_recall)
     api.router.add_post("/documents/{id}/update", post_update)
     api.router.add_post("/documents/{id}/replace", post_replace)
+    api.router.add_post("/deliveries/requeue", post_requeue_since)
     api.router.add_post("/deliveries/{id}/requeue", post_requeue)
     api.router.add_get("/inbox", list_inbox)
     api.router.add_get("/inbox/{id}", get_inbox_item)

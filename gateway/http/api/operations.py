@@ -5,6 +5,7 @@ a failed delivery.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from gateway.http.api.context import (
     require_agency,
 )
 from gateway.http.api.problems import ApiProblem, FieldProblem
+from gateway.operate.requeue import requeue_since
 from gateway.outbound.accept import (
     AcceptanceError,
 )
@@ -122,6 +124,37 @@ async def post_replace(request: web.Request) -> web.StreamResponse:
     except AcceptanceError as exc:
         raise conflict_problem(exc, "the replacement cannot be sent") from None
     return accepted_response(request, accepted.message_id, accepted.document_id)
+
+
+async def post_requeue_since(request: web.Request) -> web.StreamResponse:
+    """``{"destination": "axis", "since": "2026-12-01T08:00:00+07:00", "corrected": false}``:
+    every failure of the client's documents towards the destination since then, requeued."""
+    context, client = request.app[CONTEXT], request[CLIENT]
+    body = await json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("destination"), str):
+        raise ApiProblem(
+            400, "name the destination", [FieldProblem("destination", "required", "missing")]
+        )
+    try:
+        since = dt.datetime.fromisoformat(str(body.get("since", "")))
+    except ValueError:
+        raise ApiProblem(
+            400,
+            "since is a time (ISO 8601)",
+            [FieldProblem("since", "format", repr(body.get("since")))],
+        ) from None
+    since = since if since.tzinfo else since.replace(tzinfo=edxml.VIETNAM)
+    requeued = await requeue_since(
+        context.store,
+        body["destination"],
+        since,
+        by=f"api:{client.id}",
+        source=f"api:{client.id}",
+        agencies=client.agencies,
+        corrected=body.get("corrected") is True,
+        wake=context.wake,
+    )
+    return web.json_response({"requeued": requeued, "count": len(requeued)}, status=202)
 
 
 async def post_requeue(request: web.Request) -> web.StreamResponse:

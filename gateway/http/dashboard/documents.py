@@ -19,9 +19,11 @@ from gateway.http.dashboard.pages import (
     USER,
     current_user,
     download,
+    from_local,
     render,
     visible_message,
 )
+from gateway.operate.requeue import requeue_since
 from gateway.outbound.accept import AcceptanceError
 from gateway.outbound.operations import recall
 
@@ -34,6 +36,7 @@ __all__ = [
     "recall_document",
     "requeue",
     "requeue_many",
+    "requeue_since_form",
 ]
 
 
@@ -119,6 +122,30 @@ async def requeue_many(request: web.Request) -> web.StreamResponse:
     done = [d for d in allowed if await store.requeue(d, source=f"operator:{user.username}")]
     await store.audit(user.username, "delivery.requeue", ",".join(done), f"bulk: {len(done)}")
     raise web.HTTPSeeOther("/dashboard/failures")
+
+
+async def requeue_since_form(request: web.Request) -> web.StreamResponse:
+    """After an outage: every failure of the user's documents towards a destination since a
+    moment (Vietnam time), back in the queue; refused-for-good ones only when corrected."""
+    context, user = request.app[CONTEXT], current_user(request)
+    if not user.may_act:
+        raise web.HTTPForbidden(text="a viewer cannot requeue")
+    form = await request.post()
+    try:
+        since = from_local(str(form.get("since", "")))
+    except ValueError:
+        raise web.HTTPBadRequest(text="since is a date and time") from None
+    requeued = await requeue_since(
+        context.store,
+        str(form.get("destination", "")),
+        since,
+        by=user.username,
+        source=f"operator:{user.username}",
+        agencies=user.agencies,
+        corrected=form.get("corrected") == "1",
+        wake=context.wake,
+    )
+    raise web.HTTPSeeOther(f"/dashboard/failures?requeued={len(requeued)}")
 
 
 async def events(request: web.Request) -> web.StreamResponse:

@@ -129,4 +129,12 @@ async def due(request: web.Request) -> web.StreamResponse:
 async def failures(request: web.Request) -> web.StreamResponse:
     store, user = request.app[CONTEXT].store, current_user(request)
     rows = await store.failures(user.agencies)
-    return render(request, "failures.html", failures=rows, page_title="failures")
+    requeued = request.query.get("requeued", "")
+    return render(
+        request,
+        "failures.html",
+        failures=rows,
+        routes=sorted({route for _, route in request.app[CONTEXT].routes} | {"axis"}),
+        requeued=int(requeued) if requeued.isdigit() else None,
+        page_title="failures",
+    )

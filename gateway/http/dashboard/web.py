@@ -31,6 +31,7 @@ from gateway.http.dashboard.documents import (
     recall_document,
     requeue,
     requeue_many,
+    requeue_since_form,
 )
 from gateway.http.dashboard.errors import error_pages
 from gateway.http.dashboard.lists import due, failures, overview, received, sent
@@ -67,6 +68,7 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_post("/documents/{id}/recall", recall_document)
     app.router.add_get("/failures", failures)
     app.router.add_post("/deliveries/requeue", requeue_many)
+    app.router.add_post("/deliveries/requeue-since", requeue_since_form)
     app.router.add_post("/deliveries/{id}/requeue", requeue)
     app.router.add_get("/events", events)
     app.router.add_get("/reports", reports_page)
