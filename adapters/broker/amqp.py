@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,7 +33,7 @@ import aiormq.exceptions
 
 from adapters.errors import TransportError
 
-__all__ = ["AmqpBroker", "AmqpSettings", "BrokerUnavailable", "WorkItem"]
+__all__ = ["AmqpBroker", "AmqpSettings", "BrokerUnavailable", "PoisonMessage", "WorkItem"]
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,15 @@ class _Link:
     channel: aio_pika.abc.AbstractChannel
     work: aio_pika.abc.AbstractExchange
     queue: aio_pika.abc.AbstractQueue
+
+
+@dataclass(frozen=True, slots=True)
+class PoisonMessage:
+    """A message of the poison queue, as an operator inspects it."""
+
+    message_id: str | None
+    head: bytes  # its first 200 bytes
+    timestamp: dt.datetime | None
 
 
 class AmqpBroker:
@@ -285,6 +295,43 @@ class AmqpBroker:
                     await message.nack(requeue=True)
 
         return on_message
+
+    async def poison(self, limit: int = 20) -> list[PoisonMessage]:
+        """A look at the poison queue (messages that were not work items): up to ``limit``,
+        left where they are. The store is the truth, so none of them is a lost document."""
+        link = await self._link()
+        channel = await link.connection.channel()
+        try:
+            queue = await channel.declare_queue(self._name("deliveries.dead"), passive=True)
+            taken: list[aio_pika.abc.AbstractIncomingMessage] = []
+            while len(taken) < limit:
+                message = await queue.get(no_ack=False, fail=False)
+                if message is None:
+                    break
+                taken.append(message)
+            seen = [
+                PoisonMessage(message.message_id, bytes(message.body[:200]), message.timestamp)
+                for message in taken
+            ]
+        finally:
+            with contextlib.suppress(*_CONNECTION_ERRORS):
+                await channel.close()  # what was taken and not acknowledged goes back
+        return seen
+
+    async def drain_poison(self) -> int:
+        """Empty the poison queue; returns how many messages it held."""
+        link = await self._link()
+        channel = await link.connection.channel()
+        drained = 0
+        try:
+            queue = await channel.declare_queue(self._name("deliveries.dead"), passive=True)
+            while (message := await queue.get(no_ack=False, fail=False)) is not None:
+                await message.ack()
+                drained += 1
+        finally:
+            with contextlib.suppress(*_CONNECTION_ERRORS):
+                await channel.close()
+        return drained
 
     async def depth(self) -> dict[str, int]:
         """Messages waiting: work queue and poison queue (for health and metrics)."""

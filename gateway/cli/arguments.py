@@ -88,6 +88,13 @@ def add_service_commands(commands: Any) -> None:
     retention.add_argument("--older-than-days", type=int, required=True)
     retention.add_argument("--delete", action="store_true", help="remove their package files")
     retention.add_argument("--yes", action="store_true", help="confirm the removal")
+    poison = _with_config(
+        commands.add_parser(
+            "poison", help="look at (list) or empty (drain) RabbitMQ's poison queue, audited"
+        )
+    )
+    poison.add_argument("poison_command", choices=("list", "drain"))
+    poison.add_argument("--limit", type=int, default=20, help="list: at most this many")
     alerts = _with_config(
         commands.add_parser(
             "alerts",

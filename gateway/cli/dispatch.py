@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from edxml import VIETNAM
 from gateway.cli import service as commands
+from gateway.cli.poison import run_poison
 from gateway.config import GatewaySettings
 
 __all__ = ["run_service_command"]
@@ -117,6 +118,7 @@ COMMANDS: dict[str, Command] = {
     "report": _async(commands.run_report),
     "users": _async(commands.run_users),
     "clients": _async(commands.run_clients),
+    "poison": _async(run_poison),
 }
 
 

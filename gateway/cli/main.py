@@ -39,6 +39,7 @@ SERVICE_COMMANDS = (
     "retention",
     "alerts",
     "directory",
+    "poison",
 )
 
 

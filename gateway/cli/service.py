@@ -183,10 +183,12 @@ async def run_clients(settings: GatewaySettings, arguments: argparse.Namespace) 
             await migrate(engine)
         if arguments.clients_command == "add":
             client, key = await create_client(store, arguments.name, list(arguments.agency))
+            await store.audit("cli", "client.add", client.id, client.name)
             print(f"client {client.id} ({client.name}) for {', '.join(client.agencies)}")
             print(f"key (shown once, keep it secret): {key}")
             return 0
         revoked = await revoke_client(store, arguments.client_id)
+        await store.audit("cli", "client.revoke", arguments.client_id, None if revoked else "none")
         print(f"{arguments.client_id}: {'revoked' if revoked else 'no such active client'}")
         return 0 if revoked else 1
     finally:

@@ -180,3 +180,11 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             c.help for c in commands._choices_actions if c.dest == name
         )
         assert help_line, f"{name} has no help text"
+
+
+def test_the_poison_queue_is_rabbitmqs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EDXML_DATA_DIR", str(tmp_path / "data"))
+    assert main(["poison", "list"]) == 2
+    assert "only RabbitMQ has one" in capsys.readouterr().out

@@ -129,6 +129,13 @@ async def test_duplicate_and_poison_messages(
 
         await _run(live_store, broker, dispatcher, settled)
     assert simulator.hub.summary()["deliveries"] == 1  # sent once despite four messages
+    # the operator looks at the poison queue (twice: looking leaves it there), then drains it
+    for _ in range(2):
+        (junk,) = await broker.poison()
+        assert junk.head == b"not json"
+    assert await broker.drain_poison() == 1
+    assert (await broker.depth())["deliveries.dead"] == 0
+    assert await broker.poison() == []
 
 
 # aiormq leaves the socket of a connection the server closed for the garbage collector.
