@@ -163,6 +163,8 @@ class BackupSettings(_Frozen):
     folder: Path
     at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     keep: int = Field(default=7, ge=1)
+    #: Every this many days a snapshot is also restored into a scratch place and opened
+    restore_test_days: int = Field(default=7, ge=1)
 
 
 class SmtpSettings(_Frozen):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 import signal
@@ -56,8 +57,9 @@ from gateway.http.vdxp import FacadeSystem, VdxpBackend
 from gateway.http.webhooks import WebhookEvents, run_webhooks
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds
-from gateway.operate.alerts import run_alerts, sinks_from_settings
+from gateway.operate.alerts import Alert, run_alerts, sinks_from_settings
 from gateway.operate.backup import run_daily_backups
+from gateway.operate.backup_checks import backup_problem
 from gateway.operate.memory import trim_memory_forever
 from gateway.outbound.directory import run_directory_sync
 from gateway.signing import Signers
@@ -269,6 +271,7 @@ class Runtime:
                     routing=settings.routing,
                     signers=self.signers,
                     wake=self.relay_wake,
+                    backup=settings.backup,
                 )
             ),
         )
@@ -311,6 +314,11 @@ class Runtime:
             lease_seconds=workers.lease_seconds,
         )
 
+    def operational_alerts(self, now: dt.datetime) -> list[Alert]:
+        """The alerts the store does not hold: a missing or failed backup (Điều 18.2)."""
+        problem = backup_problem(self.settings, now)
+        return [Alert("backup", "backup", {"problem": problem})] if problem else []
+
     def lock(self, name: str) -> LeaderLock:
         full = f"{self.settings.redis_prefix}:lock:{name}"
         return RedisLock(self.redis, full) if self.redis is not None else LocalLock(full)
@@ -332,7 +340,12 @@ class Runtime:
 
         async def alerts(job_stop: asyncio.Event) -> None:
             await run_alerts(
-                self.store, self.signers, self.settings.alerts, alert_sinks, stop=job_stop
+                self.store,
+                self.signers,
+                self.settings.alerts,
+                alert_sinks,
+                stop=job_stop,
+                extra=self.operational_alerts,
             )
 
         tasks.append(asyncio.create_task(while_leader(self.lock("alerts"), alerts, stop=stop)))

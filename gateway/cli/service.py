@@ -311,7 +311,9 @@ async def run_alerts_command(settings: GatewaySettings, arguments: argparse.Name
         return 1 if failed else 0
     if arguments.check:
         async with Runtime(settings) as runtime:
-            changes = await evaluate(runtime.store, runtime.signers, settings.alerts)
+            changes = await evaluate(
+                runtime.store, runtime.signers, settings.alerts, extra=runtime.operational_alerts
+            )
             for change in changes:
                 print(f"{change.change}: {change.text('en')}")
             told = await notify_pending(

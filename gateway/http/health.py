@@ -21,12 +21,13 @@ from aiohttp import web
 from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
 from adapters.store.store import utc_now
 from gateway.http.metrics import LATENCY_BUCKETS, render_metrics
+from gateway.operate.backup_checks import backup_problem, read_status
 from gateway.outbound.directory import directory_state
 
 __all__ = ["install_health"]
 
 #: Checks reported on /readyz that do not make it answer 503.
-ADVISORY = frozenset({"directory"})
+ADVISORY = frozenset({"directory", "backup"})
 
 Check = Callable[[], Awaitable[tuple[bool, str]]]
 
@@ -87,6 +88,16 @@ async def _directory_check(runtime: Any) -> tuple[bool, str]:
     return fresh, f"{count} agencies, synchronised {age:.0f} s ago" + ("" if fresh else " (stale)")
 
 
+async def _backup_check(runtime: Any) -> tuple[bool, str]:
+    """The last verified backup (advisory: Điều 18.2 wants one daily; a missing one is an
+    alert, not a reason to stop serving)."""
+    settings = runtime.settings
+    status = read_status(settings.backup.folder)
+    problem = backup_problem(settings, utc_now())
+    last = status.last_good_at.isoformat() if status.last_good_at else "never"
+    return problem is None, f"last verified {last}" + (f"; {problem}" if problem else "")
+
+
 def _readiness_checks(runtime: Any) -> dict[str, Check]:
     """The checks of what this deployment uses (the keys and the store always)."""
     checks: dict[str, Check] = {
@@ -100,6 +111,8 @@ def _readiness_checks(runtime: Any) -> dict[str, Check]:
     if runtime.axis is not None:
         checks["axis"] = functools.partial(_axis_check, runtime)
         checks["directory"] = functools.partial(_directory_check, runtime)
+    if runtime.settings.backup is not None:
+        checks["backup"] = functools.partial(_backup_check, runtime)
     return checks
 
 
@@ -130,12 +143,20 @@ def install_health(app: web.Application, runtime: Any) -> None:
 
     async def metrics(request: web.Request) -> web.Response:
         counts = await runtime.store.metric_counts(LATENCY_BUCKETS)
-        text = render_metrics(counts, _days_left(runtime), utc_now())
+        text = render_metrics(counts, _days_left(runtime), utc_now(), _last_backup(runtime))
         return web.Response(text=text, content_type="text/plain")
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+
+
+def _last_backup(runtime: Any) -> float | None:
+    """When the last verified backup was taken (Unix time), when backups are configured."""
+    if runtime.settings.backup is None:
+        return None
+    last = read_status(runtime.settings.backup.folder).last_good_at
+    return last.timestamp() if last else 0.0
 
 
 def _days_left(runtime: Any) -> dict[str, int]:

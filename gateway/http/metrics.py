@@ -31,7 +31,14 @@ def _total(rows: tuple[dict[str, Any], ...], key: str) -> float:
     return float(sum(float(row[key] or 0) for row in rows))
 
 
-def render_metrics(counts: MetricCounts, days_left: Mapping[str, int], now: dt.datetime) -> str:
+def render_metrics(
+    counts: MetricCounts,
+    days_left: Mapping[str, int],
+    now: dt.datetime,
+    last_backup: float | None = None,
+) -> str:
+    """The Prometheus text; ``last_backup``: Unix time of the last verified backup (0: none
+    yet; None: backups are not configured)."""
     out, rows = _Lines(), counts.deliveries
     out.metric(
         "edxml_messages_total",
@@ -104,4 +111,11 @@ def render_metrics(counts: MetricCounts, days_left: Mapping[str, int], now: dt.d
         "Days left on each signing certificate.",
         [(f'{{agency="{agency}"}}', days) for agency, days in days_left.items()],
     )
+    if last_backup is not None:
+        out.metric(
+            "edxml_backup_last_verified_timestamp_seconds",
+            "gauge",
+            "When the last backup whose sums were read back was taken (0: none yet).",
+            [("", last_backup)],
+        )
     return "\n".join(out.lines) + "\n"

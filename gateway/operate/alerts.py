@@ -20,7 +20,7 @@ import datetime as dt
 import json
 import logging
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,7 +49,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["destination", "dead_letters", "certificate", "unsigned", "test"]
+Kind = Literal["destination", "dead_letters", "certificate", "unsigned", "backup", "test"]
+#: Conditions the store does not hold (the backups' status file): now -> the alerts holding
+ExtraConditions = Callable[[dt.datetime], Sequence["Alert"]]
 
 _TEXTS: dict[str, dict[str, str]] = {
     "destination": {
@@ -71,6 +73,10 @@ _TEXTS: dict[str, dict[str, str]] = {
         "cấu hình khóa ký để gửi",
         "en": "{count} packages of {agency} wait for a signature: no signing key is "
         "configured for it (Điều 5.2)",
+    },
+    "backup": {
+        "vi": "Sao lưu hằng ngày (Điều 18.2) không đạt: {problem}",
+        "en": "The daily backup (Điều 18.2) is not right: {problem}",
     },
     "certificate": {
         "vi": "Chứng thư số ký của {agency} hết hạn sau {days} ngày ({expires})",
@@ -228,11 +234,17 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 async def evaluate(
-    store: Store, signers: Signers, settings: AlertSettings, now: dt.datetime | None = None
+    store: Store,
+    signers: Signers,
+    settings: AlertSettings,
+    now: dt.datetime | None = None,
+    *,
+    extra: ExtraConditions | None = None,
 ) -> list[AlertChange]:
     """Raise, grow and resolve alerts to match the conditions now; return what changed."""
     now = now or utc_now()
-    holding = {alert.key: alert for alert in await conditions(store, signers, settings, now)}
+    found = [*await conditions(store, signers, settings, now), *(extra(now) if extra else ())]
+    holding = {alert.key: alert for alert in found}
     changes: list[AlertChange] = []
     async with store.engine.begin() as connection:
         rows = {row.key: row for row in (await connection.execute(sa.select(alerts))).all()}
@@ -342,11 +354,12 @@ async def run_alerts(
     sinks: Sequence[AlertSink],
     *,
     stop: asyncio.Event,
+    extra: ExtraConditions | None = None,
 ) -> None:
     """Evaluate and notify every ``settings.interval_seconds`` until ``stop``."""
     while not stop.is_set():
         try:
-            await evaluate(store, signers, settings)
+            await evaluate(store, signers, settings, extra=extra)
             await notify_pending(store, sinks)
         except Exception:  # the next pass tries again; the store keeps what is pending
             log.exception("alert pass failed")

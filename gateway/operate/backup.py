@@ -28,6 +28,7 @@ from adapters.store.engine import create_engine
 from edxml import VIETNAM
 from gateway.config import GatewaySettings
 from gateway.operate import progress
+from gateway.operate.backup_checks import record_status, test_restore
 
 __all__ = [
     "BackupError",
@@ -219,11 +220,23 @@ def next_backup_at(now: dt.datetime, at: str) -> dt.datetime:
 
 
 def take_daily_backup(settings: GatewaySettings, now: dt.datetime) -> Path:
-    """One scheduled snapshot, named by its time, then only the newest ``keep`` are kept."""
+    """One scheduled snapshot, named by its time, read back against its sums (and, when one
+    is due, restored for a test), its outcome recorded; then only the newest ``keep`` good
+    ones are kept. ``BackupError`` when any step fails (recorded too)."""
     assert settings.backup is not None
     root = settings.backup.folder
     folder = root / now.astimezone(VIETNAM).strftime("%Y-%m-%dT%H%M")
-    backup(settings, folder)
+    try:
+        backup(settings, folder)
+        _verify(folder)  # every file read back: the snapshot is what the manifest says
+        status = record_status(root, last_good_at=now, last_good=folder.name)
+        every = dt.timedelta(days=settings.backup.restore_test_days)
+        if status.restore_tested_at is None or now - status.restore_tested_at >= every:
+            found = test_restore(folder)
+            record_status(root, restore_tested_at=now, restore_test=found)
+    except (BackupError, RuntimeError, OSError) as exc:
+        record_status(root, last_failure_at=now, failure=str(exc))
+        raise BackupError(str(exc)) from exc
     snapshots = sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST).exists())
     for old in snapshots[: -settings.backup.keep]:
         shutil.rmtree(old)
@@ -241,5 +254,5 @@ async def run_daily_backups(settings: GatewaySettings, stop: Any) -> None:
             return
         try:
             await asyncio.to_thread(take_daily_backup, settings, due)
-        except BackupError as exc:
+        except BackupError as exc:  # recorded: the alerts and /readyz say so
             log.error("daily backup failed: %s", exc)

@@ -184,10 +184,73 @@ def test_the_daily_schedule_and_retention(tmp_path: Path) -> None:
     _asyncio.run(_seed(settings))
     for day in (25, 26, 27):
         take_daily_backup(settings, dt.datetime(2026, 11, day, 2, 0, tzinfo=vietnam))
-    assert sorted(p.name for p in (tmp_path / "backups").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "backups").iterdir() if p.is_dir()) == [
         "2026-11-26T0200",
         "2026-11-27T0200",
     ]
+
+
+async def test_each_backup_is_verified_and_a_missing_or_failed_one_is_told(
+    tmp_path: Path,
+) -> None:
+    """Each snapshot read back against its sums and, on the first and then weekly, restored
+    into a scratch place and opened; /readyz, /metrics, the overview and the alerts show the
+    last verified one, and a failed or missing backup raises an alert."""
+    import datetime as dt
+
+    import aiohttp
+    from aiohttp import web
+
+    from gateway.config import BackupSettings
+    from gateway.operate.backup import take_daily_backup
+    from gateway.operate.backup_checks import backup_problem, read_status
+
+    folder = tmp_path / "backups"
+    settings = GatewaySettings(
+        data_dir=tmp_path / "live",
+        backup=BackupSettings(folder=folder),
+        signature_required=False,
+    )
+    await _seed(settings)
+    first = dt.datetime(2026, 11, 25, 19, 0, tzinfo=dt.UTC)
+    assert backup_problem(settings, first) == "no verified backup yet"
+    await asyncio.to_thread(take_daily_backup, settings, first)
+    status = read_status(folder)
+    assert status.last_good_at == first
+    assert status.restore_test == "SQLite intact, 5 messages"  # restored and opened (_seed)
+    assert backup_problem(settings, first + dt.timedelta(hours=2)) is None
+    assert "30 hours old" in (backup_problem(settings, first + dt.timedelta(hours=30)) or "")
+    second = first + dt.timedelta(days=1)
+    (folder / "2026-11-27T0200").mkdir()
+    (folder / "2026-11-27T0200" / "stray").write_text("x")  # the snapshot cannot be written
+    with pytest.raises(BackupError):
+        await asyncio.to_thread(take_daily_backup, settings, second)
+    problem = backup_problem(settings, second)
+    assert problem is not None
+    assert problem.startswith("the last backup failed")
+    async with Runtime(settings) as runtime:
+        changes = await evaluate(
+            runtime.store, Signers(), AlertSettings(), extra=runtime.operational_alerts
+        )
+        (raised,) = [c for c in changes if c.kind == "backup"]
+        assert raised.text("vi").startswith("Sao lưu hằng ngày (Điều 18.2) không đạt")
+        runner = web.AppRunner(runtime.web_app())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://{host}:{port}/readyz") as response:
+                    check = (await response.json())["checks"]["backup"]
+                async with http.get(f"http://{host}:{port}/metrics") as response:
+                    metrics = await response.text()
+        finally:
+            await runner.cleanup()
+    assert check["ok"] is False
+    assert check["advisory"] is True  # serving goes on
+    assert f"last verified {first.isoformat()}" in check["detail"]
+    assert f"edxml_backup_last_verified_timestamp_seconds {first.timestamp():g}" in metrics
 
 
 async def test_the_commands_show_progress_on_stderr_and_answer_on_stdout(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from aiohttp import web
 from adapters.store.dashboard import SentSearch
 from adapters.store.store import utc_now
 from edxml import VIETNAM
+from gateway.config_sections import BackupSettings
 from gateway.delivery.states import DeliveryState
 from gateway.http.dashboard.pages import (
     CONTEXT,
@@ -20,6 +21,7 @@ from gateway.http.dashboard.pages import (
     query_day,
     render,
 )
+from gateway.operate.backup_checks import backup_problem_of, read_status
 
 __all__ = ["due", "failures", "overview", "received", "sent"]
 
@@ -36,8 +38,18 @@ async def overview(request: web.Request) -> web.StreamResponse:
         received_today=received_today,
         destinations=await store.destinations(user.agencies),
         median_to_arrival=await store.median_minutes_to_arrival(user.agencies),
+        backup=_backup_line(request.app[CONTEXT].backup),
         page_title="overview",
     )
+
+
+def _backup_line(backup: BackupSettings | None) -> dict[str, object] | None:
+    """The last verified backup and what is wrong, for the overview (Điều 18.2)."""
+    if backup is None:
+        return None
+    status = read_status(backup.folder)
+    problem = backup_problem_of(status, utc_now())
+    return {"at": status.last_good_at, "problem": problem, "restore": status.restore_test}
 
 
 async def sent(request: web.Request) -> web.StreamResponse:

@@ -23,6 +23,7 @@ from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.store.store import MessageView, Store
 from edxml import VIETNAM
+from gateway.config_sections import BackupSettings
 from gateway.delivery.routing import RoutingTable
 from gateway.http.dashboard.accounts import (
     Account,
@@ -112,6 +113,8 @@ class DashboardContext:
     wake: asyncio.Event | None = None
     #: Failed logins by account and address (this process's)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: The daily backups' settings (the overview shows the last verified one)
+    backup: BackupSettings | None = None
 
     def outbound(self) -> Outbound:
         """The one outbound door, for what a clerk sends (recalls, statuses)."""
