@@ -41,7 +41,13 @@ from ._errors import (
     TimestampError,
     UnsafeXmlError,
 )
-from ._filenames import ALLOWED_EXTENSIONS, MAX_FILENAME_LENGTH, safe_filename
+from ._filenames import (
+    ALLOWED_EXTENSIONS,
+    MAX_FILENAME_LENGTH,
+    extension_problem,
+    filename_problem,
+    safe_filename,
+)
 from ._ids import (
     AgencyIdForm,
     DocumentIdParts,
@@ -215,6 +221,8 @@ __all__ = [
     "check",
     "describe_certificate",
     "document_id_of",
+    "extension_problem",
+    "filename_problem",
     "from_edoc",
     "from_record",
     "is_agency_id",

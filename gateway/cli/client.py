@@ -70,7 +70,8 @@ async def run_send(
                 uploaded.total = (uploaded.total or 0) + file.stat().st_size
                 handles.append(handle)
                 attachment.setdefault("name", file.name)
-                attachment["file"] = f"{index}-{file.name}"
+                # the part's name is ASCII: a file name in Vietnamese travels in the record
+                attachment["file"] = f"file-{index}"
                 form.add_field("file", handle, filename=attachment["file"])
         form.add_field(
             "record", json.dumps(record, ensure_ascii=False), content_type="application/json"

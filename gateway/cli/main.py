@@ -145,6 +145,11 @@ def _client(arguments: argparse.Namespace) -> int:
                 )
             )
             print(f"accepted: {sent['document_id']}")
+            for renamed in sent.get("renamed", []):
+                print(
+                    f"renamed attachments[{renamed['attachment']}]: {renamed['from']!r} -> "
+                    f"{renamed['to']!r} ({renamed['rule']}: ASCII letters, digits, . - _)"
+                )
             print(f"  follow it: edxml-gateway status {sent['id']}")
         else:
             print(asyncio.run(client_commands.run_status(arguments.message_id, arguments.url, key)))

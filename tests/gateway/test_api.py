@@ -310,3 +310,34 @@ async def test_a_delivery_refused_for_good_is_requeued_only_once_corrected(
             assert r.status == 202
     actions = [(e["action"], e["detail"]) for e in await a.store.audit_entries()]
     assert actions[-2:] == [("delivery.requeue", "refused"), ("delivery.requeue", "corrected")]
+
+
+async def test_send_names_a_vietnamese_file_conformingly_and_says_so(
+    gateways: tuple[Gateway, Gateway], tmp_path: Path
+) -> None:
+    """`edxml-gateway send` of a record whose file is named in Vietnamese with spaces: the
+    gateway names it by Điều 8.4 (diacritics dropped, spaces as _) and says so in its 202,
+    instead of refusing with a message about a missing file."""
+    from gateway.cli.client import run_send
+
+    a, _ = gateways
+    auth = await _key(a, ["*.H42"])
+    (tmp_path / "Công văn số 05 về liên thông.pdf").write_bytes(PDF)
+    record = _record()
+    record["attachments"] = [{"content_id": "cv", "path": "Công văn số 05 về liên thông.pdf"}]
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    sent = await run_send(path, a.url, auth["Authorization"].removeprefix("Bearer "))
+    assert sent["renamed"] == [
+        {
+            "attachment": 0,
+            "from": "Công văn số 05 về liên thông.pdf",
+            "to": "Cong_van_so_05_ve_lien_thong.pdf",
+            "rule": "Điều 8.4",
+        }
+    ]
+    view = await a.store.message(sent["id"], events=False)
+    assert view is not None
+    package = edxml.parse(a.blobs.get(view.package_ref))
+    assert isinstance(package, edxml.DocumentPackage)
+    assert [f.name for f in package.attachments] == ["Cong_van_so_05_ve_lien_thong.pdf"]

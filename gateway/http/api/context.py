@@ -250,11 +250,25 @@ async def own_message(request: web.Request, *, direction: str) -> MessageView:
 
 
 def accepted_response(
-    request: web.Request, message_id: str, document_id: str, *, replay: bool = False
+    request: web.Request,
+    message_id: str,
+    document_id: str,
+    *,
+    replay: bool = False,
+    renamed: list[dict[str, Any]] | None = None,
 ) -> web.Response:
+    """The 202 of an accepted document; ``renamed``: the files given a conforming name."""
     url = f"{PREFIX}/documents/{message_id}"
+    body: dict[str, Any] = {
+        "id": message_id,
+        "document_id": document_id,
+        "status_url": url,
+        "replayed": replay,
+    }
+    if renamed:
+        body["renamed"] = renamed
     return web.json_response(
-        {"id": message_id, "document_id": document_id, "status_url": url, "replayed": replay},
+        body,
         status=202,
         headers={"Location": url},
     )

@@ -120,6 +120,7 @@ async def _post_document(
                 view = await context.store.message(message_id, events=False)
                 assert view is not None
                 return accepted_response(request, view.id, view.document_id, replay=True)
+        renamed = conforming_names(submission.record)
         try:
             message_id, document_id = await _submit(
                 context,
@@ -132,7 +133,25 @@ async def _post_document(
             if key:
                 await context.store.settle_request(client.id, key, None)
             raise
-    return accepted_response(request, message_id, document_id)
+    return accepted_response(request, message_id, document_id, renamed=renamed)
+
+
+def conforming_names(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Give each attachment whose name breaks Điều 8.4 (diacritics, spaces, over 50
+    characters) the conforming name ``edxml.safe_filename`` makes, in place; what was
+    renamed, for the answer to say so. A format that is not allowed (Điều 8.3) is left for
+    the checks to refuse: renaming cannot make it allowed."""
+    renamed = []
+    attachments = record.get("attachments")
+    for index, attachment in enumerate(attachments if isinstance(attachments, list) else []):
+        name = attachment.get("name") if isinstance(attachment, dict) else None
+        if not isinstance(name, str) or edxml.filename_problem(name) is None:
+            continue
+        fixed = edxml.safe_filename(name)
+        if edxml.extension_problem(fixed) is None:
+            attachment["name"] = fixed
+            renamed.append({"attachment": index, "from": name, "to": fixed, "rule": "Điều 8.4"})
+    return renamed
 
 
 async def _submit(

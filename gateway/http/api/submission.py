@@ -11,6 +11,7 @@ for a different request of the same length is told apart.
 from __future__ import annotations
 
 import hashlib
+import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ async def _multipart(request: web.Request, scratch: Path) -> Submission:
     digest = hashlib.sha256()
     record: dict[str, Any] | None = None
     files: dict[str, Path] = {}
+    aliases: dict[str, Path] = {}
     async for part in reader:
         if not isinstance(part, BodyPartReader):
             continue
@@ -79,13 +81,15 @@ async def _multipart(request: web.Request, scratch: Path) -> Submission:
         file_digest = await _stream_to(path, _bounded(part, name))
         digest.update(b"file\0" + name.encode() + b"\0" + file_digest.encode())
         files.setdefault(name, path)
+        # some clients percent-encode a non-ASCII file name in the part's header
+        aliases.setdefault(urllib.parse.unquote(name), path)
     if record is None:
         raise ApiProblem(
             400,
             "the multipart body has no part named record",
             [FieldProblem("record", "required", "missing")],
         )
-    record["attachments"] = _attach(record.get("attachments"), files)
+    record["attachments"] = _attach(record.get("attachments"), files, aliases)
     return Submission(record, digest.hexdigest())
 
 
@@ -111,7 +115,7 @@ async def _stream_to(path: Path, chunks: AsyncIterator[bytes]) -> str:
     return digest.hexdigest()
 
 
-def _attach(attachments: Any, files: dict[str, Path]) -> list[Any]:
+def _attach(attachments: Any, files: dict[str, Path], aliases: dict[str, Path]) -> list[Any]:
     """The record's attachments with each uploaded file's bytes in ``data``."""
     if attachments is None:
         attachments = [
@@ -125,7 +129,7 @@ def _attach(attachments: Any, files: dict[str, Path]) -> list[Any]:
         if not isinstance(attachment, dict):
             continue
         name = str(attachment.pop("file", attachment.get("name")))
-        uploaded = files.get(name)
+        uploaded = files.get(name) or aliases.get(name)
         if uploaded is not None and "data_base64" not in attachment:
             attachment["data"] = uploaded.read_bytes()
             attachment.setdefault("name", name)
