@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
