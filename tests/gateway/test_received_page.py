@@ -256,6 +256,16 @@ async def test_in_a_browser_at_a_desk_and_on_a_phone(exchange: Exchange, tmp_pat
             await page.wait_for_selector("#action-done")
             assert "03" in await page.inner_text("#action-done")
             await page.screenshot(path=str(shots / "received-document.png"), full_page=True)
+            document_url = page.url
+            today = dt.datetime.now(VIETNAM).date().isoformat()
+            await page.goto(
+                f"{exchange.dashboard}/dashboard/reports/download?from={today}&to={today}"
+                "&agency=*.H42&format=register-in-html"
+            )
+            assert "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" in await page.inner_text("h1")
+            assert "124/VPCP-KGVX" in await page.inner_text("table")
+            await page.screenshot(path=str(shots / "register.png"), full_page=True)
+            await page.goto(document_url)
 
             await page.set_viewport_size({"width": 390, "height": 844})  # a phone
             await page.reload()
