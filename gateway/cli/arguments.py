@@ -109,22 +109,7 @@ def add_service_commands(commands: Any) -> None:
     alerts.add_argument(
         "--test", action="store_true", help="send a test alert through each configured sink"
     )
-    directory = commands.add_parser(
-        "directory", help="the agencies directory: synchronise it from the axis, or list it"
-    )
-    directory_commands = directory.add_subparsers(
-        dest="directory_command", metavar="ACTION", required=True
-    )
-    _with_config(directory_commands.add_parser("sync", help="synchronise it now (getAgenciesList)"))
-    _with_config(directory_commands.add_parser("list", help="list it, with its age"))
-    identity = _with_config(
-        directory_commands.add_parser(
-            "identity",
-            help="record the certificates that may sign for an agency (UID=MNS:..., OU=...)",
-        )
-    )
-    identity.add_argument("code", help="the agency's OrganId")
-    identity.add_argument("identities", nargs="*", metavar="IDENTITY", help="none: clear them")
+    _add_directory(commands)
     requeue = _with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -141,3 +126,30 @@ def add_service_commands(commands: Any) -> None:
         action="store_true",
         help="also those the destination refused for good, once their cause is corrected",
     )
+
+
+def _add_directory(commands: Any) -> None:
+    """``directory sync|list|identity|name``: the agencies directory."""
+    directory = commands.add_parser(
+        "directory", help="the agencies directory: synchronise it from the axis, or list it"
+    )
+    directory_commands = directory.add_subparsers(
+        dest="directory_command", metavar="ACTION", required=True
+    )
+    _with_config(directory_commands.add_parser("sync", help="synchronise it now (getAgenciesList)"))
+    _with_config(directory_commands.add_parser("list", help="list it, with its age"))
+    identity = _with_config(
+        directory_commands.add_parser(
+            "identity",
+            help="record the certificates that may sign for an agency (UID=MNS:..., OU=...)",
+        )
+    )
+    identity.add_argument("code", help="the agency's OrganId")
+    identity.add_argument("identities", nargs="*", metavar="IDENTITY", help="none: clear them")
+    named = _with_config(
+        directory_commands.add_parser(
+            "name", help="give an agency the name shown here (kept across synchronisations)"
+        )
+    )
+    named.add_argument("code", help="the agency's OrganId")
+    named.add_argument("name", nargs="?", help="none: back to the directory's name")

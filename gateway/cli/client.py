@@ -112,8 +112,9 @@ async def run_status(message_id: str, url: str, key: str) -> str:
     for delivery in document["deliveries"]:
         code = f" ({delivery['status_code']})" if delivery["status_code"] else ""
         error = f" — {delivery['last_error']}" if delivery["last_error"] else ""
+        named = f" {delivery['recipient_name']}" if delivery.get("recipient_name") else ""
         lines.append(
-            f"  {delivery['recipient']:<16} {delivery['state']}{code}, "
+            f"  {delivery['recipient']:<16}{named}: {delivery['state']}{code}, "
             f"{delivery['attempts']} attempt(s){error}"
         )
     return "\n".join(lines)

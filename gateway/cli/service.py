@@ -159,6 +159,12 @@ async def run_directory(settings: GatewaySettings, arguments: argparse.Namespace
             recorded = await identities_of(runtime.store, arguments.code, {})
             print(f"{arguments.code}: {', '.join(recorded) or 'no identity recorded'}")
             return 0
+        if action == "name":
+            await runtime.store.name_agency(arguments.code, arguments.name or None)
+            await runtime.store.audit("cli", "agency.name", arguments.code, arguments.name)
+            shown = (await runtime.store.agency_names()).get(arguments.code, arguments.code)
+            print(f"{arguments.code}: {shown}")
+            return 0
         if action == "sync":
             if runtime.axis is None:
                 raise ConfigurationError("no axis is configured (settings: axis)")
@@ -169,7 +175,8 @@ async def run_directory(settings: GatewaySettings, arguments: argparse.Namespace
         for row in await runtime.store.directory_entries():
             recorded = json.loads(row["identities"]) if row["identities"] else []
             signers = f"\t{', '.join(recorded)}" if recorded else ""
-            print(f"{row['code']}\t{row['name']}\t{row['source']}{signers}")
+            name = row["local_name"] or row["name"]
+            print(f"{row['code']}\t{name}\t{row['source']}{signers}")
         when = synced.isoformat(timespec="seconds") if synced else "never"
         print(f"{count} agencies from the axis, synchronised {when}")
         return 0

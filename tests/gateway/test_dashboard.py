@@ -353,6 +353,12 @@ async def test_administration_notices_clients_routes(site: Site) -> None:
             f"{site.url}/dashboard/admin/clients/{client_id}/revoke", data={"csrf": csrf}
         ) as r:
             assert "thu hồi" in await r.text()
+        named = {"csrf": csrf, "code": "000.00.00.H53", "name": "UBND tỉnh Tây Ninh"}
+        async with http.post(f"{site.url}/dashboard/admin/agencies", data=named) as r:
+            assert "UBND tỉnh Tây Ninh" in await r.text()
+        async with http.get(f"{site.url}/dashboard/documents/{site.message_id}") as r:
+            grid = (await r.text()).split('id="grid"', 1)[1]
+        assert 'UBND tỉnh Tây Ninh <span class="code">000.00.00.H53</span>' in grid
 
 
 async def test_document_files_recall_and_search_filters(site: Site) -> None:

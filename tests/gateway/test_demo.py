@@ -65,7 +65,7 @@ async def test_the_demo_serves_the_dashboard_with_demo_data(tmp_path: Path) -> N
         assert "sending: 100%" in sent  # the upload's bar (forced: no terminal here)
         message_id = sent.rsplit("status ", 1)[-1].strip()
         shown = await _cli("status", message_id, "--url", base, "--key", key)
-        assert "000.00.00.G22" in shown
+        assert "000.00.00.G22    Văn phòng Chính phủ: " in shown  # the code, then the name
         assert "000.00.12.H42" in shown
         refused = await _cli("status", message_id, "--url", base, "--key", "edk_x.y", code=2)
         assert "HTTP 401" in refused

@@ -161,12 +161,16 @@ def record_problem(exc: edxml.EdxmlError) -> ApiProblem:
     )
 
 
-def message_json(view: MessageView) -> dict[str, Any]:
+def message_json(view: MessageView, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """A message as the API shows it; ``names``: the agencies' names (code -> name), each
+    party then carries its name beside its code."""
+    names = names or {}
     return {
         "id": view.id,
         "direction": view.direction,
         "document_id": view.document_id,
         "sender": view.sender,
+        "sender_name": names.get(view.sender),
         "code": view.code,
         "subject": view.subject,
         "message_type": view.message_type,
@@ -176,6 +180,7 @@ def message_json(view: MessageView) -> dict[str, Any]:
             {
                 "id": d.id,
                 "recipient": d.recipient,
+                "recipient_name": names.get(d.recipient),
                 "route": d.route,
                 "state": d.state,
                 "status_code": d.status_code,

@@ -197,7 +197,9 @@ async def _submit(
 
 
 async def get_document(request: web.Request) -> web.StreamResponse:
-    return web.json_response(message_json(await own_message(request, direction="out")))
+    view = await own_message(request, direction="out")
+    names = await request.app[CONTEXT].store.agency_names()
+    return web.json_response(message_json(view, names))
 
 
 async def get_package(request: web.Request) -> web.StreamResponse:
@@ -220,8 +222,9 @@ async def list_documents(request: web.Request) -> web.StreamResponse:
         recipient=request.query.get("recipient"),
     )
     items = []
+    names = await context.store.agency_names()
     for message_id in ids:
         view = await context.store.message(message_id, events=False)
         if view is not None:
-            items.append(message_json(view))
+            items.append(message_json(view, names))
     return web.json_response({"items": items, "count": len(items)})

@@ -37,6 +37,7 @@ __all__ = [
     "admin_page",
     "audit_csv",
     "audit_page",
+    "name_agency",
     "reports_download",
     "reports_page",
     "revoke_api_client",
@@ -156,10 +157,23 @@ async def admin_page(request: web.Request, *, message: str = "", error: str = ""
         notices=await context.store.notices(),
         clients=await context.store.clients(),
         routes=context.routes,
+        directory=await context.store.directory_entries(),
         message=message,
         error=error,
         page_title="admin",
     )
+
+
+async def name_agency(request: web.Request) -> web.StreamResponse:
+    """Give an agency the name shown here (an empty name: back to the directory's)."""
+    admin, store = admin_user(request), request.app[CONTEXT].store
+    form = await request.post()
+    code, name = str(form.get("code", "")).strip(), str(form.get("name", "")).strip()
+    if not code:
+        raise web.HTTPBadRequest(text="the agency's code is needed")
+    await store.name_agency(code, name or None)
+    await store.audit(admin.username, "agency.name", code, name or "cleared")
+    raise web.HTTPSeeOther("/dashboard/admin#agencies")
 
 
 async def add_notice(request: web.Request) -> web.StreamResponse:

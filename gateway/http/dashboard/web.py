@@ -16,6 +16,7 @@ from gateway.http.dashboard.admin import (
     admin_page,
     audit_csv,
     audit_page,
+    name_agency,
     reports_download,
     reports_page,
     revoke_api_client,
@@ -83,6 +84,7 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_get("/admin", admin_page)
     app.router.add_post("/admin/notices", add_notice)
     app.router.add_post("/admin/clients", add_client)
+    app.router.add_post("/admin/agencies", name_agency)
     app.router.add_post("/admin/clients/{id}/revoke", revoke_api_client)
     app.router.add_get("/audit.csv", audit_csv)
     return app
