@@ -9,11 +9,13 @@ the same moment, and the loser takes the next number.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from adapters.store.base import StoreBase
+from adapters.store.patterns import matches_any
 from adapters.store.schema import deliveries, messages
 
 __all__ = ["ClerkStore"]
@@ -75,6 +77,33 @@ class ClerkStore(StoreBase):
                 .where(messages.c.id == message_id)
                 .values(assigned_to=to, handling_due=due)
             )
+
+    async def due_received(self, agencies: Sequence[str]) -> list[dict[str, Any]]:
+        """Received documents with a deadline (the one set when assigning it, else the
+        sender's DueDate) not reported done: what our agencies owe (Điều 14.3b, 23)."""
+        deadline = sa.func.coalesce(messages.c.handling_due, messages.c.due_date)
+        rows = await self._rows(
+            sa.select(
+                messages.c.id,
+                messages.c.code,
+                messages.c.subject,
+                messages.c.sender,
+                messages.c.assigned_to,
+                messages.c.reported_status,
+                deadline.label("deadline"),
+            )
+            .where(
+                messages.c.direction == "in",
+                messages.c.message_type == "edoc",
+                messages.c.inbound_state == "accepted",
+                matches_any(messages.c.recipient, agencies),
+                deadline.is_not(None),
+                sa.func.coalesce(messages.c.reported_status, "") != "06",
+            )
+            .order_by(deadline)
+            .limit(500)
+        )
+        return [row._asdict() for row in rows]
 
     async def answers_to(self, document_id: str, reporter: str) -> list[dict[str, Any]]:
         """The statuses ``reporter`` sent about a document, oldest first, each with how far

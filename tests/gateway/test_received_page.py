@@ -157,10 +157,16 @@ async def test_a_clerk_registers_assigns_and_finishes_and_the_sender_sees_each_s
             page = await r.text()
         assert "Lê Văn Cường — hạn 20/12/2026" in page
         assert await _sender_sees(exchange, status_url) == "assigned"  # 04
+        async with http.get(f"{exchange.dashboard}/dashboard/due") as r:
+            owed = (await r.text()).split('id="due-received"', 1)[1].split("</table>", 1)[0]
+        assert "20/12/2026" in owed  # what we owe, by the deadline set when assigning
+        assert "Lê Văn Cường" in owed
 
         async with http.post(act, data={"csrf": csrf, "action": "done"}) as r:
             assert r.status == 200
         assert await _sender_sees(exchange, status_url) == "done"  # 06
+        async with http.get(f"{exchange.dashboard}/dashboard/due") as r:
+            assert "Lê Văn Cường" not in await r.text()  # done: no longer owed
 
         async with http.post(act, data={"csrf": csrf, "action": "refuse", "reason": "Nhầm"}) as r:
             assert "không thể đi sau" in await r.text()  # 02 after 06: refused, not sent

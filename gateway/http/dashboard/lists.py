@@ -135,7 +135,11 @@ async def due(request: web.Request) -> web.StreamResponse:
         {**row, "overdue": row["due_date"] < today, "days_late": (today - row["due_date"]).days}
         for row in await store.due(user.agencies)
     ]
-    return render(request, "due.html", rows=rows, page_title="due")
+    owed = [
+        {**row, "overdue": row["deadline"] < today, "days_late": (today - row["deadline"]).days}
+        for row in await store.due_received(user.agencies)
+    ]
+    return render(request, "due.html", rows=rows, owed=owed, page_title="due")
 
 
 async def failures(request: web.Request) -> web.StreamResponse:
