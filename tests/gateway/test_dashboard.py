@@ -484,3 +484,40 @@ async def test_passwords_are_changed_by_their_owner_and_reset_by_an_admin(site: 
     actions = [(e["action"], e["target"]) for e in await site.store.audit_entries()]
     assert ("password.change", None) in actions
     assert ("password.reset", "binhtt.vp") in actions
+
+
+async def test_every_page_fits_a_phone_and_the_admins_navigation_one_line(site: Site) -> None:
+    """At 390 px no page scrolls sideways (wide tables scroll in their own box); at 1366 px
+    the administrator's navigation stays on one line."""
+    from playwright.async_api import async_playwright
+
+    pages = [
+        "", "sent", "received", "due", "failures", "reports", "users", "admin", "audit",
+        "password", f"documents/{site.message_id}",
+    ]  # fmt: skip
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        try:
+            page = await browser.new_page(viewport={"width": 1366, "height": 800})
+            await page.goto(f"{site.url}/dashboard/login")
+            await page.fill("input[name=username]", "quantri.vp")
+            await page.fill("input[name=password]", PASSWORD)
+            await page.click("#login")
+            await page.wait_for_url(f"{site.url}/dashboard/")
+            header = await page.eval_on_selector("header", "e => e.getBoundingClientRect().height")
+            assert header < 70, f"the header wraps: {header} px high"
+            await page.set_viewport_size({"width": 390, "height": 844})
+            wide = {}
+            for name in pages:
+                await page.goto(f"{site.url}/dashboard/{name}")
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                if width > 390:
+                    wide[name] = width
+            assert not wide, f"pages wider than a 390 px phone: {wide}"
+        finally:
+            await browser.close()
