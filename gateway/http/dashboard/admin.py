@@ -136,7 +136,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     for entry in await store.audit_entries():
         writer.writerow(
             (
-                local_time(entry["at"]),
+                local_time(entry["at"], "%Y-%m-%d %H:%M:%S"),  # sortable, for a spreadsheet
                 entry["username"],
                 entry["action"],
                 entry["target"],

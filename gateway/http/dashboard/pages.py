@@ -63,7 +63,7 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def local_time(moment: dt.datetime | None, layout: str = "%Y-%m-%d %H:%M:%S") -> str:
+def local_time(moment: dt.datetime | None, layout: str = "%d/%m/%Y %H:%M:%S") -> str:
     """Times are stored in UTC and shown in Vietnam time."""
     if moment is None:
         return ""
