@@ -59,8 +59,8 @@ from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds
 from gateway.operate.alerts import Alert, run_alerts, sinks_from_settings
 from gateway.operate.backup import run_daily_backups
-from gateway.operate.backup_checks import backup_problem
 from gateway.operate.memory import trim_memory_forever
+from gateway.operate.trust_expiry import operational_alerts
 from gateway.outbound.directory import run_directory_sync
 from gateway.signing import Signers
 from gateway.trust import TrustMaterial, load_trust_material, reload_trust
@@ -315,9 +315,8 @@ class Runtime:
         )
 
     def operational_alerts(self, now: dt.datetime) -> list[Alert]:
-        """The alerts the store does not hold: a missing or failed backup (Điều 18.2)."""
-        problem = backup_problem(self.settings, now)
-        return [Alert("backup", "backup", {"problem": problem})] if problem else []
+        """The alerts the store does not hold (backups, the trust material in force)."""
+        return operational_alerts(self.settings, self.inbound.trust, self.inbound.revocation, now)
 
     def lock(self, name: str) -> LeaderLock:
         full = f"{self.settings.redis_prefix}:lock:{name}"

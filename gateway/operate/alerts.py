@@ -49,7 +49,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["destination", "dead_letters", "certificate", "unsigned", "backup", "test"]
+Kind = Literal[
+    "destination", "dead_letters", "certificate", "unsigned", "backup", "trust_anchor", "crl",
+    "test",
+]  # fmt: skip
 #: Conditions the store does not hold (the backups' status file): now -> the alerts holding
 ExtraConditions = Callable[[dt.datetime], Sequence["Alert"]]
 
@@ -77,6 +80,18 @@ _TEXTS: dict[str, dict[str, str]] = {
     "backup": {
         "vi": "Sao lưu hằng ngày (Điều 18.2) không đạt: {problem}",
         "en": "The daily backup (Điều 18.2) is not right: {problem}",
+    },
+    "trust_anchor": {
+        "vi": "Chứng thư tin cậy {name} hết hạn sau {days} ngày ({when}): đặt chứng thư mới vào "
+        "thư mục tin cậy rồi gửi SIGHUP",
+        "en": "Trusted certificate {name} expires in {days} days ({when}): put its successor in "
+        "the trust folder and send SIGHUP",
+    },
+    "crl": {
+        "vi": "Danh sách thu hồi (CRL) của {name} cần cập nhật trước {when}: tải CRL mới vào "
+        "thư mục tin cậy rồi gửi SIGHUP",
+        "en": "The CRL of {name} needs its update by {when}: put the new CRL in the trust "
+        "folder and send SIGHUP",
     },
     "certificate": {
         "vi": "Chứng thư số ký của {agency} hết hạn sau {days} ngày ({expires})",
