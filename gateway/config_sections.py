@@ -198,6 +198,8 @@ class AlertSettings(_Frozen):
     destination_failures: int = Field(default=3, ge=1)
     #: Warn when a signing certificate has this many days left or fewer.
     certificate_days: int = Field(default=30, ge=1)
+    #: Warn when the axis poller has not completed a pass for this long
+    poller_stalled_seconds: float = Field(default=600.0, gt=0)
     smtp: SmtpSettings | None = None
     webhook: AlertWebhookSettings | None = None
 

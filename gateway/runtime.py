@@ -378,6 +378,9 @@ class Runtime:
                     StoreSeenDocIds(self.store),
                     interval_seconds=axis_settings.poll_interval_seconds,
                     stop=job_stop,
+                    on_report=lambda report: self.store.beat(
+                        "poller", error="; ".join(report.axis_errors)[:500] or None
+                    ),
                 )
 
             tasks.append(asyncio.create_task(while_leader(self.lock("poller"), poll, stop=stop)))

@@ -23,6 +23,7 @@ The store of record (the delivery-engine issue) is the ``SeenDocIds`` of product
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -170,9 +171,10 @@ async def poll_forever(
     *,
     interval_seconds: float,
     stop: asyncio.Event,
-    on_report: Callable[[PollReport], None] | None = None,
+    on_report: Callable[[PollReport], Awaitable[None] | None] | None = None,
 ) -> None:
-    """Poll every ``interval_seconds`` until ``stop`` is set; a failed pass never ends it."""
+    """Poll every ``interval_seconds`` until ``stop`` is set; a failed pass never ends it.
+    ``on_report`` hears of each pass (a coroutine is awaited; what it raises is logged)."""
     while not stop.is_set():
         try:
             report = await poll_once(client, handover, seen)
@@ -180,7 +182,12 @@ async def poll_forever(
             log.error("axis poll refused: %s", exc)
             report = PollReport(axis_errors=[str(exc)])
         if on_report is not None:
-            on_report(report)
+            try:
+                told = on_report(report)
+                if inspect.isawaitable(told):
+                    await told
+            except Exception:  # a heartbeat that cannot be written must not stop the poller
+                log.exception("the poll report could not be recorded")
         try:
             await asyncio.wait_for(stop.wait(), interval_seconds)
         except TimeoutError:

@@ -20,6 +20,7 @@ __all__ = [
     "audit_log",
     "deliveries",
     "delivery_events",
+    "heartbeats",
     "idempotency_keys",
     "inbound_items",
     "inbox_acks",
@@ -219,6 +220,16 @@ agencies = sa.Table(
     sa.Column("identities", sa.Text, nullable=True),
     # the name an operator gave it here; shown instead of ``name`` and kept across syncs
     sa.Column("local_name", sa.Text, nullable=True),
+)
+
+#: Periodic jobs say they ran (the axis poller): an alert tells when one stalls.
+heartbeats = sa.Table(
+    "heartbeats",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("at", _TIME, nullable=False),  # the last pass
+    sa.Column("ok_at", _TIME, nullable=True),  # the last pass that worked
+    sa.Column("error", sa.Text, nullable=True),  # what the last failed pass said
 )
 
 api_clients = sa.Table(

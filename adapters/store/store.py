@@ -21,6 +21,7 @@ from adapters.store.dashboard import DashboardReads
 from adapters.store.deliveries import DeliveryStore
 from adapters.store.delivery_moves import DeliveryMoves
 from adapters.store.directory import DirectoryStore
+from adapters.store.heartbeats import Heartbeats
 from adapters.store.inbound_items import InboundStore
 from adapters.store.messages import MessageStore
 from adapters.store.metrics import MetricReads
@@ -88,5 +89,6 @@ class Store(
     DirectoryStore,
     RetentionStore,
     WebhookLog,
+    Heartbeats,
 ):
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""

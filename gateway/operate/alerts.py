@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 Kind = Literal[
     "destination", "dead_letters", "certificate", "unsigned", "backup", "trust_anchor", "crl",
-    "test",
+    "poller", "test",
 ]  # fmt: skip
 #: Conditions the store does not hold (the backups' status file): now -> the alerts holding
 ExtraConditions = Callable[[dt.datetime], Sequence["Alert"]]
@@ -80,6 +80,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     "backup": {
         "vi": "Sao lưu hằng ngày (Điều 18.2) không đạt: {problem}",
         "en": "The daily backup (Điều 18.2) is not right: {problem}",
+    },
+    "poller": {
+        "vi": "Bộ nhận văn bản từ trục không hoàn thành lượt nào từ {since}: {error}",
+        "en": "The axis poller has completed no pass since {since}: {error}",
     },
     "trust_anchor": {
         "vi": "Chứng thư tin cậy {name} hết hạn sau {days} ngày ({when}): đặt chứng thư mới vào "
@@ -222,6 +226,10 @@ async def conditions(
         Alert(f"unsigned:{row.sender}", "unsigned", {"agency": row.sender, "count": row.n})
         for row in waiting_signature
     )
+    stalled = await store.stalled("poller", now, settings.poller_stalled_seconds)
+    if stalled is not None:
+        since = stalled.ok_at.isoformat(timespec="minutes") if stalled.ok_at else "?"
+        found.append(Alert("poller", "poller", {"since": since, "error": stalled.error or "?"}))
     for agency, identity in signers.identities.items():
         expires = identity.chain[0].not_valid_after_utc
         days = (expires - now).days

@@ -1,9 +1,9 @@
 """what the clerk's work on received documents and the searches need
 
-Names an operator gives agencies here; deliveries refused for good; the type name, signer,
-date and copies of each document and its folded search text (filled for the rows already
-there); on received documents the incoming register's number and year, when it was
-registered, who handles it and by when.
+Heartbeats of periodic jobs; names an operator gives agencies here; deliveries refused for
+good; the type name, signer, date and copies of each document and its folded search text
+(filled for the rows already there); on received documents the incoming register's number
+and year, when it was registered, who handles it and by when.
 
 Revision ID: 0010
 Revises: 0009
@@ -50,6 +50,14 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("permanent", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    op.create_table(
+        "heartbeats",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ok_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_heartbeats")),
+    )
     fill_search_text(op.get_bind())
 
 
@@ -84,6 +92,7 @@ def fill_search_text(connection: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("heartbeats")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_column("permanent")
     with op.batch_alter_table("agencies", schema=None) as batch_op:

@@ -1,0 +1,48 @@
+"""Periodic jobs say they ran: the axis poller records each pass (and whether it worked), so
+an alert can tell when it stalled — in whichever process holds its lock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from adapters.store.base import StoreBase
+from adapters.store.records import as_utc
+from adapters.store.schema import heartbeats
+
+__all__ = ["Beat", "Heartbeats"]
+
+
+class Heartbeats(StoreBase):
+    async def beat(self, name: str, *, error: str | None = None) -> None:
+        """One pass of ``name`` now: worked (``error`` None) or failed with ``error``."""
+        now = self._clock()
+        values: dict[str, Any] = {"at": now, "error": error}
+        if error is None:
+            values["ok_at"] = now
+        async with self.engine.begin() as connection:
+            moved = await connection.execute(
+                heartbeats.update().where(heartbeats.c.name == name).values(**values)
+            )
+            if moved.rowcount == 0:
+                await connection.execute(heartbeats.insert().values(name=name, **values))
+
+    async def stalled(self, name: str, now: dt.datetime, seconds: float) -> Beat | None:
+        """The last beat of ``name`` when no pass has worked for ``seconds`` (None: it
+        works, or it never ran here — no poller is configured)."""
+        rows = await self._rows(sa.select(heartbeats).where(heartbeats.c.name == name))
+        if not rows:
+            return None
+        beat = Beat(as_utc(rows[0].ok_at), rows[0].error)
+        if beat.ok_at is not None and (now - beat.ok_at).total_seconds() <= seconds:
+            return None
+        return beat
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    ok_at: dt.datetime | None  # the last pass that worked
+    error: str | None  # what the last failed pass said
