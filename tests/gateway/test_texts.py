@@ -60,3 +60,31 @@ def test_every_key_the_pages_use_is_in_the_catalogue(lang: str) -> None:
 def test_a_missing_key_is_a_warning_the_suite_fails_on() -> None:
     with pytest.warns(MissingText, match="no vi text for 'no_such_key'"):
         assert words("vi")("no_such_key") == "no_such_key"
+
+
+def test_timeline_details_of_every_shape_read_in_vietnamese() -> None:
+    """The store's own detail texts (made here by the store's own functions, so a change of
+    their shape fails this) become the catalogue's sentences; the destination's words stay."""
+    import datetime as dt
+
+    from adapters.store.store import AttemptOutcome
+    from gateway.http.dashboard.timeline import event_detail
+
+    t = words("vi")
+    later = dt.datetime(2026, 11, 25, 8, 0, 30, tzinfo=dt.UTC)
+    shown = [
+        event_detail(AttemptOutcome.sent("d", 1, "axis-9").detail, t),
+        event_detail(AttemptOutcome.retry("d", 2, "HTTP 503", later).detail, t),
+        event_detail(AttemptOutcome.failed("d", 3, "unknown recipient agencies").detail, t),
+        event_detail("requeued", t),
+        event_detail("recall requested: Ban hành nhầm", t),
+        event_detail("Đã vào sổ", t),  # a recipient's own words
+    ]
+    assert shown == [
+        "Lần gửi 1: trục đã nhận (mã axis-9) ",
+        "Lần gửi 2 lỗi: «HTTP 503»; gửi lại lúc 25/11/2026 15:00:30",
+        "Lần gửi 3 thất bại: «unknown recipient agencies»",
+        "Đưa lại vào hàng đợi",
+        "Yêu cầu thu hồi: Ban hành nhầm",
+        "Đã vào sổ",
+    ]

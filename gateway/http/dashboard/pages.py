@@ -29,6 +29,7 @@ from gateway.http.dashboard.accounts import (
     Account,
 )
 from gateway.http.dashboard.throttle import LoginThrottle
+from gateway.http.dashboard.timeline import event_detail
 from gateway.operate.alerts import AlertChange
 from gateway.outbound.door import Outbound
 from gateway.signing import Signers
@@ -192,6 +193,7 @@ def render(request: web.Request, template: str, status: int = 200, **values: Any
         word=lambda prefix, value: word(text, prefix, value),
         agency=lambda code: agency_label(names, code),
         source=lambda value: source_label(text, value),
+        detail=lambda value: event_detail(value, words(lang)),
         agency_names=names,
         user=request.get(USER),
         status_meaning=lambda code: _MEANING.get(code, ""),
