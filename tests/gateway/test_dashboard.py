@@ -368,6 +368,8 @@ async def test_document_files_recall_and_search_filters(site: Site) -> None:
         async with http.get(f"{site.url}/dashboard/documents/{site.message_id}") as r:
             page = await r.text()
         assert 'id="recall"' in page
+        timeline = page.split('id="timeline"', 1)[1]
+        assert "Lần gửi 1 thất bại: «refused: unknown recipient agencies»" in timeline
         csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
         async with http.get(
             f"{site.url}/dashboard/documents/{site.message_id}/attachments/a1"
