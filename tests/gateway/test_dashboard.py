@@ -375,6 +375,10 @@ async def test_document_files_recall_and_search_filters(site: Site) -> None:
             f"{site.url}/dashboard/documents/{site.message_id}/attachments/a1"
         ) as r:
             assert (await r.read())[:4] == b"%PDF"
+        async with http.get(f"{site.url}/dashboard/sent") as r:
+            row = (await r.text()).split('id="results"', 1)[1]
+        assert "20/11/2026" in row  # its due date, dd/mm/yyyy
+        assert '<span class="priority-0">Thường</span>' in row  # its urgency
         for query, expected in (
             ({"from": "2026-11-25", "to": "2026-11-25"}, True),
             ({"from": "2026-11-26"}, False),
