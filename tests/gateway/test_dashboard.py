@@ -527,3 +527,27 @@ async def test_every_page_fits_a_phone_and_the_admins_navigation_one_line(site: 
             assert not wide, f"pages wider than a 390 px phone: {wide}"
         finally:
             await browser.close()
+
+
+async def test_closing_a_live_page_ends_its_stream_quietly(
+    site: Site, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clerk closes the tab: the next keep-alive or change finds the stream gone; nothing
+    is logged as an error (before: a traceback of 45 lines in the terminal)."""
+    from gateway.http.dashboard import documents
+
+    monkeypatch.setattr(documents, "KEEP_ALIVE_SECONDS", 0.05)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with await _login(http, site.url, "binhtt.vp") as r:
+            assert r.status == 302
+        feed = await http.get(f"{site.url}/dashboard/events")
+        await asyncio.sleep(0.2)
+        feed.close()  # the tab is closed
+        await asyncio.sleep(0.3)  # keep-alives meet the closed stream
+    for _ in range(3):  # changes the closed stream would have carried
+        assert await site.store.requeue(site.failed_delivery)
+        (job,) = await site.store.claim_due(1, lease_seconds=60)
+        await site.store.mark_failed(job.delivery_id, job.attempt, "HTTP 503")
+        await asyncio.sleep(0.1)
+    errors = [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    assert not errors, [r.getMessage() for r in errors]

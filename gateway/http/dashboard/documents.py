@@ -27,6 +27,9 @@ from gateway.operate.requeue import requeue_since
 from gateway.outbound.accept import AcceptanceError
 from gateway.outbound.operations import recall
 
+#: A comment line on a quiet live feed this often keeps proxies from closing it
+KEEP_ALIVE_SECONDS = 15.0
+
 __all__ = [
     "attachment",
     "document",
@@ -176,7 +179,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         async with context.feed.subscribe() as changes:
             while request.transport is not None and not request.transport.is_closing():
                 try:
-                    change = await asyncio.wait_for(changes.get(), 15)
+                    change = await asyncio.wait_for(changes.get(), KEEP_ALIVE_SECONDS)
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
