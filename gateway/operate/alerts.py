@@ -141,10 +141,20 @@ class AlertChange:
         }
 
 
+#: The destinations every deployment has, by the names their readers know them by
+_ROUTES = {
+    "vi": {"axis": "Trục liên thông quốc gia", "local": "chuyển nội bộ"},
+    "en": {"axis": "the national axis", "local": "local hand-over"},
+}
+
+
 def describe(kind: str, params: Mapping[str, Any], lang: str = "vi") -> str:
     """The alert's sentence in ``lang`` (vi or en)."""
-    template = _TEXTS[kind]["en" if lang == "en" else "vi"]
-    return template.format_map({key: params.get(key, "?") for key in _fields(template)})
+    lang = "en" if lang == "en" else "vi"
+    values = {key: params.get(key, "?") for key in _fields(_TEXTS[kind][lang])}
+    if "route" in values:
+        values["route"] = _ROUTES[lang].get(str(values["route"]), values["route"])
+    return _TEXTS[kind][lang].format_map(values)
 
 
 def _fields(template: str) -> list[str]:

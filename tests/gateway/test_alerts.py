@@ -69,7 +69,7 @@ async def test_destination_dead_letters_and_certificates_rise_and_resolve(
     ids = await _failing(store, clock, "axis", 2)
     (raised,) = await evaluate(store, Signers(), SETTINGS, clock.now)
     assert (raised.key, raised.change) == ("destination:axis", "raised")
-    assert "axis" in raised.text("vi")
+    assert "Trục liên thông quốc gia" in raised.text("vi")  # the destination by its name
     assert "HTTP 503" in raised.text("en")
     assert await evaluate(store, Signers(), SETTINGS, clock.now) == []  # told once
 
@@ -249,8 +249,8 @@ async def test_email_and_webhook_are_told_once_and_retried_while_a_sink_is_down(
     assert mail["To"] == "vanhanh@ninhbinh.gov.vn, truc@ninhbinh.gov.vn"
     assert "axis" in str(mail["Subject"])
     text = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
-    assert "Điểm đến axis đang lỗi" in text
-    assert "Destination axis is failing" in text
+    assert "Điểm đến Trục liên thông quốc gia đang lỗi" in text
+    assert "Destination the national axis is failing" in text
     assert mailbox.logins[-1] == ("canhbao", SMTP_PASSWORD)
     (told,) = hook.bodies[0]["alerts"]
     assert (told["key"], told["change"], told["params"]["failing"]) == (
@@ -258,7 +258,7 @@ async def test_email_and_webhook_are_told_once_and_retried_while_a_sink_is_down(
         "raised",
         2,
     )
-    assert told["text_en"].startswith("Destination axis is failing")
+    assert told["text_en"].startswith("Destination the national axis is failing")
 
     # a wrong SMTP password: refused, pending kept, the password never logged
     # (aiosmtpd holds the line after a 535 while smtplib tries its next mechanism: a short
