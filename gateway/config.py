@@ -35,6 +35,7 @@ from gateway.config_sections import (
     AlertWebhookSettings,
     AxisSettings,
     BackupSettings,
+    EvidenceSettings,
     FacadeSystemSettings,
     RestEndpointSettings,
     SigningKeySettings,
@@ -52,6 +53,7 @@ __all__ = [
     "AlertWebhookSettings",
     "AxisSettings",
     "BackupSettings",
+    "EvidenceSettings",
     "FacadeSystemSettings",
     "GatewaySettings",
     "RestEndpointSettings",
@@ -142,6 +144,7 @@ class GatewaySettings(BaseSettings):
     backup: BackupSettings | None = None
     #: Operator alerts: failing destinations, growing dead letters, expiring certificates.
     alerts: AlertSettings = AlertSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
     #: Where QLVB webhooks may point (an SSRF guard).
     webhooks: WebhookSettings = WebhookSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -167,6 +167,14 @@ class BackupSettings(_Frozen):
     restore_test_days: int = Field(default=7, ge=1)
 
 
+class EvidenceSettings(_Frozen):
+    """The evidence log (Điều 16, 18): how often its head is sealed, and by whose key."""
+
+    seal_minutes: float = Field(default=60.0, gt=0)
+    #: The agency whose signing key seals (None: the first configured)
+    seal_agency: str | None = None
+
+
 class SmtpSettings(_Frozen):
     """Where alert e-mails go. The password is read from the variable ``password_env`` names."""
 

@@ -15,9 +15,10 @@ import datetime as dt
 import logging
 import os
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 from redis import asyncio as aioredis
@@ -59,6 +60,7 @@ from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds
 from gateway.operate.alerts import Alert, run_alerts, sinks_from_settings
 from gateway.operate.backup import run_daily_backups
+from gateway.operate.evidence import run_evidence
 from gateway.operate.memory import trim_memory_forever
 from gateway.operate.trust_expiry import operational_alerts
 from gateway.outbound.directory import run_directory_sync
@@ -331,59 +333,55 @@ class Runtime:
         if self.budget is not None:
             tasks.append(asyncio.create_task(self.budget.run(stop=stop)))
 
-        async def webhooks(job_stop: asyncio.Event) -> None:
-            await run_webhooks(self.store, stop=job_stop, policy=self.settings.webhooks.policy())
+        def leading(name: str, job: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+            """``job`` in one process of the deployment at a time (its lock's holder)."""
+            tasks.append(asyncio.create_task(while_leader(self.lock(name), job, stop=stop)))
 
-        tasks.append(asyncio.create_task(while_leader(self.lock("webhooks"), webhooks, stop=stop)))
-        alert_sinks = sinks_from_settings(self.settings.alerts, self._environ)
-
-        async def alerts(job_stop: asyncio.Event) -> None:
-            await run_alerts(
-                self.store,
+        settings, store = self.settings, self.store
+        leading(
+            "webhooks", lambda s: run_webhooks(store, stop=s, policy=settings.webhooks.policy())
+        )
+        sinks = sinks_from_settings(settings.alerts, self._environ)
+        leading(
+            "alerts",
+            lambda s: run_alerts(
+                store, self.signers, settings.alerts, sinks, stop=s, extra=self.operational_alerts
+            ),
+        )
+        sealing = settings.evidence
+        leading(
+            "evidence",
+            lambda s: run_evidence(
+                store,
                 self.signers,
-                self.settings.alerts,
-                alert_sinks,
-                stop=job_stop,
-                extra=self.operational_alerts,
-            )
-
-        tasks.append(asyncio.create_task(while_leader(self.lock("alerts"), alerts, stop=stop)))
-        if self.settings.backup is not None:
-            settings = self.settings
-
-            async def backups(job_stop: asyncio.Event) -> None:
-                await run_daily_backups(settings, job_stop)
-
-            tasks.append(asyncio.create_task(while_leader(self.lock("backup"), backups, stop=stop)))
-        axis_settings = self.settings.axis
-        if self.axis is not None and axis_settings is not None:
-            directory_axis = self.axis
+                seal_minutes=sealing.seal_minutes,
+                seal_agency=sealing.seal_agency,
+                stop=s,
+            ),
+        )
+        if settings.backup is not None:
+            leading("backup", lambda s: run_daily_backups(settings, s))
+        axis, axis_settings = self.axis, settings.axis
+        if axis is not None and axis_settings is not None:
             every = axis_settings.directory_sync_hours * 3600
-
-            async def directory(job_stop: asyncio.Event) -> None:
-                await run_directory_sync(
-                    self.store, directory_axis, interval_seconds=every, stop=job_stop
-                )
-
-            tasks.append(
-                asyncio.create_task(while_leader(self.lock("directory"), directory, stop=stop))
+            leading(
+                "directory",
+                lambda s: run_directory_sync(store, axis, interval_seconds=every, stop=s),
             )
-        if self.axis is not None and axis_settings is not None and axis_settings.poll:
-            axis = self.axis
-
-            async def poll(job_stop: asyncio.Event) -> None:
-                await poll_forever(
+        if axis is not None and axis_settings is not None and axis_settings.poll:
+            leading(
+                "poller",
+                lambda s: poll_forever(
                     axis,
                     self.inbound.handover(),
-                    StoreSeenDocIds(self.store),
+                    StoreSeenDocIds(store),
                     interval_seconds=axis_settings.poll_interval_seconds,
-                    stop=job_stop,
-                    on_report=lambda report: self.store.beat(
+                    stop=s,
+                    on_report=lambda report: store.beat(
                         "poller", error="; ".join(report.axis_errors)[:500] or None
                     ),
-                )
-
-            tasks.append(asyncio.create_task(while_leader(self.lock("poller"), poll, stop=stop)))
+                ),
+            )
         try:
             await stop.wait()
         finally:

@@ -20,6 +20,9 @@ __all__ = [
     "audit_log",
     "deliveries",
     "delivery_events",
+    "evidence",
+    "evidence_head",
+    "evidence_seals",
     "heartbeats",
     "idempotency_keys",
     "inbound_items",
@@ -220,6 +223,48 @@ agencies = sa.Table(
     sa.Column("identities", sa.Text, nullable=True),
     # the name an operator gave it here; shown instead of ``name`` and kept across syncs
     sa.Column("local_name", sa.Text, nullable=True),
+)
+
+#: The evidence log (non-repudiation): every package sent or received, with the peer's
+#: answer, each entry carrying the hash of the one before; sealed from time to time.
+evidence = sa.Table(
+    "evidence",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", _TIME, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # sent | received
+    # what it records, once: "sent:<event id>", "received:<message id>"
+    sa.Column("source_key", sa.String(80), nullable=False, unique=True),
+    sa.Column("message_id", sa.String(36), nullable=False),
+    sa.Column("document_id", sa.String(200), nullable=False),
+    sa.Column("peer", sa.String(80), nullable=False),  # the recipient, or the sender
+    sa.Column("remote_id", sa.String(120), nullable=True),  # the peer's id for it
+    sa.Column("answer", sa.Text, nullable=True),  # what the peer answered / where it came from
+    sa.Column("package_sha256", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Index(None, "at"),
+)
+evidence_seals = sa.Table(
+    "evidence_seals",
+    metadata,
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", _TIME, nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),  # the sealed entry's hash
+    sa.Column("signer", sa.String(40), nullable=True),  # whose key signed it
+    sa.Column("signature", sa.Text, nullable=True),  # base64, over "seq|hash|at"
+    sa.Column("certificates", sa.Text, nullable=True),  # PEM, the signer's first
+)
+#: One row: the chain's head, how far the appender read, how far it was exported
+evidence_head = sa.Table(
+    "evidence_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Column("event_cursor", sa.BigInteger, nullable=False),
+    sa.Column("message_cursor", _TIME, nullable=True),
+    sa.Column("exported_seq", sa.BigInteger, nullable=False),
 )
 
 #: Periodic jobs say they ran (the axis poller): an alert tells when one stalls.

@@ -21,6 +21,7 @@ from adapters.store.dashboard import DashboardReads
 from adapters.store.deliveries import DeliveryStore
 from adapters.store.delivery_moves import DeliveryMoves
 from adapters.store.directory import DirectoryStore
+from adapters.store.evidence import EvidenceStore
 from adapters.store.heartbeats import Heartbeats
 from adapters.store.inbound_items import InboundStore
 from adapters.store.messages import MessageStore
@@ -90,5 +91,6 @@ class Store(
     RetentionStore,
     WebhookLog,
     Heartbeats,
+    EvidenceStore,
 ):
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""

@@ -110,6 +110,7 @@ def add_service_commands(commands: Any) -> None:
         "--test", action="store_true", help="send a test alert through each configured sink"
     )
     _add_directory(commands)
+    _add_evidence(commands)
     requeue = _with_config(
         commands.add_parser("requeue", help="put failed deliveries back in the queue")
     )
@@ -153,3 +154,21 @@ def _add_directory(commands: Any) -> None:
     )
     named.add_argument("code", help="the agency's OrganId")
     named.add_argument("name", nargs="?", help="none: back to the directory's name")
+
+
+def _add_evidence(commands: Any) -> None:
+    """``evidence verify|export|seal``: the evidence log."""
+    evidence = commands.add_parser(
+        "evidence", help="the evidence log of what was sent and received: verify, export, seal"
+    )
+    actions = evidence.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
+    verify = _with_config(actions.add_parser("verify", help="prove nothing was changed or removed"))
+    verify.add_argument("--from", dest="first", type=int, default=1, help="first entry (1)")
+    verify.add_argument("--to", dest="last", type=int, help="last entry (the newest)")
+    export = _with_config(
+        actions.add_parser("export", help="a period as one archive for the records office")
+    )
+    export.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+    export.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD")
+    export.add_argument("-o", "--output", type=Path, required=True)
+    _with_config(actions.add_parser("seal", help="sign the log's head now"))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from edxml import VIETNAM
 from gateway.cli import service as commands
+from gateway.cli.evidence import run_evidence_command
 from gateway.cli.poison import run_poison
 from gateway.config import GatewaySettings
 
@@ -119,6 +120,7 @@ COMMANDS: dict[str, Command] = {
     "users": _async(commands.run_users),
     "clients": _async(commands.run_clients),
     "poison": _async(run_poison),
+    "evidence": _async(run_evidence_command),
 }
 
 

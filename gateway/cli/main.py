@@ -40,6 +40,7 @@ SERVICE_COMMANDS = (
     "alerts",
     "directory",
     "poison",
+    "evidence",
 )
 
 

@@ -1,10 +1,12 @@
 """Retention (Điều 16, 18.1): what is past the retention period, and removing it on request.
 
-Nothing is deleted automatically. ``past_retention`` lists the messages older than the
-period; ``remove_packages`` (only with the operator's explicit confirmation) deletes their
-package files from the blob store — a file still used by a newer message is kept — while the
-messages, deliveries and events stay, so the register of what existed remains
-(Điều 16, 18.1); each removal is written to the audit log with the file's reference and size.
+Nothing is deleted automatically, and never a package the evidence log names that no
+evidence export holds yet (``edxml-gateway evidence export`` first). ``past_retention``
+lists the messages older than the period; ``remove_packages`` (only with the operator's
+explicit confirmation) deletes their package files from the blob store — a file still used
+by a newer message is kept — while the messages, deliveries and events stay, so the
+register of what existed remains (Điều 16, 18.1); each removal is written to the audit log
+with the file's reference and size.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ async def remove_packages(
     removed = 0
     with progress.bar("removing", len(expired), unit="package") as shown:
         for item in expired:
+            if await store.unarchived(item.package_ref):
+                # the evidence log names it and no export holds it yet (Điều 16, 18)
+                await store.audit(by, "retention.kept", item.message_id, "not yet exported")
+                continue
             still_used = await store.forget_package(item.message_id, item.package_ref, REMOVED)
             if not still_used and blobs.exists(item.package_ref):
                 path = blobs.path(item.package_ref)

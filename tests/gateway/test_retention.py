@@ -49,3 +49,27 @@ async def test_packages_past_retention(store: Store, clock: Clock, tmp_path: Pat
     async with store.engine.connect() as connection:
         actions = [row.action for row in await connection.execute(audit_log.select())]
     assert actions == ["retention.remove", "retention.remove"]
+
+
+async def test_retention_keeps_what_the_evidence_log_holds_until_it_is_exported(
+    store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    from gateway.operate.evidence import append_new, export_evidence, verify_evidence
+
+    blobs = BlobStore(tmp_path / "blobs")
+    ref = blobs.put(b"a received package")
+    await store.accept(
+        NewMessage(direction="in", document_id="in-1", sender="s", package_ref=ref,
+                   package_size=18),
+        [], deliver=False, inbound=("axis", "doc-1"),
+    )  # fmt: skip
+    assert await append_new(store) == 1
+    start = clock()
+    clock.advance(400 * 86400)
+    expired = await past_retention(store, 365)
+    assert await remove_packages(store, blobs, expired, by="admin") == 0  # not exported yet
+    assert blobs.exists(ref)
+    assert await export_evidence(store, blobs, start, clock(), tmp_path / "e.zip") == 1
+    assert await remove_packages(store, blobs, expired, by="admin") == 1
+    assert not blobs.exists(ref)
+    assert (await verify_evidence(store, blobs)).ok  # an exported package may go
