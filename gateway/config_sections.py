@@ -242,3 +242,5 @@ class WorkerSettings(_Frozen):
     limit_per_destination: int = Field(default=10, ge=1)
     #: With Redis: requests in flight per destination across all processes together.
     shared_limit_per_destination: int = Field(default=10, ge=1)
+    #: Transient failures in a row that open a destination's circuit (then only probes go)
+    circuit_failures: int = Field(default=5, ge=1)

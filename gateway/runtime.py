@@ -164,6 +164,7 @@ class Runtime:
             destinations,
             retry=settings.retry,
             limit_per_destination=settings.workers.limit_per_destination,
+            circuit_failures=settings.workers.circuit_failures,
             shared_limit=shared,
             budgeted_routes=frozenset(self.budget.clients if self.budget else ()),
             signers=self.signers,
@@ -274,6 +275,7 @@ class Runtime:
                     signers=self.signers,
                     wake=self.relay_wake,
                     backup=settings.backup,
+                    probe=self.dispatcher.probe_now,
                 )
             ),
         )

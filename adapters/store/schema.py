@@ -18,6 +18,7 @@ __all__ = [
     "alerts",
     "api_clients",
     "audit_log",
+    "circuits",
     "deliveries",
     "delivery_events",
     "evidence",
@@ -36,7 +37,7 @@ __all__ = [
     "webhook_deliveries",
 ]
 
-metadata = sa.MetaData(
+metadata: sa.MetaData = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -225,58 +226,6 @@ agencies = sa.Table(
     sa.Column("local_name", sa.Text, nullable=True),
 )
 
-#: The evidence log (non-repudiation): every package sent or received, with the peer's
-#: answer, each entry carrying the hash of the one before; sealed from time to time.
-evidence = sa.Table(
-    "evidence",
-    metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
-    sa.Column("at", _TIME, nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),  # sent | received
-    # what it records, once: "sent:<event id>", "received:<message id>"
-    sa.Column("source_key", sa.String(80), nullable=False, unique=True),
-    sa.Column("message_id", sa.String(36), nullable=False),
-    sa.Column("document_id", sa.String(200), nullable=False),
-    sa.Column("peer", sa.String(80), nullable=False),  # the recipient, or the sender
-    sa.Column("remote_id", sa.String(120), nullable=True),  # the peer's id for it
-    sa.Column("answer", sa.Text, nullable=True),  # what the peer answered / where it came from
-    sa.Column("package_sha256", sa.String(64), nullable=False),
-    sa.Column("prev_hash", sa.String(64), nullable=False),
-    sa.Column("entry_hash", sa.String(64), nullable=False),
-    sa.Index(None, "at"),
-)
-evidence_seals = sa.Table(
-    "evidence_seals",
-    metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
-    sa.Column("at", _TIME, nullable=False),
-    sa.Column("entry_hash", sa.String(64), nullable=False),  # the sealed entry's hash
-    sa.Column("signer", sa.String(40), nullable=True),  # whose key signed it
-    sa.Column("signature", sa.Text, nullable=True),  # base64, over "seq|hash|at"
-    sa.Column("certificates", sa.Text, nullable=True),  # PEM, the signer's first
-)
-#: One row: the chain's head, how far the appender read, how far it was exported
-evidence_head = sa.Table(
-    "evidence_head",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("entry_hash", sa.String(64), nullable=False),
-    sa.Column("event_cursor", sa.BigInteger, nullable=False),
-    sa.Column("message_cursor", _TIME, nullable=True),
-    sa.Column("exported_seq", sa.BigInteger, nullable=False),
-)
-
-#: Periodic jobs say they ran (the axis poller): an alert tells when one stalls.
-heartbeats = sa.Table(
-    "heartbeats",
-    metadata,
-    sa.Column("name", sa.String(40), primary_key=True),
-    sa.Column("at", _TIME, nullable=False),  # the last pass
-    sa.Column("ok_at", _TIME, nullable=True),  # the last pass that worked
-    sa.Column("error", sa.Text, nullable=True),  # what the last failed pass said
-)
-
 api_clients = sa.Table(
     "api_clients",
     metadata,
@@ -398,4 +347,14 @@ alerts = sa.Table(
     # raised, grown or resolved but not yet told to the e-mail/webhook sinks
     sa.Column("pending", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index(None, "resolved_at"),
+)
+
+# The evidence log, the circuits and the heartbeats: tables of the same metadata, kept in
+# their own module (this one holds the exchange's tables).
+from adapters.store.schema_operations import (  # noqa: E402
+    circuits,
+    evidence,
+    evidence_head,
+    evidence_seals,
+    heartbeats,
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from adapters.store.accounts import AccountStore
 from adapters.store.api_reads import ApiReads
+from adapters.store.circuits import CircuitStore
 from adapters.store.clerk import ClerkStore
 from adapters.store.dashboard import DashboardReads
 from adapters.store.deliveries import DeliveryStore
@@ -92,5 +93,6 @@ class Store(
     WebhookLog,
     Heartbeats,
     EvidenceStore,
+    CircuitStore,
 ):
     """The gateway's store of record over an async engine (SQLite or PostgreSQL)."""

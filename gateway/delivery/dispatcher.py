@@ -39,6 +39,7 @@ from adapters.errors import RemoteServiceError
 from adapters.redis.limits import DestinationLimit, LocalLimit
 from adapters.store.store import AttemptOutcome, DeliveryJob, Store, utc_now
 from gateway.delivery.batching import Batcher
+from gateway.delivery.circuits import Circuits
 from gateway.delivery.destinations import Destination
 from gateway.delivery.retry import RetryPolicy
 from gateway.signing import MissingSigningKey, Signers, sign_outgoing
@@ -72,6 +73,7 @@ class Dispatcher:
         signers: Signers | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
+        circuit_failures: int = 5,
     ) -> None:
         self.store = store
         self._blobs = blobs
@@ -89,6 +91,12 @@ class Dispatcher:
         #: Destinations whose last attempt here failed and may pass: the next success there
         #: makes their waiting deliveries due at once.
         self._troubled: set[str] = set()
+        self.circuits = Circuits(
+            store,
+            failures_to_open=circuit_failures,
+            trial_seconds=self._retry.delays_seconds[0],
+            clock=clock,
+        )
         self._outcomes: Batcher[AttemptOutcome, _Attempt, bool] = Batcher(
             self._finish_batch, key=lambda o: (o.delivery_id, o.attempt), missing=False
         )
@@ -157,6 +165,8 @@ class Dispatcher:
                 await slots.enter_async_context(self._local_limit.slot(job.route))
                 if self._shared_limit is not None and job.route not in self._budgeted:
                     await slots.enter_async_context(self._shared_limit.slot(job.route))
+                if (held := await self._held_by_circuit(job)) is not None:
+                    return held
                 self.in_flight[job.route] = self.in_flight.get(job.route, 0) + 1
                 try:
                     if job.in_doubt and not destination.idempotent:
@@ -187,6 +197,21 @@ class Dispatcher:
                 job, f"unexpected {type(exc).__name__}: {exc}", in_doubt=True
             )
         return await self._delivered(job, remote_id, "")
+
+    async def _held_by_circuit(self, job: DeliveryJob) -> Outcome | None:
+        """An open circuit holds the attempt back (a probe or the next trial decides when
+        the destination is back): its outcome, or None when it may go. Asked once the
+        attempt has its slot, so that what waited behind the failures is held too."""
+        wait = self.circuits.wait_before(job.route)
+        if wait is None:
+            return None
+        return await self._retry_or_fail(
+            job,
+            f"{job.route} is not sent to until a probe shows it answers (circuit open)",
+            retry_after=wait,
+            destination_fault=False,
+            in_doubt=job.in_doubt,  # still to be asked about before it is sent again
+        )
 
     async def _sign_owed(self, job: DeliveryJob, package: bytes) -> bytes:
         """Sign a package stored unsigned (a status we owe, whose agency had no key yet) and
@@ -232,6 +257,7 @@ class Dispatcher:
 
     async def _delivered(self, job: DeliveryJob, remote_id: str | None, note: str) -> Outcome:
         outcome = await self._record(job, "sent", note, remote_id=remote_id)
+        await self.circuits.succeeded(job.route)
         await self._recovered(job.route, "a delivery went through")
         return outcome
 
@@ -246,16 +272,28 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every)
             for route in sorted(self._troubled):
-                destination = self._destinations.get(route)
-                if destination is None or stop.is_set():
-                    continue
-                try:
-                    answered = await destination.probe()
-                except RemoteServiceError as exc:
-                    log.info("%s still fails its probe: %s", route, exc)
-                    continue
-                if answered:
-                    await self._recovered(route, "a probe")
+                if not stop.is_set():
+                    await self.probe_now(route)
+
+    async def probe_now(self, route: str) -> tuple[bool | None, str]:
+        """Probe ``route`` now (the recovery watch, or an operator): (answered — None when it
+        cannot be probed —, what it said). An answer closes its circuit and makes its
+        waiting deliveries due at once."""
+        destination = self._destinations.get(route)
+        if destination is None:
+            return None, f"no destination named {route!r}"
+        try:
+            answered = await destination.probe()
+        except RemoteServiceError as exc:
+            log.info("%s still fails its probe: %s", route, exc)
+            await self.circuits.probed(route, ok=False, answer=str(exc))
+            return False, str(exc)
+        if not answered:
+            return None, "it cannot be probed: its next delivery tells"
+        await self.circuits.probed(route, ok=True, answer="answered")
+        self._troubled.add(route)  # so that its waiting deliveries are woken
+        await self._recovered(route, "a probe")
+        return True, "answered"
 
     async def _recovered(self, route: str, how: str) -> None:
         """The destination answers again: what waits on a retry to it need not sit out the
@@ -278,6 +316,7 @@ class Dispatcher:
     ) -> Outcome:
         if destination_fault:
             self._troubled.add(job.route)
+            await self.circuits.failed(job.route, error)
         step = job.backoff_step if retry_after is not None else job.backoff_step + 1
         at = self._retry.next_attempt_at(
             step,

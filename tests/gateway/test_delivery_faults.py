@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from adapters.axis.client import AxisClient, AxisConfig, AxisTransientError
@@ -18,6 +19,7 @@ from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker
 from adapters.errors import retry_after_seconds
 from adapters.soap_hub import SoapHubClient, SoapHubConfig
+from adapters.store.dashboard import SentSearch
 from adapters.store.store import Store
 from devtools.axis_simulator import AxisSimulator, FaultPlan
 from gateway.delivery.destinations import AxisDestination, SoapHubDestination
@@ -223,13 +225,15 @@ async def test_a_recovered_axis_drains_without_the_tail_of_the_schedule(
     live_store: Store, simulator: AxisSimulator, tmp_path: Path
 ) -> None:
     """Deliveries that failed during an outage wait an hour by the schedule; the first
-    success after it makes them all due at once."""
+    success after it makes them all due at once (fewer failures than open the circuit)."""
     blobs = BlobStore(tmp_path / "blobs")
     hourly = RetryPolicy(delays_seconds=(3600,), jitter=0.0)
     failed = [await _accept(live_store, blobs, number) for number in range(1, 6)]
     simulator.faults.set(FaultPlan(burst_5xx=5))
     async with client_for(simulator, "00.42.W00") as axis:
-        dispatcher = Dispatcher(live_store, blobs, {"axis": AxisDestination(axis)}, retry=hourly)
+        dispatcher = Dispatcher(
+            live_store, blobs, {"axis": AxisDestination(axis)}, retry=hourly, circuit_failures=10
+        )
 
         async def waiting() -> bool:
             return (await live_store.counts_by_state()) == {"retry_wait": 5}
@@ -273,3 +277,80 @@ async def test_a_probe_notices_a_recovered_axis_when_nothing_new_is_sent(
     assert any("failed" in d for d in details)  # it did wait on the schedule first
     assert any("answers again" in d for d in details)
     assert _copies(simulator, VPCP) == 5
+
+
+async def test_a_failing_axis_opens_its_circuit_and_a_probe_closes_it(
+    live_store: Store, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    """After three failures in a row the axis is not called (one trial per interval); the
+    operator's probe, once it is back, closes the circuit and the waiting deliveries go at
+    once; the dashboard shows the circuit and the probe's answer."""
+    from aiohttp import web
+
+    from adapters.redis.feed import LocalFeed
+    from gateway.http.dashboard.accounts import create_user
+    from gateway.http.dashboard.web import DashboardContext, build_dashboard
+
+    from .flows import serving
+
+    blobs = BlobStore(tmp_path / "blobs")
+    slow_retry = RetryPolicy(delays_seconds=(2.0, 2.0, 2.0, 2.0), jitter=0.0)
+    for number in range(1, 9):
+        await _accept(live_store, blobs, number)
+    simulator.faults.set(FaultPlan(outage_seconds=3600))
+    async with client_for(simulator, "00.42.W00") as axis:
+        dispatcher = Dispatcher(
+            live_store, blobs, {"axis": AxisDestination(axis)}, retry=slow_retry,
+            circuit_failures=3, limit_per_destination=1,
+        )  # fmt: skip
+
+        async def waiting() -> bool:
+            return (await live_store.counts_by_state()) == {"retry_wait": 8}
+
+        await _run_embedded(dispatcher, waiting)
+        assert dispatcher.circuits.is_open("axis")
+        details = [d for i in range(1, 9) for d in _details(await _view(live_store, i))]
+        called = [d for d in details if "failed:" in d and "circuit open" not in d]
+        assert len(called) == 3  # the rest never reached the axis
+        assert sum("circuit open" in d for d in details) == 5
+        assert (await live_store.circuits())["axis"]["state"] == "open"
+
+        await create_user(
+            live_store, username="binhtt.vp", full_name="Bình", unit="VP", role="clerk",
+            agencies=["*.H42"], password="mat-khau-thu-nghiem",
+        )  # fmt: skip
+        app = web.Application()
+        context = DashboardContext(live_store, blobs, LocalFeed(), probe=dispatcher.probe_now)
+        app.add_subapp("/dashboard", build_dashboard(context))
+        simulator.faults.set(FaultPlan())  # the axis is back
+        async with (
+            serving(app) as url,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
+        ):
+            async with http.get(f"{url}/dashboard/login") as page:
+                csrf = (await page.text()).split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            form = {"csrf": csrf, "username": "binhtt.vp", "password": "mat-khau-thu-nghiem"}
+            async with http.post(f"{url}/dashboard/login", data=form) as page:
+                overview = await page.text()
+            assert "đang ngắt" in overview.split('id="destinations"', 1)[1]
+            csrf = overview.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            async with http.post(
+                f"{url}/dashboard/destinations/axis/probe", data={"csrf": csrf}
+            ) as r:
+                page = await r.text()
+            assert "các lượt đang chờ được gửi ngay" in page
+            assert "trả lời bình thường" in page.split('id="destinations"', 1)[1]
+
+        async def drained() -> bool:
+            return (await live_store.counts_by_state()) == {"sent": 8}
+
+        await _run_embedded(dispatcher, drained)  # at once: no wait for the schedule
+    assert not dispatcher.circuits.is_open("axis")
+    assert (await live_store.circuits())["axis"]["state"] == "closed"
+
+
+async def _view(store: Store, number: int) -> object:
+    ids = await store.sent_ids(["*"], SentSearch(text=f"{number:02d}/UBND-VP"))
+    view = await store.message(ids[0])
+    assert view is not None
+    return view

@@ -38,6 +38,7 @@ FAMILIES = {
     *(f"err_{error}" for error in _ERRORS),
     *(f"http_{status}" for status in _KNOWN),
     *(f"act_{name}" for name in _ACTIONS),
+    *(f"probed_{outcome}" for outcome in ("ok", "failed", "unknown")),
     "login_wrong",
     "login_locked",
     "login_too_many",

@@ -23,7 +23,7 @@ from gateway.http.dashboard.pages import (
 )
 from gateway.operate.backup_checks import backup_problem_of, read_status
 
-__all__ = ["due", "failures", "overview", "received", "sent"]
+__all__ = ["due", "failures", "overview", "probe_destination", "received", "sent"]
 
 
 async def overview(request: web.Request) -> web.StreamResponse:
@@ -37,6 +37,8 @@ async def overview(request: web.Request) -> web.StreamResponse:
         sent_today=sent_today,
         received_today=received_today,
         destinations=await store.destinations(user.agencies),
+        circuits=await store.circuits(),
+        probed=request.query.get("probed"),
         median_to_arrival=await store.median_minutes_to_arrival(user.agencies),
         backup=_backup_line(request.app[CONTEXT].backup),
         page_title="overview",
@@ -50,6 +52,21 @@ def _backup_line(backup: BackupSettings | None) -> dict[str, object] | None:
     status = read_status(backup.folder)
     problem = backup_problem_of(status, utc_now())
     return {"at": status.last_good_at, "problem": problem, "restore": status.restore_test}
+
+
+async def probe_destination(request: web.Request) -> web.StreamResponse:
+    """An operator asks a destination now whether it answers (an answer closes its circuit
+    and makes its waiting deliveries due at once)."""
+    context, user = request.app[CONTEXT], current_user(request)
+    if not user.may_act:
+        raise web.HTTPForbidden(text="a viewer cannot probe")
+    if context.probe is None:
+        raise web.HTTPConflict(text="no dispatcher runs in this process")
+    route = request.match_info["route"]
+    answered, said = await context.probe(route)
+    await context.store.audit(user.username, "destination.probe", route, said)
+    outcome = {True: "ok", False: "failed", None: "unknown"}[answered]
+    raise web.HTTPSeeOther(f"/dashboard/?probed={outcome}#destinations")
 
 
 async def sent(request: web.Request) -> web.StreamResponse:

@@ -116,6 +116,8 @@ class DashboardContext:
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
     #: The daily backups' settings (the overview shows the last verified one)
     backup: BackupSettings | None = None
+    #: Probe a destination now (the dispatcher's): (answered, what it said)
+    probe: Callable[[str], Awaitable[tuple[bool | None, str]]] | None = None
 
     def outbound(self) -> Outbound:
         """The one outbound door, for what a clerk sends (recalls, statuses)."""

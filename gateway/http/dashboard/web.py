@@ -35,7 +35,14 @@ from gateway.http.dashboard.documents import (
     requeue_since_form,
 )
 from gateway.http.dashboard.errors import error_pages
-from gateway.http.dashboard.lists import due, failures, overview, received, sent
+from gateway.http.dashboard.lists import (
+    due,
+    failures,
+    overview,
+    probe_destination,
+    received,
+    sent,
+)
 from gateway.http.dashboard.pages import CONTEXT, DashboardContext
 from gateway.http.dashboard.passwords import password_page, post_password, post_reset_password
 from gateway.http.dashboard.received import (
@@ -72,6 +79,7 @@ def build_dashboard(context: DashboardContext) -> web.Application:
     app.router.add_post("/deliveries/requeue-since", requeue_since_form)
     app.router.add_post("/deliveries/{id}/requeue", requeue)
     app.router.add_get("/events", events)
+    app.router.add_post("/destinations/{route}/probe", probe_destination)
     app.router.add_get("/reports", reports_page)
     app.router.add_get("/reports/download", reports_download)
     app.router.add_get("/users", users_page)

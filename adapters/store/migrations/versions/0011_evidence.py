@@ -1,6 +1,7 @@
-"""the evidence log
+"""the evidence log, and the destinations' circuits
 
-Every package sent or received, chained by hashes, its seals, and its head.
+Every package sent or received, chained by hashes, its seals, and its head; each
+destination's circuit and its last probe.
 
 Revision ID: 0011
 Revises: 0010
@@ -49,6 +50,18 @@ def upgrade() -> None:
         sa.Column("certificates", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_evidence_seals")),
     )
+    op.create_table(
+        "circuits",
+        sa.Column("route", sa.String(length=40), nullable=False),
+        sa.Column("state", sa.String(length=8), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("probed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("probe_ok", sa.Boolean(), nullable=True),
+        sa.Column("probe_answer", sa.Text(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("route", name=op.f("pk_circuits")),
+    )
     head = op.create_table(
         "evidence_head",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -65,6 +78,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("circuits")
     op.drop_table("evidence_head")
     op.drop_table("evidence_seals")
     op.drop_index(op.f("ix_evidence_at"), table_name="evidence")
