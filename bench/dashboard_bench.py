@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import statistics
 import sys
 import tempfile
@@ -23,16 +22,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from aiohttp import web  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from stores import bench_store  # noqa: E402
 
 from adapters.blobs import BlobStore  # noqa: E402
 from adapters.redis.feed import LocalFeed  # noqa: E402
 from adapters.store.directory import ListedAgency  # noqa: E402
-from adapters.store.engine import create_engine, migrate  # noqa: E402
 from adapters.store.folding import fold  # noqa: E402
 from adapters.store.schema import deliveries, messages  # noqa: E402
 from adapters.store.store import Store  # noqa: E402
@@ -40,9 +39,6 @@ from gateway.http.dashboard.accounts import create_user  # noqa: E402
 from gateway.http.dashboard.web import DashboardContext, build_dashboard  # noqa: E402
 
 MESSAGES = 100_000
-POSTGRES_URL = os.environ.get(
-    "EDXML_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 STATES = ("sent", "arrived", "accepted", "done", "failed", "retry_wait")
 WORDS = ("triển khai", "báo cáo", "kế hoạch", "tổng kết", "hướng dẫn", "đề nghị", "thông báo")
 
@@ -157,42 +153,20 @@ async def _measure(store: Store, tmp: Path) -> dict[str, float]:
     return results
 
 
-async def _sqlite(tmp: Path) -> dict[str, float]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp / 'dash.db'}")
-    await migrate(engine)
-    store = Store(engine)
-    try:
+async def _on(backend: str, tmp: Path) -> dict[str, float]:
+    async with bench_store(backend, tmp) as store:
         await _seed(store)
+        if backend == "postgresql":
+            async with store.engine.begin() as connection:
+                await connection.execute(sa.text("ANALYZE"))
         return await _measure(store, tmp)
-    finally:
-        await store.close()
-
-
-async def _postgres(tmp: Path) -> dict[str, float]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(POSTGRES_URL, schema=schema)
-    await migrate(engine)
-    store = Store(engine)
-    try:
-        await _seed(store)
-        async with engine.begin() as connection:
-            await connection.execute(sa.text("ANALYZE"))
-        return await _measure(store, tmp)
-    finally:
-        await store.close()
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 def run() -> list[tuple[str, float, str]]:
     figures: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as folder:
-        for backend, measure in (("sqlite", _sqlite), ("postgresql", _postgres)):
-            for name, value in asyncio.run(measure(Path(folder))).items():
+        for backend in ("sqlite", "postgresql"):
+            for name, value in asyncio.run(_on(backend, Path(folder))).items():
                 figures.append(
                     (f"dashboard_search_{backend}_{name}", round(value, 1), "ms (100,000 messages)")
                 )

@@ -10,28 +10,22 @@ is the log's cost per exchange as a ratio to what the exchange already cost the 
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-import sqlalchemy as sa  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from stores import bench_store  # noqa: E402
 
 from adapters.blobs import BlobStore  # noqa: E402
-from adapters.store.engine import create_engine, migrate  # noqa: E402
 from adapters.store.store import NewDelivery, NewMessage, Store  # noqa: E402
 from gateway.operate.evidence import append_new, verify_evidence  # noqa: E402
 
 EXCHANGES = 2000
-POSTGRES_URL = os.environ.get(
-    "EDXML_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 
 
 async def _traffic(store: Store, blobs: BlobStore) -> float:
@@ -74,31 +68,9 @@ async def _measure(store: Store, tmp: Path) -> dict[str, float]:
     }
 
 
-async def _sqlite(tmp: Path) -> dict[str, float]:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp / 'evidence.db'}")
-    await migrate(engine)
-    store = Store(engine)
-    try:
+async def _on(backend: str, tmp: Path) -> dict[str, float]:
+    async with bench_store(backend, tmp) as store:
         return await _measure(store, tmp)
-    finally:
-        await store.close()
-
-
-async def _postgres(tmp: Path) -> dict[str, float]:
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(POSTGRES_URL, schema=schema)
-    await migrate(engine)
-    store = Store(engine)
-    try:
-        return await _measure(store, tmp)
-    finally:
-        await store.close()
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 def run() -> list[tuple[str, float, str]]:
@@ -108,9 +80,9 @@ def run() -> list[tuple[str, float, str]]:
         "append_ratio_to_exchange": "x the store's own cost of the exchange (floor, same run)",
         "verify_us_per_entry": "µs per entry verified (package re-hashed)",
     }
-    for backend, measure in (("sqlite", _sqlite), ("postgresql", _postgres)):
+    for backend in ("sqlite", "postgresql"):
         with tempfile.TemporaryDirectory() as folder:
-            for name, value in asyncio.run(measure(Path(folder))).items():
+            for name, value in asyncio.run(_on(backend, Path(folder))).items():
                 figures.append((f"evidence_{backend}_{name}", round(value, 3), units[name]))
     return figures
 

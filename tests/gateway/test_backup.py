@@ -24,6 +24,7 @@ from gateway.operate.backup import BackupError, backup, restore
 from gateway.runtime import Runtime
 from gateway.signing import Signers
 from tests.backends import POSTGRES_URL
+from tests.gateway.flows import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -199,7 +200,6 @@ async def test_each_backup_is_verified_and_a_missing_or_failed_one_is_told(
     import datetime as dt
 
     import aiohttp
-    from aiohttp import web
 
     from gateway.config import BackupSettings
     from gateway.operate.backup import take_daily_backup
@@ -234,19 +234,11 @@ async def test_each_backup_is_verified_and_a_missing_or_failed_one_is_told(
         )
         (raised,) = [c for c in changes if c.kind == "backup"]
         assert raised.text("vi").startswith("Sao lưu hằng ngày (Điều 18.2) không đạt")
-        runner = web.AppRunner(runtime.web_app())
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        try:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://{host}:{port}/readyz") as response:
-                    check = (await response.json())["checks"]["backup"]
-                async with http.get(f"http://{host}:{port}/metrics") as response:
-                    metrics = await response.text()
-        finally:
-            await runner.cleanup()
+        async with serving(runtime.web_app()) as url, aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/readyz") as response:
+                check = (await response.json())["checks"]["backup"]
+            async with http.get(f"{url}/metrics") as response:
+                metrics = await response.text()
     assert check["ok"] is False
     assert check["advisory"] is True  # serving goes on
     assert f"last verified {first.isoformat()}" in check["detail"]

@@ -36,7 +36,8 @@ from gateway.inbound.seen import StoreSeenDocIds
 from tests.adapters.conftest import client_for
 from tests.factories import document, organization, status
 
-CHROMIUM = Path("/usr/bin/chromium")
+from .browser import chromium, log_in
+
 #: Where the browser test saves its screenshots: a temporary folder, unless
 #: ``make screenshots`` names the README's (EDXML_SCREENSHOTS=docs/screenshots).
 SCREENSHOTS_ENV = "EDXML_SCREENSHOTS"
@@ -182,74 +183,57 @@ async def test_http_rules_csrf_roles_and_locks(site: Site) -> None:
 
 
 async def test_in_a_browser(site: Site, simulator: AxisSimulator, tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright
-
     named = os.environ.get(SCREENSHOTS_ENV)
     shots = Path(named) if named else tmp_path / "screenshots"  # never the tracked ones
     shots.mkdir(parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        try:
-            page = await browser.new_page(viewport={"width": 1200, "height": 800})
-            await page.goto(f"{site.url}/dashboard/login")
-            await page.fill("input[name=username]", "binhtt.vp")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("#login")
-            await page.wait_for_url(f"{site.url}/dashboard/")
-            assert await page.inner_text("#failed-count") == "1"
-            await page.screenshot(path=str(shots / "overview.png"), full_page=True)
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1200, "height": 800})
+        await log_in(page, site.url, "binhtt.vp", PASSWORD)
+        assert await page.inner_text("#failed-count") == "1"
+        await page.screenshot(path=str(shots / "overview.png"), full_page=True)
 
-            await page.goto(f"{site.url}/dashboard/sent")
-            await page.fill("#search", "05/UBND")
-            await page.press("#search", "Enter")
-            await page.click("text=05/UBND-VP")
-            await page.wait_for_selector("#grid")
-            assert "Đã gửi" in await page.inner_text("#grid")
+        await page.goto(f"{site.url}/dashboard/sent")
+        await page.fill("#search", "05/UBND")
+        await page.press("#search", "Enter")
+        await page.click("text=05/UBND-VP")
+        await page.wait_for_selector("#grid")
+        assert "Đã gửi" in await page.inner_text("#grid")
 
-            # VPCP reports 03 through the (simulated) axis; our poller brings it in, and the
-            # grid changes without a reload (Server-Sent Events)
-            await asyncio.sleep(0.3)  # the page's EventSource is connected
-            report = status(
-                sender=organization("000.00.00.G22"),
-                status_code="03",
-                description="Đã vào sổ",
-                timestamp=dt.datetime(2026, 11, 25, 9, 0),
-            )
-            async with client_for(simulator, "000.00.00.G22") as vpcp:
-                await vpcp.send_edoc(
-                    edxml.build(report), sender="000.00.00.G22", message_type="status"
-                )
-            async with client_for(simulator, "00.42.W00") as ours:
-                handover = _handover(site.store, site.blobs)
-                polled = await poll_once(ours, handover, StoreSeenDocIds(site.store))
-            assert len(polled.handed_over) == 1
-            # (a locator, not wait_for_function: the page's CSP refuses eval, as it should)
-            await page.locator("#grid .state-accepted").wait_for(timeout=10_000)
-            await page.screenshot(path=str(shots / "document.png"), full_page=True)
+        # VPCP reports 03 through the (simulated) axis; our poller brings it in, and the
+        # grid changes without a reload (Server-Sent Events)
+        await asyncio.sleep(0.3)  # the page's EventSource is connected
+        report = status(
+            sender=organization("000.00.00.G22"),
+            status_code="03",
+            description="Đã vào sổ",
+            timestamp=dt.datetime(2026, 11, 25, 9, 0),
+        )
+        async with client_for(simulator, "000.00.00.G22") as vpcp:
+            await vpcp.send_edoc(edxml.build(report), sender="000.00.00.G22", message_type="status")
+        async with client_for(simulator, "00.42.W00") as ours:
+            handover = _handover(site.store, site.blobs)
+            polled = await poll_once(ours, handover, StoreSeenDocIds(site.store))
+        assert len(polled.handed_over) == 1
+        # (a locator, not wait_for_function: the page's CSP refuses eval, as it should)
+        await page.locator("#grid .state-accepted").wait_for(timeout=10_000)
+        await page.screenshot(path=str(shots / "document.png"), full_page=True)
 
-            for name in ("received", "due", "reports"):
-                await page.goto(f"{site.url}/dashboard/{name}")
-                await page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-            await page.goto(f"{site.url}/dashboard/failures")
-            await page.screenshot(path=str(shots / "failures.png"), full_page=True)
-            await page.click("button.requeue")
-            await page.wait_for_url("**/dashboard/failures")
-            assert await page.locator("#failures [data-delivery]").count() == 0
-            assert await site.store.state_of(site.failed_delivery) == "queued"
+        for name in ("received", "due", "reports"):
+            await page.goto(f"{site.url}/dashboard/{name}")
+            await page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        await page.goto(f"{site.url}/dashboard/failures")
+        await page.screenshot(path=str(shots / "failures.png"), full_page=True)
+        await page.click("button.requeue")
+        await page.wait_for_url("**/dashboard/failures")
+        assert await page.locator("#failures [data-delivery]").count() == 0
+        assert await site.store.state_of(site.failed_delivery) == "queued"
 
-            viewer = await browser.new_page()
-            await viewer.goto(f"{site.url}/dashboard/login?lang=en")
-            await viewer.fill("input[name=username]", "cucl.vp")
-            await viewer.fill("input[name=password]", PASSWORD)
-            await viewer.click("#login")
-            assert "locked" in await viewer.inner_text("[role=alert]")
-        finally:
-            await browser.close()
+        viewer = await browser.new_page()
+        await viewer.goto(f"{site.url}/dashboard/login?lang=en")
+        await viewer.fill("input[name=username]", "cucl.vp")
+        await viewer.fill("input[name=password]", PASSWORD)
+        await viewer.click("#login")
+        assert "locked" in await viewer.inner_text("[role=alert]")
 
 
 def test_chromium_is_debians() -> None:
@@ -495,38 +479,23 @@ async def test_passwords_are_changed_by_their_owner_and_reset_by_an_admin(site: 
 async def test_every_page_fits_a_phone_and_the_admins_navigation_one_line(site: Site) -> None:
     """At 390 px no page scrolls sideways (wide tables scroll in their own box); at 1366 px
     the administrator's navigation stays on one line."""
-    from playwright.async_api import async_playwright
-
     pages = [
         "", "sent", "received", "due", "failures", "reports", "users", "admin", "audit",
         "password", f"documents/{site.message_id}",
     ]  # fmt: skip
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        try:
-            page = await browser.new_page(viewport={"width": 1366, "height": 800})
-            await page.goto(f"{site.url}/dashboard/login")
-            await page.fill("input[name=username]", "quantri.vp")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("#login")
-            await page.wait_for_url(f"{site.url}/dashboard/")
-            header = await page.eval_on_selector("header", "e => e.getBoundingClientRect().height")
-            assert header < 70, f"the header wraps: {header} px high"
-            await page.set_viewport_size({"width": 390, "height": 844})
-            wide = {}
-            for name in pages:
-                await page.goto(f"{site.url}/dashboard/{name}")
-                width = await page.evaluate("document.documentElement.scrollWidth")
-                if width > 390:
-                    wide[name] = width
-            assert not wide, f"pages wider than a 390 px phone: {wide}"
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1366, "height": 800})
+        await log_in(page, site.url, "quantri.vp", PASSWORD)
+        header = await page.eval_on_selector("header", "e => e.getBoundingClientRect().height")
+        assert header < 70, f"the header wraps: {header} px high"
+        await page.set_viewport_size({"width": 390, "height": 844})
+        wide = {}
+        for name in pages:
+            await page.goto(f"{site.url}/dashboard/{name}")
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            if width > 390:
+                wide[name] = width
+        assert not wide, f"pages wider than a 390 px phone: {wide}"
 
 
 async def test_closing_a_live_page_ends_its_stream_quietly(

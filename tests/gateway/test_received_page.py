@@ -23,11 +23,11 @@ from gateway.http.dashboard.accounts import create_user
 from gateway.http.dashboard.web import DashboardContext, build_dashboard
 from tests.gateway.flows import serving
 
+from .browser import chromium, log_in
 from .harness import Gateway, _key, _record
 
 OFFICE, VPCP = "000.00.01.H42", "000.00.00.G22"
 PASSWORD = "mật-khẩu-thử-nghiệm"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @dataclass
@@ -235,57 +235,42 @@ async def test_a_viewer_reads_but_cannot_act(exchange: Exchange) -> None:
 
 
 async def test_in_a_browser_at_a_desk_and_on_a_phone(exchange: Exchange, tmp_path: Path) -> None:
-    from playwright.async_api import async_playwright
-
     status_url = await _send_from_vpcp(exchange, "124", other_info={"priority": 3})
     named = os.environ.get("EDXML_SCREENSHOTS")
     shots = Path(named) if named else tmp_path
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
-        )  # fmt: skip
-        try:
-            page = await browser.new_page(viewport={"width": 1366, "height": 900})
-            await page.goto(f"{exchange.dashboard}/dashboard/login")
-            await page.fill("input[name=username]", "binhtt.vp")
-            await page.fill("input[name=password]", PASSWORD)
-            await page.click("#login")
-            await page.wait_for_url(f"{exchange.dashboard}/dashboard/")
-            await page.goto(f"{exchange.dashboard}/dashboard/received")
-            await page.click("#received a")
-            await page.wait_for_selector("#facts")
-            assert "Hỏa tốc" in await page.inner_text("#urgency")
-            await page.click("#act-register button")
-            await page.wait_for_selector("#action-done")
-            assert "03" in await page.inner_text("#action-done")
-            await page.screenshot(path=str(shots / "received-document.png"), full_page=True)
-            document_url = page.url
-            today = dt.datetime.now(VIETNAM).date().isoformat()
-            await page.goto(
-                f"{exchange.dashboard}/dashboard/reports/download?from={today}&to={today}"
-                "&agency=*.H42&format=register-in-html"
-            )
-            assert "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" in await page.inner_text("h1")
-            assert "124/VPCP-KGVX" in await page.inner_text("table")
-            await page.screenshot(path=str(shots / "register.png"), full_page=True)
-            await page.goto(document_url)
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1366, "height": 900})
+        await log_in(page, exchange.dashboard, "binhtt.vp", PASSWORD)
+        await page.goto(f"{exchange.dashboard}/dashboard/received")
+        await page.click("#received a")
+        await page.wait_for_selector("#facts")
+        assert "Hỏa tốc" in await page.inner_text("#urgency")
+        await page.click("#act-register button")
+        await page.wait_for_selector("#action-done")
+        assert "03" in await page.inner_text("#action-done")
+        await page.screenshot(path=str(shots / "received-document.png"), full_page=True)
+        document_url = page.url
+        today = dt.datetime.now(VIETNAM).date().isoformat()
+        await page.goto(
+            f"{exchange.dashboard}/dashboard/reports/download?from={today}&to={today}"
+            "&agency=*.H42&format=register-in-html"
+        )
+        assert "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" in await page.inner_text("h1")
+        assert "124/VPCP-KGVX" in await page.inner_text("table")
+        await page.screenshot(path=str(shots / "register.png"), full_page=True)
+        await page.goto(document_url)
 
-            await page.set_viewport_size({"width": 390, "height": 844})  # a phone
-            await page.reload()
-            await page.wait_for_selector("#facts")
-            width = await page.evaluate("document.documentElement.scrollWidth")
-            wide = await page.evaluate(
-                "[...document.querySelectorAll('body *')]"
-                ".filter(e => e.getBoundingClientRect().right > 391)"
-                ".map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8)"
-            )
-            await page.screenshot(path=str(shots / "received-document-phone.png"), full_page=True)
-            assert width <= 390, f"the page is {width} px wide on a 390 px phone: {wide}"
-        finally:
-            await browser.close()
+        await page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        await page.reload()
+        await page.wait_for_selector("#facts")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        wide = await page.evaluate(
+            "[...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > 391)"
+            ".map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 8)"
+        )
+        await page.screenshot(path=str(shots / "received-document-phone.png"), full_page=True)
+        assert width <= 390, f"the page is {width} px wide on a 390 px phone: {wide}"
     assert await _sender_sees(exchange, status_url) == "accepted"
 
 
