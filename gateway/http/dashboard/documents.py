@@ -18,8 +18,8 @@ from gateway.http.dashboard.pages import (
     CONTEXT,
     USER,
     current_user,
-    download,
     from_local,
+    package_file,
     render,
     visible_message,
 )
@@ -67,13 +67,7 @@ async def package(request: web.Request) -> web.StreamResponse:
 
 
 async def attachment(request: web.Request) -> web.StreamResponse:
-    view = await visible_message(request)
-    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
-    package = await asyncio.to_thread(edxml.parse, data)
-    for item in getattr(package, "attachments", ()):
-        if item.content_id == request.match_info["cid"] and item.data is not None:
-            return download(item.data, edxml.safe_filename(item.name), item.media_type)
-    raise web.HTTPNotFound(text="no such attachment")
+    return await package_file(request, (await visible_message(request)).package_ref)
 
 
 async def recall_document(request: web.Request) -> web.StreamResponse:

@@ -19,6 +19,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+import edxml
 from adapters.blobs import BlobStore
 from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.store.store import MessageView, Store
@@ -50,6 +51,7 @@ __all__ = [
     "download",
     "from_local",
     "local_time",
+    "package_file",
     "query_day",
     "render",
     "visible_message",
@@ -233,6 +235,22 @@ def download(data: bytes, filename: str, content_type: str = XLSX) -> web.Respon
         content_type=content_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+async def package_file(request: web.Request, package_ref: str) -> web.Response:
+    """The attached file ``{cid}`` of the package ``package_ref``: downloaded, or shown in
+    the browser (``?inline=1``, a PDF); its name made safe, its type never sniffed."""
+    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, package_ref)
+    package = await asyncio.to_thread(edxml.parse, data)
+    for item in getattr(package, "attachments", ()):
+        if item.content_id == request.match_info["cid"] and item.data is not None:
+            safe = edxml.safe_filename(item.name)
+            response = download(item.data, safe, item.media_type)
+            if request.query.get("inline") and item.media_type == "application/pdf":
+                response.headers["Content-Disposition"] = f'inline; filename="{safe}"'
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            return response
+    raise web.HTTPNotFound(text="no such attachment")
 
 
 def query_day(request: web.Request, name: str) -> dt.date | None:

@@ -27,7 +27,7 @@ from gateway.delivery.states import reported_status_may_follow
 from gateway.http.dashboard.pages import (
     CONTEXT,
     current_user,
-    download,
+    package_file,
     render,
 )
 from gateway.inbound.answers import report_status
@@ -137,16 +137,7 @@ def signature_verdict(checks: dict[str, Any]) -> list[str]:
 async def received_attachment(request: web.Request) -> web.StreamResponse:
     """A file of the document: shown in the browser (``?inline=1``, a PDF) or downloaded."""
     row = await _visible_received(request)
-    package = await _package(request, row)
-    for item in package.attachments:
-        if item.content_id == request.match_info["cid"] and item.data is not None:
-            response = download(item.data, edxml.safe_filename(item.name), item.media_type)
-            if request.query.get("inline") and item.media_type == "application/pdf":
-                safe = edxml.safe_filename(item.name)
-                response.headers["Content-Disposition"] = f'inline; filename="{safe}"'
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            return response
-    raise web.HTTPNotFound(text="no such attachment")
+    return await package_file(request, row["package_ref"])
 
 
 async def act_on_received(request: web.Request) -> web.StreamResponse:
