@@ -173,6 +173,9 @@ class EvidenceSettings(_Frozen):
     seal_minutes: float = Field(default=60.0, gt=0)
     #: The agency whose signing key seals (None: the first configured)
     seal_agency: str | None = None
+    #: An RFC 3161 time-stamping authority: each seal also carries its token (the seal's
+    #: time then rests on the authority, not on our clock); checked against tsa_trust_dir
+    tsa_url: str | None = None
 
 
 class SmtpSettings(_Frozen):

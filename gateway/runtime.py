@@ -60,7 +60,7 @@ from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds
 from gateway.operate.alerts import Alert, run_alerts, sinks_from_settings
 from gateway.operate.backup import run_daily_backups
-from gateway.operate.evidence import run_evidence
+from gateway.operate.evidence import http_timestamper, run_evidence
 from gateway.operate.memory import trim_memory_forever
 from gateway.operate.trust_expiry import operational_alerts
 from gateway.outbound.directory import run_directory_sync
@@ -359,6 +359,7 @@ class Runtime:
                 seal_minutes=sealing.seal_minutes,
                 seal_agency=sealing.seal_agency,
                 stop=s,
+                timestamper=http_timestamper(sealing.tsa_url) if sealing.tsa_url else None,
             ),
         )
         if settings.backup is not None:

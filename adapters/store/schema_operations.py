@@ -41,6 +41,8 @@ evidence_seals = sa.Table(
     sa.Column("signer", sa.String(40), nullable=True),  # whose key signed it
     sa.Column("signature", sa.Text, nullable=True),  # base64, over "seq|hash|at"
     sa.Column("certificates", sa.Text, nullable=True),  # PEM, the signer's first
+    # an RFC 3161 token over the same text (base64), when a TSA is configured
+    sa.Column("timestamp_token", sa.Text, nullable=True),
 )
 #: One row: the chain's head, how far the appender read, how far it was exported
 evidence_head = sa.Table(

@@ -13,7 +13,13 @@ import datetime as dt
 
 from adapters.blobs import BlobStore
 from gateway.config import GatewaySettings
-from gateway.operate.evidence import append_new, export_evidence, seal_evidence, verify_evidence
+from gateway.operate.evidence import (
+    append_new,
+    export_evidence,
+    http_timestamper,
+    seal_evidence,
+    verify_evidence,
+)
 from gateway.operate.layout import period_bounds
 from gateway.runtime import Runtime
 
@@ -25,7 +31,13 @@ async def run_evidence_command(settings: GatewaySettings, arguments: argparse.Na
         store, blobs = runtime.store, BlobStore(settings.data_dir / "blobs")
         appended = await append_new(store)
         if arguments.evidence_command == "seal":
-            sealed = await seal_evidence(store, runtime.signers, settings.evidence.seal_agency)
+            tsa = settings.evidence.tsa_url
+            sealed = await seal_evidence(
+                store,
+                runtime.signers,
+                settings.evidence.seal_agency,
+                timestamper=http_timestamper(tsa) if tsa else None,
+            )
             await store.audit("cli", "evidence.seal", str(sealed), None)
             print(f"evidence: {appended} entries appended; sealed up to {sealed or 'nothing new'}")
             return 0
@@ -42,7 +54,9 @@ async def run_evidence_command(settings: GatewaySettings, arguments: argparse.Na
             await store.audit("cli", "evidence.export", str(arguments.output), f"{count} entries")
             print(f"evidence: {count} entries from {start} to {end} in {arguments.output}")
             return 0 if count else 1
-        report = await verify_evidence(store, blobs, arguments.first, arguments.last)
+        report = await verify_evidence(
+            store, blobs, arguments.first, arguments.last, timestamps=runtime.inbound.timestamps
+        )
         await store.audit("cli", "evidence.verify", None, report.problem or "ok")
         if report.ok:
             print(f"evidence: {report.entries} entries and {report.seals} seals verified")

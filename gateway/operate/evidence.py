@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import zipfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from adapters.blobs import BlobNotFound, BlobStore
 from adapters.store.evidence import GENESIS, entry_hash
 from adapters.store.store import Store
+from edxml import TimestampError, TimestampValidator
 from gateway.signing import Signers
 
 __all__ = [
@@ -76,9 +78,31 @@ def _sealed_text(seq: int, hash_: str, at: dt.datetime) -> bytes:
     return f"{seq}|{hash_}|{at.isoformat()}".encode()
 
 
-async def seal_evidence(store: Store, signers: Signers, organ_id: str | None) -> int | None:
+Timestamper = Callable[[bytes], Awaitable[bytes]]
+
+
+def http_timestamper(url: str) -> Timestamper:
+    """An RFC 3161 client (pyhanko's) for ``url``: data -> the DER token over its SHA-256."""
+
+    async def stamp(data: bytes) -> bytes:
+        from pyhanko.sign.timestamps import HTTPTimeStamper  # noqa: PLC0415 (only with a TSA)
+
+        token = await HTTPTimeStamper(url).async_timestamp(hashlib.sha256(data).digest(), "sha256")
+        return bytes(token.dump())
+
+    return stamp
+
+
+async def seal_evidence(
+    store: Store,
+    signers: Signers,
+    organ_id: str | None,
+    *,
+    timestamper: Timestamper | None = None,
+) -> int | None:
     """Sign the head now with ``organ_id``'s key (None: the first key configured; no key:
-    an unsigned checkpoint). Returns the sealed sequence number, None if nothing is new."""
+    an unsigned checkpoint), with ``timestamper``'s RFC 3161 token over the same text when
+    given. Returns the sealed sequence number, None if nothing is new."""
     head = await store.evidence_head()
     sealed = await store.evidence_seals(head.seq)
     if head.seq == 0 or sealed:
@@ -99,19 +123,30 @@ async def seal_evidence(store: Store, signers: Signers, organ_id: str | None) ->
         seal["certificates"] = "".join(
             c.public_bytes(serialization.Encoding.PEM).decode() for c in identity.chain
         )
+    if timestamper is not None:
+        token = await timestamper(_sealed_text(head.seq, head.entry_hash, at))
+        seal["timestamp_token"] = base64.b64encode(token).decode()
     await store.add_seal(seal)
     return head.seq
 
 
-def _seal_problem(seal: dict[str, Any], entry: dict[str, Any] | None) -> str | None:
+def _seal_problem(
+    seal: dict[str, Any], entry: dict[str, Any] | None, timestamps: TimestampValidator | None
+) -> str | None:
     if entry is None or entry["entry_hash"] != seal["entry_hash"]:
         return f"seal {seal['seq']} does not match entry {seal['seq']}"
+    at = seal["at"] if seal["at"].tzinfo else seal["at"].replace(tzinfo=dt.UTC)
+    sealed = _sealed_text(int(seal["seq"]), seal["entry_hash"], at)
+    if seal.get("timestamp_token") and timestamps is not None:
+        try:
+            timestamps.validate(base64.b64decode(seal["timestamp_token"]), sealed)
+        except TimestampError as exc:
+            return f"the timestamp of seal {seal['seq']} does not hold: {exc}"
     if not seal.get("signature"):
         return None  # a checkpoint without a key: the chain alone proves the order
     certificate = x509.load_pem_x509_certificates(seal["certificates"].encode())[0]
     public = certificate.public_key()
-    at = seal["at"] if seal["at"].tzinfo else seal["at"].replace(tzinfo=dt.UTC)
-    data = _sealed_text(int(seal["seq"]), seal["entry_hash"], at)
+    data = sealed
     raw = base64.b64decode(seal["signature"])
     try:
         if isinstance(public, rsa.RSAPublicKey):
@@ -165,9 +200,15 @@ def check_chain(
 
 
 async def verify_evidence(
-    store: Store, blobs: BlobStore | None, first: int = 1, last: int | None = None
+    store: Store,
+    blobs: BlobStore | None,
+    first: int = 1,
+    last: int | None = None,
+    *,
+    timestamps: TimestampValidator | None = None,
 ) -> EvidenceReport:
-    """Check entries ``first``..``last`` (all: the whole log) and the seals among them."""
+    """Check entries ``first``..``last`` (all: the whole log) and the seals among them
+    (their RFC 3161 tokens too, against ``timestamps``' authorities)."""
     head = await store.evidence_head()
     last = head.seq if last is None else min(last, head.seq)
     entries = await store.evidence_entries(first, last)
@@ -187,7 +228,7 @@ async def verify_evidence(
     by_seq = {entry["seq"]: entry for entry in entries}
     for seal in seals:
         if problem is None:
-            problem = _seal_problem(seal, by_seq.get(int(seal["seq"])))
+            problem = _seal_problem(seal, by_seq.get(int(seal["seq"])), timestamps)
     return EvidenceReport(len(entries), len(seals), problem)
 
 
@@ -244,6 +285,7 @@ async def run_evidence(
     seal_minutes: float,
     seal_agency: str | None,
     stop: asyncio.Event,
+    timestamper: Timestamper | None = None,
 ) -> None:
     """Append what is new every few seconds, seal every ``seal_minutes``, until ``stop``."""
     last_seal = asyncio.get_running_loop().time()
@@ -251,7 +293,7 @@ async def run_evidence(
         try:
             await append_new(store)
             if asyncio.get_running_loop().time() - last_seal >= seal_minutes * 60:
-                await seal_evidence(store, signers, seal_agency)
+                await seal_evidence(store, signers, seal_agency, timestamper=timestamper)
                 last_seal = asyncio.get_running_loop().time()
         except Exception:  # the next pass tries again; nothing is lost, the rows are there
             log.exception("evidence log pass failed")

@@ -196,3 +196,63 @@ def test_the_commands_verify_name_the_broken_entry_and_export(
     received.write_bytes(b"<edXML>received 2</edXML>")  # one byte changed
     assert main(["evidence", "verify"]) == 1
     assert "BROKEN: the package of entry 2 was changed" in out.readouterr().out
+
+
+async def test_a_seal_carries_an_rfc3161_token_that_verify_checks(
+    store: Store, tmp_path: Path, pki: DevPki
+) -> None:
+    """With a time-stamping authority, each seal also carries its token over the sealed
+    text: the seal's time rests on the authority. A token over other data is found."""
+    import datetime as dt
+    import hashlib
+
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+
+    import edxml
+    from adapters.store.schema import evidence_seals
+    from devtools.devca import issue
+    from tests import pki as certificates
+
+    now = dt.datetime.now(dt.UTC)
+    tsa = issue(
+        certificates.name("Dev Time-Stamping Authority"),
+        issuer=pki.intermediate,
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=30),
+        extended_usage=(ExtendedKeyUsageOID.TIME_STAMPING,),
+    )
+    stamper = DummyTimeStamper(
+        tsa_cert=asn1_x509.Certificate.load(tsa.certificate.public_bytes(Encoding.DER)),
+        tsa_key=asn1_keys.PrivateKeyInfo.load(
+            tsa.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
+        ),
+    )
+
+    async def timestamper(data: bytes) -> bytes:
+        token = await stamper.async_timestamp(hashlib.sha256(data).digest(), "sha256")
+        return bytes(token.dump())
+
+    validator = edxml.Rfc3161Validator(
+        edxml.TrustStore(
+            roots=(pki.root.certificate,), intermediates=(pki.intermediate.certificate,)
+        )
+    )
+    blobs = BlobStore(tmp_path / "blobs")
+    await _exchange(store, blobs, 1)
+    await append_new(store)
+    await seal_evidence(store, _signers(pki), OFFICE, timestamper=timestamper)
+    assert (await verify_evidence(store, blobs, timestamps=validator)).ok
+    other = await timestamper(b"something else")
+    async with store.engine.begin() as connection:
+        await connection.execute(
+            evidence_seals.update().values(
+                timestamp_token=__import__("base64").b64encode(other).decode()
+            )
+        )
+    problem = (await verify_evidence(store, blobs, timestamps=validator)).problem
+    assert problem is not None
+    assert problem.startswith("the timestamp of seal 2 does not hold")

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("signer", sa.String(length=40), nullable=True),
         sa.Column("signature", sa.Text(), nullable=True),
         sa.Column("certificates", sa.Text(), nullable=True),
+        sa.Column("timestamp_token", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_evidence_seals")),
     )
     op.create_table(
