@@ -24,17 +24,6 @@ _TRIES = 50  # each round, one of the clerks registering at once wins
 
 
 class ClerkStore(StoreBase):
-    async def received_row(self, message_id: str) -> dict[str, Any] | None:
-        """A received document's row (None for anything else)."""
-        rows = await self._rows(
-            sa.select(messages).where(
-                messages.c.id == message_id,
-                messages.c.direction == "in",
-                messages.c.message_type == "edoc",
-            )
-        )
-        return rows[0]._asdict() if rows else None
-
     async def register_incoming(self, message_id: str, year: int) -> int:
         """The document's incoming number: the next of its agency's register for ``year``,
         or the one it already has (registering twice does not take a second number)."""

@@ -210,7 +210,7 @@ async def test_incoming_numbers_run_on_and_a_refusal_needs_its_reason(
         async with http.get(f"{base}/{newest}") as r:
             refused = await r.text()
         assert 'id="act-register"' not in refused  # a refused document is not registered
-    rows = {m: await exchange.ours.store.received_row(m) for m in (oldest, newest)}
+    rows = {m: await exchange.ours.store.inbound_message(m) for m in (oldest, newest)}
     assert rows[oldest] is not None
     assert rows[oldest]["incoming_number"] == 1
     assert rows[newest] is not None
@@ -229,7 +229,7 @@ async def test_a_viewer_reads_but_cannot_act(exchange: Exchange) -> None:
             assert 'id="actions"' not in await r.text()
         async with http.post(f"{url}/act", data={"csrf": csrf, "action": "register"}) as r:
             assert r.status == 403
-    row = await exchange.ours.store.received_row(received)
+    row = await exchange.ours.store.inbound_message(received)
     assert row is not None
     assert row["reported_status"] == "01"
 
@@ -308,7 +308,7 @@ async def test_a_recall_waits_for_the_clerk_who_agrees_or_refuses(exchange: Exch
         ) as r:
             assert r.status == 200
     states = {
-        m: (await exchange.ours.store.received_row(m) or {}).get("inbound_state")
+        m: (await exchange.ours.store.inbound_message(m) or {}).get("inbound_state")
         for m in (oldest, newest)
     }
     assert states == {oldest: "recalled", newest: "accepted"}

@@ -59,8 +59,8 @@ _ACTIONS = {
 
 async def _visible_received(request: web.Request) -> dict[str, Any]:
     store, user = request.app[CONTEXT].store, current_user(request)
-    row = await store.received_row(request.match_info["id"])
-    if row is None or not user.sees(row["recipient"] or ""):
+    row = await store.inbound_message(request.match_info["id"])
+    if row is None or row["message_type"] != "edoc" or not user.sees(row["recipient"] or ""):
         raise web.HTTPNotFound(text="no such document")
     return row
 
