@@ -132,6 +132,17 @@ class StoreBase:
             for listener in self.listeners:
                 listener(change)
 
+    async def _upsert(
+        self, table: sa.Table, key: dict[str, Any], values: dict[str, Any], **first: Any
+    ) -> None:
+        """Update the row ``key`` names with ``values``, or insert it with them and the
+        ``first`` defaults: one row per name (a job's heartbeat, a destination's circuit)."""
+        where = [table.c[column] == value for column, value in key.items()]
+        async with self.engine.begin() as connection:
+            moved = await connection.execute(table.update().where(*where).values(**values))
+            if moved.rowcount == 0:
+                await connection.execute(table.insert().values(**key, **{**first, **values}))
+
     async def _rows(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
         async with self.engine.connect() as connection:
             return list((await connection.execute(query)).all())

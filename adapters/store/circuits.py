@@ -20,14 +20,7 @@ class CircuitStore(StoreBase):
         """Record ``route``'s circuit (state, failures, opened_at, probe_ok, probe_answer,
         probed_at: each only when given)."""
         values["updated_at"] = self._clock()
-        async with self.engine.begin() as connection:
-            moved = await connection.execute(
-                circuits.update().where(circuits.c.route == route).values(**values)
-            )
-            if moved.rowcount == 0:
-                values.setdefault("state", "closed")
-                values.setdefault("failures", 0)
-                await connection.execute(circuits.insert().values(route=route, **values))
+        await self._upsert(circuits, {"route": route}, values, state="closed", failures=0)
 
     async def circuits(self) -> dict[str, dict[str, Any]]:
         found = {}

@@ -23,12 +23,7 @@ class Heartbeats(StoreBase):
         values: dict[str, Any] = {"at": now, "error": error}
         if error is None:
             values["ok_at"] = now
-        async with self.engine.begin() as connection:
-            moved = await connection.execute(
-                heartbeats.update().where(heartbeats.c.name == name).values(**values)
-            )
-            if moved.rowcount == 0:
-                await connection.execute(heartbeats.insert().values(name=name, **values))
+        await self._upsert(heartbeats, {"name": name}, values)
 
     async def stalled(self, name: str, now: dt.datetime, seconds: float) -> Beat | None:
         """The last beat of ``name`` when no pass has worked for ``seconds`` (None: it
