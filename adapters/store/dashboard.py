@@ -73,10 +73,11 @@ def _sent_to_any(codes: Sequence[str]) -> Any:
 
 def _sent_to(recipient: str, named: Sequence[str]) -> Any:
     """Messages with a recipient whose code contains ``recipient`` or whose name matches."""
-    fragment = f"%{recipient.replace('%', '').replace('_', '')}%"
     return messages.c.id.in_(
         sa.select(deliveries.c.message_id).where(
-            sa.or_(deliveries.c.recipient.like(fragment), deliveries.c.recipient.in_(named))
+            sa.or_(
+                deliveries.c.recipient.like(_contains(recipient)), deliveries.c.recipient.in_(named)
+            )
         )
     )
 

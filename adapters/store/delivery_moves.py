@@ -150,14 +150,13 @@ class DeliveryMoves(StoreBase):
         destination refused for good is not sent blindly again: only with ``permanent_too``
         (an operator who corrected the cause, e.g. the recipient was added to the axis)."""
         now = self._clock()
+        which = [deliveries.c.id == delivery_id, deliveries.c.state == FAILED]
+        if not permanent_too:
+            which.append(~deliveries.c.permanent)
         async with self._transaction() as connection:
             moved = await connection.execute(
                 deliveries.update()
-                .where(
-                    deliveries.c.id == delivery_id,
-                    deliveries.c.state == FAILED,
-                    sa.or_(sa.true() if permanent_too else sa.false(), ~deliveries.c.permanent),
-                )
+                .where(*which)
                 # a requeued delivery gets the whole retry schedule again
                 .values(
                     state=QUEUED,

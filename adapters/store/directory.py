@@ -32,14 +32,17 @@ NAMES_SECONDS = 30.0
 
 
 class DirectoryStore(StoreBase):
-    #: (when read, code -> name shown), shared by the pages of this process
-    _names: tuple[float, dict[str, str]] | None = None
+    #: (when read, code -> name shown, code -> that name folded), shared by this process
+    _names: tuple[float, dict[str, str], dict[str, str]] | None = None
 
     async def agency_names(self) -> dict[str, str]:
         """Code -> the name shown: the one an operator gave here, else the directory's."""
+        return (await self._named())[1]
+
+    async def _named(self) -> tuple[float, dict[str, str], dict[str, str]]:
         cached = self._names
         if cached is not None and time.monotonic() - cached[0] < NAMES_SECONDS:
-            return cached[1]
+            return cached
         rows = await self._rows(
             sa.select(
                 agencies.c.code,
@@ -48,15 +51,16 @@ class DirectoryStore(StoreBase):
         )
         pairs = [(str(row._mapping["code"]), row._mapping["shown"]) for row in rows]
         names = {code: str(name) for code, name in pairs if name and name != code}
-        self._names = (time.monotonic(), names)
-        return names
+        self._names = (time.monotonic(), names, {code: fold(n) for code, n in names.items()})
+        return self._names
 
     async def codes_named(self, text: str) -> list[str]:
         """The codes whose name (with or without diacritics) contains ``text``."""
         wanted = fold(text.strip())
         if not wanted:
             return []
-        return [code for code, name in (await self.agency_names()).items() if wanted in fold(name)]
+        _, _, folded = await self._named()
+        return [code for code, name in folded.items() if wanted in name]
 
     async def name_agency(self, code: str, name: str | None) -> None:
         """Give ``code`` a local name (``None``: back to the directory's), kept across syncs;
