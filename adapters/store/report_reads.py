@@ -87,9 +87,9 @@ class ReportReads(StoreBase):
     async def delivery_outcomes(
         self, agency: str, begin: dt.datetime, finish: dt.datetime
     ) -> list[dict[str, Any]]:
-        """Each delivery of the documents the agencies sent in [begin, finish): recipient,
-        state, last error, when the document was accepted and when it first arrived (None:
-        never)."""
+        """Each delivery of the documents the agencies sent in [begin, finish): its message,
+        recipient, state, last error, when the document was accepted and when it first
+        arrived (None: never)."""
         arrived = (
             sa.select(delivery_events.c.delivery_id, sa.func.min(delivery_events.c.at).label("at"))
             .where(delivery_events.c.to_state.in_(ARRIVAL_STATES))
@@ -98,6 +98,7 @@ class ReportReads(StoreBase):
         )
         rows = await self._rows(
             sa.select(
+                deliveries.c.message_id,
                 deliveries.c.recipient,
                 deliveries.c.state,
                 deliveries.c.last_error,

@@ -108,13 +108,10 @@ class PeriodReport:
     def _named(self, code: str) -> str:
         return f"{self.names[code]} ({code})" if code in self.names else code
 
-    def rows(self) -> list[tuple[str, str, object]]:
-        """(section, item, value): the flat form CSV is made of."""
+    def summary(self) -> list[tuple[str, str, object]]:
+        """(section, item, value) of the period's figures: the report's summary table."""
         total, rate = self.totals, self.same_day_rate
-        rows: list[tuple[str, str, object]] = [
-            ("Kỳ báo cáo", "từ ngày", self.start.strftime("%d/%m/%Y")),
-            ("Kỳ báo cáo", "đến ngày", self.end.strftime("%d/%m/%Y")),
-            ("Kỳ báo cáo", "cơ quan", self.agency_label or self.agency),
+        return [
             ("Văn bản đi", "số văn bản", self.sent),
             ("Văn bản đi", "lượt gửi", total.deliveries),
             ("Văn bản đi", "đã đến", total.arrived),
@@ -125,6 +122,15 @@ class PeriodReport:
             ("Văn bản đến", "số văn bản", self.received),
             ("Văn bản đến", "đã vào sổ", self.registered),
             ("Văn bản đến", "từ chối tiếp nhận", self.refused),
+        ]
+
+    def rows(self) -> list[tuple[str, str, object]]:
+        """(section, item, value): the flat form CSV is made of."""
+        rows: list[tuple[str, str, object]] = [
+            ("Kỳ báo cáo", "từ ngày", self.start.strftime("%d/%m/%Y")),
+            ("Kỳ báo cáo", "đến ngày", self.end.strftime("%d/%m/%Y")),
+            ("Kỳ báo cáo", "cơ quan", self.agency_label or self.agency),
+            *self.summary(),
         ]
         for code, line in sorted(self.by_recipient.items()):
             rows += [
@@ -161,7 +167,7 @@ class PeriodReport:
             sheet.append([line])
         sheet["A1"].font = Font(bold=True, size=14)
         sheet.append([])
-        for section, item, value in self.rows()[3:13]:
+        for section, item, value in self.summary():
             sheet.append([f"{section}: {item}", value])
         sheet.append([])
         sheet.append(_TABLE_HEAD)
@@ -184,7 +190,7 @@ class PeriodReport:
             )
             return f"<table><tr>{cells}</tr>{rows}</table>"
 
-        summary = [(f"{section}: {item}", value) for section, item, value in self.rows()[3:13]]
+        summary = [(f"{section}: {item}", value) for section, item, value in self.summary()]
         senders = [(self._named(k), v) for k, v in sorted(self.by_sender.items())]
         definitions = "".join(f"<li>{html.escape(text)}</li>" for text in DEFINITIONS)
         return (
@@ -223,8 +229,9 @@ async def period_report(
     names = await store.agency_names()
     report = PeriodReport(start, end, agency, agency_name(names, agency), names=names)
     bounds = period_bounds(start, end)
-    report.sent = len(await store.sent_documents(agency, *bounds))
-    for delivery in await store.delivery_outcomes(agency, *bounds):
+    outcomes = await store.delivery_outcomes(agency, *bounds)
+    report.sent = len({delivery["message_id"] for delivery in outcomes})  # each has one or more
+    for delivery in outcomes:
         line = report.by_recipient.setdefault(delivery["recipient"], RecipientLine())
         line.deliveries += 1
         if delivery["arrived_at"] is not None:
