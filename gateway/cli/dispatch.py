@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import sys
 from collections.abc import Callable
 
-from edxml import VIETNAM
 from gateway.cli import service as commands
 from gateway.cli.evidence import run_evidence_command
 from gateway.cli.poison import run_poison
 from gateway.config import GatewaySettings
+from gateway.operate.requeue import since_time
 
 __all__ = ["run_service_command"]
 
@@ -65,14 +64,13 @@ def _requeue(settings: GatewaySettings, arguments: argparse.Namespace, name: str
     destination = None
     if arguments.destination or arguments.since:
         try:
-            since = dt.datetime.fromisoformat(arguments.since or "")
+            since = since_time(arguments.since or "")
         except ValueError:
             print(f"{name}: --destination needs --since YYYY-MM-DDTHH:MM", file=sys.stderr)
             return 2
         if not arguments.destination:
             print(f"{name}: --since needs --destination", file=sys.stderr)
             return 2
-        since = since if since.tzinfo else since.replace(tzinfo=VIETNAM)
         destination = (arguments.destination, since)
     elif not arguments.delivery_ids:
         print(f"{name}: name the deliveries, or --destination and --since", file=sys.stderr)

@@ -111,8 +111,8 @@ async def seal_evidence(
     signer = organ_id or next(iter(sorted(signers.identities)), None)
     identity = signers.identities.get(signer or "")
     seal: dict[str, Any] = {"seq": head.seq, "at": at, "entry_hash": head.entry_hash}
+    data = _sealed_text(head.seq, head.entry_hash, at)
     if identity is not None:
-        data = _sealed_text(head.seq, head.entry_hash, at)
         key = identity.key
         if isinstance(key, rsa.RSAPrivateKey):
             raw = key.sign(data, padding.PKCS1v15(), hashes.SHA256())
@@ -124,7 +124,7 @@ async def seal_evidence(
             c.public_bytes(serialization.Encoding.PEM).decode() for c in identity.chain
         )
     if timestamper is not None:
-        token = await timestamper(_sealed_text(head.seq, head.entry_hash, at))
+        token = await timestamper(data)
         seal["timestamp_token"] = base64.b64encode(token).decode()
     await store.add_seal(seal)
     return head.seq
@@ -146,13 +146,12 @@ def _seal_problem(
         return None  # a checkpoint without a key: the chain alone proves the order
     certificate = x509.load_pem_x509_certificates(seal["certificates"].encode())[0]
     public = certificate.public_key()
-    data = sealed
     raw = base64.b64decode(seal["signature"])
     try:
         if isinstance(public, rsa.RSAPublicKey):
-            public.verify(raw, data, padding.PKCS1v15(), hashes.SHA256())
+            public.verify(raw, sealed, padding.PKCS1v15(), hashes.SHA256())
         elif isinstance(public, ec.EllipticCurvePublicKey):
-            public.verify(raw, data, ec.ECDSA(hashes.SHA256()))
+            public.verify(raw, sealed, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature:
         return f"the signature of seal {seal['seq']} does not verify"
     return None

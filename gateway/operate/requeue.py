@@ -13,8 +13,16 @@ import datetime as dt
 from collections.abc import Sequence
 
 from adapters.store.store import Store
+from edxml import VIETNAM
 
-__all__ = ["requeue_since"]
+__all__ = ["requeue_since", "since_time"]
+
+
+def since_time(text: str) -> dt.datetime:
+    """A moment as an operator writes it (ISO 8601), Vietnam time when it names no offset;
+    ``ValueError`` when it is not one."""
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)
 
 
 async def requeue_since(

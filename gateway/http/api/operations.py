@@ -5,7 +5,6 @@ a failed delivery.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 
 from aiohttp import web
 
@@ -22,7 +21,7 @@ from gateway.http.api.context import (
     require_agency,
 )
 from gateway.http.api.problems import ApiProblem, FieldProblem
-from gateway.operate.requeue import requeue_since
+from gateway.operate.requeue import requeue_since, since_time
 from gateway.outbound.accept import (
     AcceptanceError,
 )
@@ -136,14 +135,13 @@ async def post_requeue_since(request: web.Request) -> web.StreamResponse:
             400, "name the destination", [FieldProblem("destination", "required", "missing")]
         )
     try:
-        since = dt.datetime.fromisoformat(str(body.get("since", "")))
+        since = since_time(str(body.get("since", "")))
     except ValueError:
         raise ApiProblem(
             400,
             "since is a time (ISO 8601)",
             [FieldProblem("since", "format", repr(body.get("since")))],
         ) from None
-    since = since if since.tzinfo else since.replace(tzinfo=edxml.VIETNAM)
     requeued = await requeue_since(
         context.store,
         body["destination"],

@@ -17,7 +17,7 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if exc.status < 400 or exc.status not in _KNOWN or request.path.endswith("/events"):
+        if exc.status not in _KNOWN or request.path.endswith("/events"):
             raise
         return render(
             request,
