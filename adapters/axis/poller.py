@@ -1,5 +1,8 @@
 """Collecting what the axis holds for us: list → get → hand over → ``updateStatus``.
 
+The same loop serves every inbox shaped like the axis' (an ``Inbox``): a provincial LGSP's
+``/vanbans`` is listed, fetched and acknowledged the same way (``adapters.lgsp``).
+
 The pattern every client uses (spec 3.3), made safe against the axis' redeliveries
 (pitfall 13): an item stays in ``getReceivedEdocList`` until it is acknowledged, and may come
 back even after that, so a ``docId`` already handed over is acknowledged again and never
@@ -30,18 +33,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from adapters.axis.client import (
-    AxisClient,
-    AxisError,
-    AxisPermanentError,
-    AxisTransientError,
-    MessageType,
-    ReceivedItem,
-)
+from adapters.axis.types import AckStatus, MessageType, ReceivedItem
+from adapters.errors import RemoteServiceError
 
 __all__ = [
     "Handover",
     "HandoverRejected",
+    "Inbox",
     "MemorySeenDocIds",
     "PollReport",
     "SeenDocIds",
@@ -57,6 +55,16 @@ Handover = Callable[[ReceivedItem, bytes], Awaitable[None]]
 
 class HandoverRejected(Exception):
     """The package will never be accepted (unreadable, not for us): acknowledge it ``fail``."""
+
+
+class Inbox(Protocol):
+    """What the poller needs of a source: the axis client, an LGSP client."""
+
+    async def received_list(self, message_type: MessageType = "edoc") -> list[ReceivedItem]: ...
+
+    async def get_edoc(self, doc_id: str) -> bytes: ...
+
+    async def update_status(self, doc_id: str, status: AckStatus) -> None: ...
 
 
 class SeenDocIds(Protocol):
@@ -94,11 +102,11 @@ class PollReport:
 
 
 async def _acknowledge(
-    client: AxisClient, item: ReceivedItem, status: Literal["done", "fail"], report: PollReport
+    client: Inbox, item: ReceivedItem, status: Literal["done", "fail"], report: PollReport
 ) -> bool:
     try:
         await client.update_status(item.doc_id, status)
-    except AxisError as exc:
+    except RemoteServiceError as exc:
         # Not acknowledged: it comes back, and the seen-set makes that harmless.
         report.axis_errors.append(str(exc))
         return False
@@ -106,7 +114,7 @@ async def _acknowledge(
 
 
 async def _take(
-    client: AxisClient,
+    client: Inbox,
     item: ReceivedItem,
     handover: Handover,
     seen: SeenDocIds,
@@ -118,11 +126,11 @@ async def _take(
         return
     try:
         package = await client.get_edoc(item.doc_id)
-    except AxisTransientError as exc:
-        report.deferred.append(item.doc_id)
-        report.axis_errors.append(str(exc))
-        return
-    except AxisPermanentError as exc:
+    except RemoteServiceError as exc:
+        if exc.transient:
+            report.deferred.append(item.doc_id)
+            report.axis_errors.append(str(exc))
+            return
         log.warning("axis item %s cannot be fetched: %s", item.doc_id, exc)
         if await _acknowledge(client, item, "fail", report):
             report.rejected.append(item.doc_id)
@@ -145,7 +153,7 @@ async def _take(
 
 
 async def poll_once(
-    client: AxisClient,
+    client: Inbox,
     handover: Handover,
     seen: SeenDocIds,
     *,
@@ -156,7 +164,9 @@ async def poll_once(
     for message_type in message_types:
         try:
             items = await client.received_list(message_type)
-        except AxisTransientError as exc:
+        except RemoteServiceError as exc:
+            if not exc.transient:
+                raise
             report.axis_errors.append(str(exc))
             continue
         for item in items:
@@ -165,7 +175,7 @@ async def poll_once(
 
 
 async def poll_forever(
-    client: AxisClient,
+    client: Inbox,
     handover: Handover,
     seen: SeenDocIds,
     *,
@@ -178,8 +188,8 @@ async def poll_forever(
     while not stop.is_set():
         try:
             report = await poll_once(client, handover, seen)
-        except AxisPermanentError as exc:  # e.g. our credentials were revoked: say so, go on
-            log.error("axis poll refused: %s", exc)
+        except RemoteServiceError as exc:  # e.g. our credentials were revoked: say so, go on
+            log.error("poll refused: %s", exc)
             report = PollReport(axis_errors=[str(exc)])
         if on_report is not None:
             try:

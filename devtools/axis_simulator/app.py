@@ -1,11 +1,13 @@
-"""The simulator as a real HTTP server: the axis API, the SOAP hub face, an admin endpoint.
+"""The simulator as a real HTTP server: the axis API, the SOAP hub and LGSP faces, an admin
+endpoint.
 
     async with AxisSimulator(config) as simulator:     # listens on 127.0.0.1:<free port>
         client = AxisClient(AxisConfig(base_url=simulator.url, ...))
         simulator.faults.set(FaultPlan(burst_5xx=3))   # or PUT /_admin/faults
 
-The admin endpoint (``/_admin/faults``, ``/_admin/state``) needs ``Authorization: Bearer
-<admin_token>`` and exists only when the config sets a token; its errors are problem+json.
+The admin endpoint (``/_admin/faults``, ``/_admin/state``, ``/_admin/lgsp/revoke``) needs
+``Authorization: Bearer <admin_token>`` and exists only when the config sets a token; its
+errors are problem+json.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from adapters.axis.server import AxisRefusal, install_axis_routes, refusal_respo
 from devtools.axis_simulator.config import FaultPlan, SimulatorConfig
 from devtools.axis_simulator.faults import Fault, FaultInjector
 from devtools.axis_simulator.hub import AxisHub
+from devtools.axis_simulator.lgsp_face import LgspFace
 from devtools.axis_simulator.soap_face import install_soap_face
 
 __all__ = ["ADMIN_PREFIX", "AxisSimulator", "build_simulator_app"]
@@ -32,6 +35,7 @@ ADMIN_PREFIX = "/_admin"
 _HUB: web.AppKey[AxisHub] = web.AppKey("hub", AxisHub)
 _FAULTS: web.AppKey[FaultInjector] = web.AppKey("faults", FaultInjector)
 _CLOSING: web.AppKey[asyncio.Event] = web.AppKey("closing", asyncio.Event)
+_LGSP: web.AppKey[LgspFace] = web.AppKey("lgsp", LgspFace)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -121,6 +125,11 @@ def _install_admin(app: web.Application, token: str) -> None:
     async def get_state(request: web.Request) -> web.StreamResponse:
         return web.json_response(request.app[_HUB].summary())
 
+    async def revoke_lgsp_tokens(request: web.Request) -> web.StreamResponse:
+        request.app[_LGSP].revoke_all()
+        return web.json_response({"revoked": True})
+
+    app.router.add_post(f"{ADMIN_PREFIX}/lgsp/revoke", guarded(revoke_lgsp_tokens))
     app.router.add_get(f"{ADMIN_PREFIX}/faults", guarded(get_faults))
     app.router.add_put(f"{ADMIN_PREFIX}/faults", guarded(put_faults))
     app.router.add_get(f"{ADMIN_PREFIX}/state", guarded(get_state))
@@ -141,6 +150,8 @@ def build_simulator_app(config: SimulatorConfig) -> web.Application:
     app[_HUB], app[_FAULTS], app[_CLOSING] = hub, faults, closing
     install_axis_routes(app, hub)
     install_soap_face(app, hub)
+    app[_LGSP] = LgspFace(hub, config)
+    app[_LGSP].install(app)
     if config.admin_token:
         _install_admin(app, config.admin_token)
 
@@ -164,6 +175,10 @@ class AxisSimulator:
     @property
     def hub(self) -> AxisHub:
         return self.app[_HUB]
+
+    @property
+    def lgsp(self) -> LgspFace:
+        return self.app[_LGSP]
 
     @property
     def faults(self) -> FaultInjector:

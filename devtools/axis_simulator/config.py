@@ -16,7 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from adapters.errors import ConfigurationError
 
-__all__ = ["AgencyConfig", "FaultPlan", "SimulatorConfig", "SystemConfig", "load_simulator_config"]
+__all__ = [
+    "AgencyConfig",
+    "FaultPlan",
+    "LgspAccessConfig",
+    "SimulatorConfig",
+    "SystemConfig",
+    "load_simulator_config",
+]
 
 
 class _Frozen(BaseModel):
@@ -34,6 +41,15 @@ class AgencyConfig(_Frozen):
     code102: str = ""
 
 
+class LgspAccessConfig(_Frozen):
+    """How a system reaches the simulator's LGSP face: its application's client credentials
+    on the API manager and its unit's secret identifier (test and demo values only)."""
+
+    consumer_key: str
+    consumer_secret: str = Field(repr=False)
+    unit_secret: str = Field(repr=False)
+
+
 class SystemConfig(_Frozen):
     """A caller of the axis: a provincial system (``00.42.W00``) or a ministry's own id."""
 
@@ -42,6 +58,8 @@ class SystemConfig(_Frozen):
     secret_env: str | None = None
     name: str = ""
     agencies: tuple[AgencyConfig, ...] = ()
+    #: Given: the system may also use the LGSP face (``/token``, ``/truclienthong/v1.0.0``)
+    lgsp: LgspAccessConfig | None = None
 
     @model_validator(mode="after")
     def _one_secret(self) -> SystemConfig:
@@ -90,6 +108,8 @@ class SimulatorConfig(_Frozen):
     #: The admin endpoint's bearer token (faults, state); None disables the endpoint.
     admin_token: str | None = Field(default=None, repr=False)
     faults: FaultPlan = FaultPlan()
+    #: The LGSP face's access tokens last this long (``expires_in``)
+    lgsp_token_seconds: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _unique(self) -> SimulatorConfig:

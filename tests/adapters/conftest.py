@@ -8,9 +8,16 @@ import pytest
 
 from adapters.axis.client import AxisClient, AxisConfig
 from devtools.axis_simulator import AgencyConfig, AxisSimulator, SimulatorConfig, SystemConfig
+from devtools.axis_simulator.config import LgspAccessConfig
 
 VECTOR_SECRET = "test-secret-for-vectors"
 ADMIN_TOKEN = "admin-token-for-tests"
+#: Ninh Bình's access to its provincial LGSP (the simulator's LGSP face)
+LGSP_ACCESS = LgspAccessConfig(
+    consumer_key="ninh-binh-qlvb",
+    consumer_secret="consumer-secret-for-tests",  # noqa: S106 (a test value)
+    unit_secret="unit-secret-of-ninh-binh",  # noqa: S106 (a test value)
+)
 
 #: Ninh Bình (the vectors' system), the Government Office, and the sample's recipient.
 SYSTEMS = (
@@ -18,6 +25,7 @@ SYSTEMS = (
         system_id="00.42.W00",
         secret=VECTOR_SECRET,
         name="Ninh Bình (example)",
+        lgsp=LGSP_ACCESS,
         agencies=(
             AgencyConfig(code="000.00.00.H42", name="UBND tỉnh Ninh Bình"),
             AgencyConfig(code="000.00.01.H42", name="Văn phòng UBND tỉnh Ninh Bình", level=2),

@@ -1,0 +1,1 @@
+"""A provincial LGSP (Local Government Service Platform): the axis behind an API manager."""
