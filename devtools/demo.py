@@ -4,8 +4,10 @@ Everything lives under the project's ``demo-data/`` folder (nothing is written o
 a development PKI (made once with ``python -m devtools dev-ca``), the SQLite store and the
 blobs. The axis simulator runs in the same process with ``config/axis-simulator.json`` (its
 codes are examples); the gateway serves Ninh Bình (system 00.42.W00, agencies ``*.H42``)
-with the embedded queue. A small "Government Office" robot on the simulator's side answers
-the documents it receives with 01 and 03, so states move while you watch.
+with the embedded queue, and reaches Tây Ninh (``*.H53``) through the province's LGSP (the
+simulator's LGSP face) to show the second transport. A small "Government Office" robot on
+the simulator's side answers the documents it receives with 01 and 03, so states move while
+you watch.
 
 On first start it seeds a few documents in different states (sent and answered, failed
 because the axis does not know the recipient, urgent and overdue), received documents of
@@ -34,7 +36,7 @@ from adapters.store.schema import users
 from devtools.axis_simulator import AxisSimulator, load_simulator_config
 from devtools.dev_ca_files import write_dev_pki
 from edxml import vietnam_now
-from gateway.config import AxisSettings, GatewaySettings, SigningKeySettings
+from gateway.config import AxisSettings, GatewaySettings, LgspSettings, SigningKeySettings
 from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.routing import Route
 from gateway.http.api.clients import create_client
@@ -49,6 +51,11 @@ __all__ = ["run_demo"]
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN, ADMIN_PASSWORD = "quantri.vp", "demo-mat-khau"
 _SECRET_ENV = "EDXML_DEMO_AXIS_SECRET"  # noqa: S105 (a variable's name)
+#: The simulator's demo LGSP secrets (config/axis-simulator.json), never real ones
+_LGSP_SECRETS = {
+    "EDXML_DEMO_LGSP_CONSUMER_SECRET": "demo-consumer-secret",
+    "EDXML_DEMO_LGSP_UNIT_SECRET": "demo-unit-secret-ninh-binh",
+}
 _VPCP_SECRET = "demo-secret-vpcp"  # noqa: S105 (the simulator's demo secret for the Office)
 VPCP = "000.00.00.G22"
 
@@ -75,8 +82,21 @@ def _settings(folder: Path, keys: Path, axis_url: str) -> GatewaySettings:
             secret_env=_SECRET_ENV,
             poll_interval_seconds=2,
         ),
+        # Ninh Bình's LGSP serves the same system: the axis poller already reads its inbox
+        lgsp={
+            "lgsp": LgspSettings(
+                base_url=axis_url,
+                consumer_key="ninh-binh-qlvb",
+                consumer_secret_env="EDXML_DEMO_LGSP_CONSUMER_SECRET",  # noqa: S106 (a name)
+                unit_secret_env="EDXML_DEMO_LGSP_UNIT_SECRET",  # noqa: S106 (a name)
+                poll=False,
+            )
+        },
         own_agencies=("*.H42",),
-        routes=(Route(pattern="*", destination="axis"),),
+        routes=(
+            Route(pattern="*.H53", destination="lgsp"),
+            Route(pattern="*", destination="axis"),
+        ),
         signing_keys=signing_keys,
         trust_dir=keys / "trust",
         pdf_signature_policy="off",
@@ -270,6 +290,7 @@ async def run_demo(folder: Path, host: str, port: int) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     os.environ[_SECRET_ENV] = "demo-secret-ninh-binh"  # the simulator's demo secret, not a real one
+    os.environ.update(_LGSP_SECRETS)
     simulator_config = load_simulator_config(ROOT / "config" / "axis-simulator.json")
     async with AxisSimulator(simulator_config) as simulator:
         settings = _settings(folder, keys, simulator.url)
@@ -288,6 +309,7 @@ async def run_demo(folder: Path, host: str, port: int) -> None:
             print(
                 f"  axis simulator {simulator.url} (system 00.42.W00, secret demo-secret-ninh-binh)"
             )
+            print(f"  Tây Ninh (*.H53) through the simulated LGSP: {simulator.url}/truclienthong")
             print(f"  data in {folder}/ (delete it to start afresh); Ctrl-C stops", flush=True)
             robot = asyncio.create_task(_vpcp_robot(simulator, stop))
             examples = asyncio.create_task(

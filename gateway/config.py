@@ -37,6 +37,7 @@ from gateway.config_sections import (
     BackupSettings,
     EvidenceSettings,
     FacadeSystemSettings,
+    LgspSettings,
     RestEndpointSettings,
     SigningKeySettings,
     SmtpSettings,
@@ -56,6 +57,7 @@ __all__ = [
     "EvidenceSettings",
     "FacadeSystemSettings",
     "GatewaySettings",
+    "LgspSettings",
     "RestEndpointSettings",
     "SigningKeySettings",
     "SmtpSettings",
@@ -79,6 +81,8 @@ class GatewaySettings(BaseSettings):
     redis_url: str | None = None  # redis://...; None: in-process coordination
     redis_prefix: str = "edxml"
     axis: AxisSettings | None = None
+    #: Provincial LGSP platforms by the destination name routes use (e.g. ``lgsp``)
+    lgsp: dict[str, LgspSettings] = {}
     soap_hubs: dict[str, SoapHubSettings] = {}
     rest_endpoints: dict[str, RestEndpointSettings] = {}
     routes: tuple[Route, ...] = (Route(pattern="*", destination="axis"),)
@@ -182,6 +186,18 @@ class GatewaySettings(BaseSettings):
                 raise ValueError(
                     f"trust_policy.{kind} names unknown trust sets {', '.join(unknown)}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _destinations_named_once(self) -> GatewaySettings:
+        named: dict[str, str] = {"local": "built in", "axis": "axis"}
+        for section in ("lgsp", "soap_hubs", "rest_endpoints"):
+            for name in getattr(self, section):
+                if name in named:
+                    raise ValueError(
+                        f"{section}.{name}: the destination {name!r} is already {named[name]}"
+                    )
+                named[name] = section
         return self
 
     @property

@@ -19,6 +19,7 @@ from pydantic import (
 
 from adapters.axis.client import AxisConfig
 from adapters.errors import ConfigurationError
+from adapters.lgsp.types import LgspConfig
 from adapters.ministry_rest import MinistryRestConfig
 from adapters.pkcs11 import open_token_key, token_certificate
 from adapters.soap_hub import SoapHubConfig
@@ -30,6 +31,7 @@ __all__ = [
     "AlertWebhookSettings",
     "AxisSettings",
     "FacadeSystemSettings",
+    "LgspSettings",
     "RestEndpointSettings",
     "SigningKeySettings",
     "SmtpSettings",
@@ -63,6 +65,43 @@ class AxisSettings(_Frozen):
             base_url=self.base_url,
             system_id=self.system_id,
             secret=secret,
+            timeout_seconds=self.timeout_seconds,
+            max_connections=self.max_connections,
+        )
+
+
+class LgspSettings(_Frozen):
+    """A provincial LGSP in front of the axis: its API manager's address, our application's
+    client credentials there, and our unit's secret identifier (both secrets in variables)."""
+
+    base_url: str = Field(pattern=r"^https?://")
+    consumer_key: str
+    consumer_secret_env: str
+    unit_secret_env: str
+    api_path: str = "/truclienthong/v1.0.0"
+    token_path: str = "/token"  # noqa: S105 (a path)
+    #: The header that carries the unit's secret identifier
+    secret_header: str = "secret"  # noqa: S105 (a header's name)
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_connections: int = Field(default=10, ge=1)
+    #: Poll its inbox (``GET /vanbans``) for documents and statuses sent to us
+    poll: bool = True
+    poll_interval_seconds: float = Field(default=30.0, gt=0)
+
+    def client_config(self, environ: Mapping[str, str]) -> LgspConfig:
+        secrets = {}
+        for name in (self.consumer_secret_env, self.unit_secret_env):
+            secrets[name] = environ.get(name, "")
+            if not secrets[name]:
+                raise ConfigurationError(f"set {name}: a secret of the LGSP at {self.base_url}")
+        return LgspConfig(
+            base_url=self.base_url,
+            consumer_key=self.consumer_key,
+            consumer_secret=secrets[self.consumer_secret_env],
+            unit_secret=secrets[self.unit_secret_env],
+            api_path=self.api_path,
+            token_path=self.token_path,
+            secret_header=self.secret_header,
             timeout_seconds=self.timeout_seconds,
             max_connections=self.max_connections,
         )

@@ -3,8 +3,8 @@
 One code path for both deployments (docs/architecture.md): the settings choose SQLite or PostgreSQL,
 the embedded queue or RabbitMQ, in-process or Redis coordination. ``run_workers`` runs what
 a worker process does: the dispatcher (embedded claims, or a RabbitMQ consumer plus the
-outbox relay under a leader lock) and the axis poller under its own leader lock, so that
-only one process of a deployment polls the axis at a time.
+outbox relay under a leader lock) and a poller per inbox (the axis, each LGSP) under its own
+leader lock, so that only one process of a deployment polls each at a time.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import signal
@@ -25,29 +26,20 @@ from redis import asyncio as aioredis
 
 import edxml
 from adapters.axis.client import AxisClient
-from adapters.axis.poller import HandoverRejected, poll_forever
+from adapters.axis.poller import HandoverRejected, PollReport, poll_forever
 from adapters.axis.server import Freshness, install_axis_routes
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import ConfigurationError
-from adapters.ministry_rest import MinistryRestClient
 from adapters.redis import LeaderLock, LocalLock, RedisLock, while_leader
 from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.redis.limits import RedisLimit
 from adapters.redis.membership import Membership
-from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, Store
 from gateway.config import GatewaySettings
 from gateway.delivery.budget import ConnectionBudget
-from gateway.delivery.destinations import (
-    AxisDestination,
-    Destination,
-    LocalDestination,
-    RestDestination,
-    SoapHubDestination,
-    UnreadablePackage,
-)
+from gateway.delivery.destinations import UnreadablePackage
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.work_queue import EmbeddedQueue, RabbitQueue, WorkQueue
 from gateway.http.api.app import MAX_REQUEST_BYTES, ApiContext, build_api
@@ -64,6 +56,7 @@ from gateway.operate.evidence import http_timestamper, run_evidence
 from gateway.operate.memory import trim_memory_forever
 from gateway.operate.trust_expiry import operational_alerts
 from gateway.outbound.directory import run_directory_sync
+from gateway.remotes import Polled, open_remotes
 from gateway.signing import Signers
 from gateway.trust import TrustMaterial, load_trust_material, reload_trust
 
@@ -114,22 +107,10 @@ class Runtime:
             await migrate(engine)  # the embedded mode migrates on start
         self.store = Store(engine, outbox=not settings.embedded)
         self.blobs = BlobStore(settings.data_dir / "blobs")
-        destinations: dict[str, Destination] = {"local": LocalDestination(self._receive_locally)}
-        if settings.axis is not None:
-            self.axis = await self._stack.enter_async_context(
-                AxisClient(settings.axis.client_config(self._environ))
-            )
-            destinations["axis"] = AxisDestination(self.axis)
-        for name, hub in settings.soap_hubs.items():
-            client = await self._stack.enter_async_context(
-                SoapHubClient(hub.client_config(self._environ))
-            )
-            destinations[name] = SoapHubDestination(client, name)
-        for name, endpoint in settings.rest_endpoints.items():
-            rest = await self._stack.enter_async_context(
-                MinistryRestClient(endpoint.client_config(self._environ))
-            )
-            destinations[name] = RestDestination(rest, name)
+        self.remotes = await open_remotes(
+            settings, self._environ, self._stack, self._receive_locally
+        )
+        self.axis = self.remotes.axis
         if settings.redis_url is not None:
             self.redis = aioredis.from_url(settings.redis_url)
             self._stack.push_async_callback(self.redis.aclose)
@@ -161,7 +142,7 @@ class Runtime:
         self.dispatcher = Dispatcher(
             self.store,
             self.blobs,
-            destinations,
+            self.remotes.destinations,
             retry=settings.retry,
             limit_per_destination=settings.workers.limit_per_destination,
             circuit_failures=settings.workers.circuit_failures,
@@ -226,6 +207,23 @@ class Runtime:
         except (NotImplementedError, AttributeError, RuntimeError):
             return  # no SIGHUP here (Windows) or not the main thread: reload by restart
         self._stack.callback(loop.remove_signal_handler, signal.SIGHUP)
+
+    async def _poll(self, polled: Polled, stop: asyncio.Event) -> None:
+        """One inbox's poller: every item handed to the inbound pipeline once, each pass
+        recorded as a heartbeat (a stalled poller is an alert)."""
+        store = self.store
+
+        async def beat(report: PollReport) -> None:
+            await store.beat(polled.heartbeat, error="; ".join(report.axis_errors)[:500] or None)
+
+        await poll_forever(
+            polled.inbox,
+            self.inbound.handover(polled.source),
+            StoreSeenDocIds(store, polled.source),
+            interval_seconds=polled.interval_seconds,
+            stop=stop,
+            on_report=beat,
+        )
 
     async def _receive_locally(self, job: DeliveryJob, package: bytes) -> str:
         """An agency of ours: handed to our own inbound pipeline, exactly as a package from
@@ -371,20 +369,8 @@ class Runtime:
                 "directory",
                 lambda s: run_directory_sync(store, axis, interval_seconds=every, stop=s),
             )
-        if axis is not None and axis_settings is not None and axis_settings.poll:
-            leading(
-                "poller",
-                lambda s: poll_forever(
-                    axis,
-                    self.inbound.handover(),
-                    StoreSeenDocIds(store),
-                    interval_seconds=axis_settings.poll_interval_seconds,
-                    stop=s,
-                    on_report=lambda report: store.beat(
-                        "poller", error="; ".join(report.axis_errors)[:500] or None
-                    ),
-                ),
-            )
+        for polled in self.remotes.polled:
+            leading(polled.heartbeat, functools.partial(self._poll, polled))
         try:
             await stop.wait()
         finally:

@@ -297,6 +297,6 @@ class LgspClient:
         (the platform behind it answers): the number of items waiting for us."""
         if self._session is None:
             raise RuntimeError("use the LgspClient inside 'async with'")
-        self.tokens.refused(await self.tokens.bearer(self._session))
+        await self.tokens.renew(self._session)
         answer = await self._call("GET", "/vanbans", "GET /vanbans")
         return len(answer.get("data") or [])

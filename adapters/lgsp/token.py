@@ -62,6 +62,12 @@ class TokenSource:
                 token = self._token = await self._fetch(session)
             return token.value
 
+    async def renew(self, session: aiohttp.ClientSession) -> str:
+        """A new token whatever the current one's age (a probe: the API manager answers)."""
+        async with self._lock:
+            self._token = await self._fetch(session)
+            return self._token.value
+
     def refused(self, value: str) -> None:
         """The platform answered 401 to ``value``: forget it (if it is still the current)."""
         if self._token is not None and self._token.value == value:

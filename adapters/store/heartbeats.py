@@ -1,5 +1,6 @@
-"""Periodic jobs say they ran: the axis poller records each pass (and whether it worked), so
-an alert can tell when it stalled — in whichever process holds its lock."""
+"""Periodic jobs say they ran: each poller (the axis' ``poller``, an LGSP's ``poller:<name>``)
+records each pass (and whether it worked), so an alert can tell when it stalled — in
+whichever process holds its lock."""
 
 from __future__ import annotations
 
@@ -28,13 +29,23 @@ class Heartbeats(StoreBase):
     async def stalled(self, name: str, now: dt.datetime, seconds: float) -> Beat | None:
         """The last beat of ``name`` when no pass has worked for ``seconds`` (None: it
         works, or it never ran here — no poller is configured)."""
-        rows = await self._rows(sa.select(heartbeats).where(heartbeats.c.name == name))
-        if not rows:
-            return None
-        beat = Beat(as_utc(rows[0].ok_at), rows[0].error)
-        if beat.ok_at is not None and (now - beat.ok_at).total_seconds() <= seconds:
-            return None
-        return beat
+        return (await self.stalled_family(name, now, seconds)).get(name)
+
+    async def stalled_family(
+        self, family: str, now: dt.datetime, seconds: float
+    ) -> dict[str, Beat]:
+        """``stalled`` for ``family`` and every ``family:<name>`` at once, by name."""
+        rows = await self._rows(
+            sa.select(heartbeats).where(
+                sa.or_(heartbeats.c.name == family, heartbeats.c.name.startswith(f"{family}:"))
+            )
+        )
+        found = {}
+        for row in rows:
+            beat = Beat(as_utc(row.ok_at), row.error)
+            if beat.ok_at is None or (now - beat.ok_at).total_seconds() > seconds:
+                found[row.name] = beat
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 Each part is tried on its own and reported on one line — the store (and its migration
 level), the broker, Redis, every signing key, each trust set, the axis (an
-authenticated ``countReceiveEdoc``) and the alerts' SMTP server (a login, nothing sent) —
+authenticated ``countReceiveEdoc``), each LGSP (a token, then its inbox read) and the
+alerts' SMTP server (a login, nothing sent) —
 so a wrong password or an unreachable host is named before the gateway is started.
 Secrets never appear in the report.
 """
@@ -22,10 +23,11 @@ import edxml
 from adapters.axis.client import AxisClient
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import ConfigurationError
+from adapters.lgsp.client import LgspClient
 from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
 from adapters.store.engine import create_engine
 from edxml import load_crls, load_trust_store
-from gateway.config import AxisSettings, GatewaySettings, SigningKeySettings
+from gateway.config import AxisSettings, GatewaySettings, LgspSettings, SigningKeySettings
 from gateway.operate.alerts import EmailSink
 
 __all__ = ["check_config"]
@@ -98,6 +100,13 @@ async def _axis(axis: AxisSettings) -> str:
     return f"{axis.base_url} as {axis.system_id}, {waiting} waiting for us"
 
 
+async def _lgsp(platform: LgspSettings) -> str:
+    async with LgspClient(platform.client_config(os.environ)) as client:
+        waiting = await client.probe()
+    who = f"{platform.base_url} as {platform.consumer_key}"
+    return f"{who}, token granted, {waiting} waiting for us"
+
+
 def _probes(settings: GatewaySettings) -> dict[str, Probe]:
     """Every part the settings configure, each with the probe that tries it."""
     probes: dict[str, Probe] = {"store": functools.partial(_store, settings)}
@@ -111,6 +120,8 @@ def _probes(settings: GatewaySettings) -> dict[str, Probe]:
         probes[f"trust {name}"] = functools.partial(_trust_set, settings, name, folder)
     if settings.axis is not None:
         probes["axis"] = functools.partial(_axis, settings.axis)
+    for name, platform in settings.lgsp.items():
+        probes[f"lgsp {name}"] = functools.partial(_lgsp, platform)
     smtp = settings.alerts.smtp
     if smtp is not None:
         password = os.environ.get(smtp.password_env) if smtp.password_env else None

@@ -16,6 +16,7 @@ from typing import Protocol
 import edxml
 from adapters.axis.client import AxisClient, MessageType
 from adapters.errors import RemoteServiceError
+from adapters.lgsp.client import LgspClient
 from adapters.ministry_rest import MinistryRestClient
 from adapters.soap_hub import SoapHubClient
 from adapters.store.store import DeliveryJob
@@ -23,7 +24,9 @@ from adapters.store.store import DeliveryJob
 __all__ = [
     "AxisDestination",
     "Destination",
+    "LgspDestination",
     "LocalDestination",
+    "LocalReceiver",
     "RestDestination",
     "SoapHubDestination",
     "UnreadablePackage",
@@ -88,6 +91,31 @@ class AxisDestination:
 
     async def probe(self) -> bool:
         await self._client.count_received("edoc")  # authenticated, answers a number
+        return True
+
+
+class LgspDestination:
+    """A provincial LGSP in front of the axis: ``POST /vanbans`` with ``to`` = the one
+    recipient, as on the axis. The platform publishes no sent list to ask, so an attempt in
+    doubt is sent again (the README says so)."""
+
+    can_look_up, idempotent = False, False
+
+    def __init__(self, client: LgspClient, name: str) -> None:
+        self.name = name
+        self._client = client
+
+    async def deliver(self, job: DeliveryJob, package: bytes) -> str | None:
+        message_type: MessageType = "status" if job.message_type == "status" else "edoc"
+        return await self._client.send_edoc(
+            package, message_type=message_type, to=json.dumps([job.recipient])
+        )
+
+    async def find_delivered(self, job: DeliveryJob) -> list[str]:
+        return []  # no sent list: an attempt in doubt is sent again
+
+    async def probe(self) -> bool:
+        await self._client.probe()  # a new token, then the inbox read
         return True
 
 

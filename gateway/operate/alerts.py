@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,6 +29,7 @@ from adapters.store.schema import alerts, deliveries, messages
 from adapters.store.store import Store, utc_now
 from gateway.config import AlertSettings
 from gateway.operate.alert_sinks import AlertSink, EmailSink, WebhookSink, sinks_from_settings
+from gateway.operate.alert_texts import RESOLVED, describe
 from gateway.signing import Signers
 
 __all__ = [
@@ -56,54 +56,6 @@ Kind = Literal[
 #: Conditions the store does not hold (the backups' status file): now -> the alerts holding
 ExtraConditions = Callable[[dt.datetime], Sequence["Alert"]]
 
-_TEXTS: dict[str, dict[str, str]] = {
-    "destination": {
-        "vi": "Điểm đến {route} đang lỗi: {failing} lượt gửi chờ thử lại hoặc thất bại; "
-        "lỗi gần nhất: {error}",
-        "en": "Destination {route} is failing: {failing} deliveries waiting on a retry or "
-        "failed; last error: {error}",
-    },
-    "dead_letters": {
-        "vi": "{count} lượt gửi thất bại cần xử lý (trước đó {previous})",
-        "en": "{count} failed deliveries need an operator (previously {previous})",
-    },
-    "test": {
-        "vi": "Thử kênh cảnh báo của cổng edXML: nếu nhận được thư này, kênh đã hoạt động",
-        "en": "A test of the edXML gateway's alert channel: if this arrived, it works",
-    },
-    "unsigned": {
-        "vi": "{count} gói tin của {agency} chưa gửi được vì chưa có khóa ký số (Điều 5.2); "
-        "cấu hình khóa ký để gửi",
-        "en": "{count} packages of {agency} wait for a signature: no signing key is "
-        "configured for it (Điều 5.2)",
-    },
-    "backup": {
-        "vi": "Sao lưu hằng ngày (Điều 18.2) không đạt: {problem}",
-        "en": "The daily backup (Điều 18.2) is not right: {problem}",
-    },
-    "poller": {
-        "vi": "Bộ nhận văn bản từ trục không hoàn thành lượt nào từ {since}: {error}",
-        "en": "The axis poller has completed no pass since {since}: {error}",
-    },
-    "trust_anchor": {
-        "vi": "Chứng thư tin cậy {name} hết hạn sau {days} ngày ({when}): đặt chứng thư mới vào "
-        "thư mục tin cậy rồi gửi SIGHUP",
-        "en": "Trusted certificate {name} expires in {days} days ({when}): put its successor in "
-        "the trust folder and send SIGHUP",
-    },
-    "crl": {
-        "vi": "Danh sách thu hồi (CRL) của {name} cần cập nhật trước {when}: tải CRL mới vào "
-        "thư mục tin cậy rồi gửi SIGHUP",
-        "en": "The CRL of {name} needs its update by {when}: put the new CRL in the trust "
-        "folder and send SIGHUP",
-    },
-    "certificate": {
-        "vi": "Chứng thư số ký của {agency} hết hạn sau {days} ngày ({expires})",
-        "en": "The signing certificate of {agency} expires in {days} days ({expires})",
-    },
-}
-_RESOLVED = {"vi": "Đã hết: ", "en": "Resolved: "}
-
 
 @dataclass(frozen=True)
 class Alert:
@@ -126,7 +78,7 @@ class AlertChange:
     at: dt.datetime
 
     def text(self, lang: str = "vi") -> str:
-        prefix = _RESOLVED[lang] if self.change == "resolved" else ""
+        prefix = RESOLVED[lang] if self.change == "resolved" else ""
         return prefix + describe(self.kind, self.params, lang)
 
     def as_json(self) -> dict[str, Any]:
@@ -142,25 +94,6 @@ class AlertChange:
 
 
 #: The destinations every deployment has, by the names their readers know them by
-_ROUTES = {
-    "vi": {"axis": "Trục liên thông quốc gia", "local": "chuyển nội bộ"},
-    "en": {"axis": "the national axis", "local": "local hand-over"},
-}
-
-
-def describe(kind: str, params: Mapping[str, Any], lang: str = "vi") -> str:
-    """The alert's sentence in ``lang`` (vi or en)."""
-    lang = "en" if lang == "en" else "vi"
-    values = {key: params.get(key, "?") for key in _fields(_TEXTS[kind][lang])}
-    if "route" in values:
-        values["route"] = _ROUTES[lang].get(str(values["route"]), values["route"])
-    return _TEXTS[kind][lang].format_map(values)
-
-
-def _fields(template: str) -> list[str]:
-    return [name for _, name, _, _ in string.Formatter().parse(template) if name]
-
-
 # -- conditions -----------------------------------------------------------------------------
 
 
@@ -236,10 +169,12 @@ async def conditions(
         Alert(f"unsigned:{row.sender}", "unsigned", {"agency": row.sender, "count": row.n})
         for row in waiting_signature
     )
-    stalled = await store.stalled("poller", now, settings.poller_stalled_seconds)
-    if stalled is not None:
+    pollers = await store.stalled_family("poller", now, settings.poller_stalled_seconds)
+    for name, stalled in pollers.items():
         since = stalled.ok_at.isoformat(timespec="minutes") if stalled.ok_at else "?"
-        found.append(Alert("poller", "poller", {"since": since, "error": stalled.error or "?"}))
+        source = name.partition(":")[2] or "axis"  # "poller" polls the axis
+        params = {"route": source, "since": since, "error": stalled.error or "?"}
+        found.append(Alert(name, "poller", params))
     for agency, identity in signers.identities.items():
         expires = identity.chain[0].not_valid_after_utc
         days = (expires - now).days

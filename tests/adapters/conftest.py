@@ -15,8 +15,8 @@ ADMIN_TOKEN = "admin-token-for-tests"
 #: Ninh Bình's access to its provincial LGSP (the simulator's LGSP face)
 LGSP_ACCESS = LgspAccessConfig(
     consumer_key="ninh-binh-qlvb",
-    consumer_secret="consumer-secret-for-tests",  # noqa: S106 (a test value)
-    unit_secret="unit-secret-of-ninh-binh",  # noqa: S106 (a test value)
+    consumer_secret="consumer-secret-for-tests",
+    unit_secret="unit-secret-of-ninh-binh",
 )
 
 #: Ninh Bình (the vectors' system), the Government Office, and the sample's recipient.

@@ -10,6 +10,7 @@ import yaml
 
 from devtools.axis_simulator import AxisSimulator
 from gateway.cli.main import main
+from tests.adapters.conftest import LGSP_ACCESS
 from tests.backends import POSTGRES_URL
 
 
@@ -44,3 +45,31 @@ async def test_each_part_is_reported(
     monkeypatch.setenv("EDXML_AXIS_SECRET", "not-the-secret")
     assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
     assert "FAIL axis" in capsys.readouterr().out
+
+
+async def test_an_lgsp_is_tried_with_its_token_and_a_wrong_secret_is_named(
+    tmp_path: Path,
+    simulator: AxisSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    lgsp = {
+        "base_url": simulator.url,
+        "consumer_key": LGSP_ACCESS.consumer_key,
+        "consumer_secret_env": "TEST_LGSP_CONSUMER_SECRET",
+        "unit_secret_env": "TEST_LGSP_UNIT_SECRET",
+    }
+    config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"), "lgsp": {"lgsp": lgsp}}))
+    monkeypatch.setenv("TEST_LGSP_CONSUMER_SECRET", LGSP_ACCESS.consumer_secret)
+    monkeypatch.setenv("TEST_LGSP_UNIT_SECRET", LGSP_ACCESS.unit_secret)
+    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "ok   lgsp lgsp: " in out
+    assert "token granted, 0 waiting for us" in out
+    monkeypatch.setenv("TEST_LGSP_CONSUMER_SECRET", "not-the-secret")
+    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL lgsp lgsp: " in out
+    assert "consumer key and secret" in out
+    assert "not-the-secret" not in out

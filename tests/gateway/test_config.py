@@ -58,3 +58,24 @@ def test_a_missing_secret_is_named_not_shown(monkeypatch: pytest.MonkeyPatch) ->
         settings.axis.client_config({})
     config = settings.axis.client_config({"EDXML_AXIS_SECRET": "s3"})
     assert "s3" not in repr(config)
+
+
+def test_the_readmes_three_transports_load_and_route(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Which transport, and how to configure each", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "gateway.yaml").write_text(block)
+    settings = load_settings(tmp_path / "gateway.yaml")
+    assert set(settings.lgsp) == {"lgsp"}
+    assert settings.routing.destination_for("000.00.11.H53") == "hub-tay-ninh"
+    assert settings.routing.destination_for("000.00.00.G22") == "lgsp"
+    assert settings.routing.destination_for("000.00.13.H42") == "local"
+
+
+def test_a_destination_is_named_once(tmp_path: Path) -> None:
+    (tmp_path / "gateway.yaml").write_text(
+        "lgsp:\n  axis: {base_url: 'https://x', consumer_key: k,"
+        " consumer_secret_env: A, unit_secret_env: B}\n"
+    )
+    with pytest.raises(ConfigurationError, match="'axis' is already axis"):
+        load_settings(tmp_path / "gateway.yaml")

@@ -47,6 +47,10 @@ async def test_the_demo_serves_the_dashboard_with_demo_data(tmp_path: Path) -> N
                 await asyncio.sleep(0.2)
             assert "Đã tiếp nhận" in listing
             assert "Gửi lỗi" in listing  # the one the axis does not know
+            async with http.get(url) as page:  # Tây Ninh's copy went through the LGSP
+                destinations = (await page.text()).split('id="destinations"', 1)[1]
+            assert 'data-route="lgsp"' in destinations
+            assert "Nền tảng LGSP của tỉnh" in destinations
             for _ in range(150):  # what the Government Office sends the province arrives
                 async with http.get(f"{url}received") as page:
                     received = await page.text()
