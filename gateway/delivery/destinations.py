@@ -9,6 +9,7 @@ the axis gets the ``to`` field (raw JSON, spec 3.3) naming it, so a package with
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -119,8 +120,22 @@ class LgspDestination:
         return True
 
 
+def _addressed_to(package: edxml.Package, recipient: str) -> edxml.Package:
+    """The document with ``recipient`` as its only To: a hub that delivers to every To and
+    takes no recipient of its own would otherwise give each recipient one copy per
+    delivery (Điều 14.3a: each recipient once). The e-doc flavour carries no signature, so
+    nothing signed changes; a status package has one recipient already."""
+    if not isinstance(package, edxml.DocumentPackage):
+        return package
+    named = [o for o in package.recipients if o.organ_id == recipient]
+    return dataclasses.replace(
+        package, recipients=tuple(named[:1]) or (edxml.Organization(organ_id=recipient),)
+    )
+
+
 class SoapHubDestination:
-    """An older provincial e-doc hub: the package converted to its SOAP flavour."""
+    """An older provincial e-doc hub: the package converted to its SOAP flavour, one
+    recipient per delivery."""
 
     can_look_up, idempotent = False, False
 
@@ -133,7 +148,7 @@ class SoapHubDestination:
             parsed = edxml.parse(package)
         except edxml.EdxmlError as exc:
             raise UnreadablePackage(str(exc), operation="SendDocument") from None
-        return await self._client.send_document(parsed)
+        return await self._client.send_document(_addressed_to(parsed, job.recipient))
 
     async def find_delivered(self, job: DeliveryJob) -> list[str]:
         return []  # the hub has no sent list: an attempt in doubt is sent again

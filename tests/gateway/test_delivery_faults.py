@@ -168,6 +168,27 @@ async def test_a_hub_that_cannot_be_asked_gets_it_again_and_the_timeline_says_so
     assert any("cannot be asked; sent again" in d for d in _details(view))
 
 
+async def test_a_document_for_two_agencies_behind_one_soap_hub_reaches_each_once(
+    live_store: Store, simulator: AxisSimulator, tmp_path: Path
+) -> None:
+    """The hub delivers a package to every To it names and takes no ``to`` of its own: each
+    recipient's delivery must carry only that recipient, or each would arrive twice."""
+    blobs = BlobStore(tmp_path / "blobs")
+    recipients = (TAY_NINH, VPCP)
+    await accept_numbered(live_store, blobs, 1, recipients, route=lambda r: "hub")
+    config = SoapHubConfig(
+        endpoint=f"{simulator.url}/soap/edoc", organ_id=OFFICE, token=VECTOR_SECRET
+    )
+    async with SoapHubClient(config) as hub:
+        dispatcher = Dispatcher(live_store, blobs, {"hub": SoapHubDestination(hub, "hub")})
+
+        async def sent() -> bool:
+            return (await live_store.counts_by_state()) == {"sent": 2}
+
+        await _run_embedded(dispatcher, sent)
+    assert [_copies(simulator, r) for r in recipients] == [1, 1]
+
+
 async def test_a_connection_never_made_is_not_in_doubt() -> None:
     """Nothing left when the connection was refused: no look-up is owed."""
     config = AxisConfig(base_url="http://127.0.0.1:9", system_id="00.42.W00", secret="s")
