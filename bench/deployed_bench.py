@@ -34,6 +34,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -128,7 +129,9 @@ class PeakConnections:
         self._thread.join()
 
 
-def _settings(folder: Path, schema: str, axis_url: str) -> Path:
+def _settings(
+    folder: Path, schema: str, axis_url: str, extra: dict[str, Any] | None = None
+) -> Path:
     config = folder / "gateway.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -151,6 +154,7 @@ def _settings(folder: Path, schema: str, axis_url: str) -> Path:
                 "webhooks": {"allowed_schemes": ["http"], "allowed_networks": ["127.0.0.0/8"]},
                 "log_level": "WARNING",
             }
+            | (extra or {})
         )
     )
     return config
@@ -211,14 +215,17 @@ class Deployment:
 
 
 @contextlib.asynccontextmanager
-async def deployed(axis_url: str, folder: Path, processes: int) -> AsyncIterator[Deployment]:
+async def deployed(
+    axis_url: str, folder: Path, processes: int, settings: dict[str, Any] | None = None
+) -> AsyncIterator[Deployment]:
     """A fresh schema, migrated; ``serve`` and ``processes - 1`` workers running on it; a
-    QLVB webhook registered. Everything is stopped and dropped on the way out."""
+    QLVB webhook registered; ``settings`` added to the deployment's. Everything is stopped
+    and dropped on the way out."""
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(POSTGRES_URL)
     async with admin.begin() as connection:
         await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    config = _settings(folder, schema, axis_url)
+    config = _settings(folder, schema, axis_url, settings)
     env = {**os.environ, "EDXML_BENCH_AXIS_SECRET": SECRET}
     subprocess.run(
         [sys.executable, "-m", "gateway.cli", "migrate", "--config", str(config)],

@@ -286,3 +286,6 @@ class WorkerSettings(_Frozen):
     shared_limit_per_destination: int = Field(default=10, ge=1)
     #: Transient failures in a row that open a destination's circuit (then only probes go)
     circuit_failures: int = Field(default=5, ge=1)
+    #: Probe a destination whose attempts failed, every first step of the retry schedule;
+    #: off, only a trial delivery (or the schedule) tells that it answers again
+    probes: bool = True

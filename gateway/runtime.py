@@ -328,7 +328,8 @@ class Runtime:
         """The dispatcher and the poller, until ``stop``."""
         tasks: list[asyncio.Task[None]] = []
         tasks.append(asyncio.create_task(self.work_queue().run(self.dispatcher, stop=stop)))
-        tasks.append(asyncio.create_task(self.dispatcher.watch_recovery(stop=stop)))
+        if self.settings.workers.probes:
+            tasks.append(asyncio.create_task(self.dispatcher.watch_recovery(stop=stop)))
         tasks.append(asyncio.create_task(trim_memory_forever(stop=stop)))
         if self.budget is not None:
             tasks.append(asyncio.create_task(self.budget.run(stop=stop)))
