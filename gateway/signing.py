@@ -8,13 +8,13 @@ which case acceptance refuses them with the reason.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import edxml
 from edxml import SigningIdentity
 
-__all__ = ["MissingSigningKey", "Signers", "sign_outgoing"]
+__all__ = ["MissingSigningKey", "Signers", "iter_sign_outgoing", "sign_outgoing"]
 
 
 class MissingSigningKey(Exception):
@@ -36,9 +36,25 @@ class Signers:
             return package
         return edxml.sign(package, identity.key, identity.chain)
 
+    def iter_sign(self, package: bytes, organ_id: str) -> Iterable[bytes]:
+        """``sign`` in pieces, for a package written straight to a file: the signed copy of a
+        large package is never held whole beside the unsigned one. ``MissingSigningKey`` is
+        raised here, before any piece."""
+        identity = self.identities.get(organ_id)
+        if identity is None:
+            if self.required:
+                raise MissingSigningKey(organ_id)
+            return (package,)
+        return edxml.iter_sign(package, identity.key, identity.chain)
+
 
 def sign_outgoing(signers: Signers, package: bytes, organ_id: str) -> bytes:
     """The package signed as ``organ_id``: the only place an outgoing package is signed
     (the outbound door, and the dispatcher for a status stored waiting for its signature).
     ``MissingSigningKey`` when a signature is required and no key is configured."""
     return signers.sign(package, organ_id)
+
+
+def iter_sign_outgoing(signers: Signers, package: bytes, organ_id: str) -> Iterable[bytes]:
+    """``sign_outgoing`` in pieces (a document the outbound door stores as it is signed)."""
+    return signers.iter_sign(package, organ_id)

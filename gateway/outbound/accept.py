@@ -22,9 +22,10 @@ Accepted: the bytes go to the blob store, the message and one queued delivery pe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -133,20 +134,21 @@ async def accept_package(
     max_recipients: int | None = DEFAULT_MAX_RECIPIENTS,
     resend: bool = False,
     idempotency: tuple[str, str] | None = None,
-    sign: Callable[[bytes, str], bytes] | None = None,
+    sign: Callable[[bytes, str], Iterable[bytes]] | None = None,
     owed: bool = False,
-    built_from: edxml.Package | None = None,
+    built_from: CheckedModel | None = None,
 ) -> Accepted:
     """Check ``package_bytes`` and store it with one queued delivery per recipient, or
     refuse it with every reason (``AcceptanceError``) having stored nothing.
 
-    ``sign(bytes, organ_id)`` signs a package that carries no signature yet, once every
+    ``sign(bytes, organ_id)`` signs a package that carries no signature yet (in pieces,
+    written to the blob store as they come), once every
     check passed (``gateway.outbound.door`` passes it; Điều 5.2). When it finds no key: refused,
     unless ``owed`` (a status we must send): then it is stored unsigned, marked as waiting
     for its signature, which the dispatcher adds before it is sent.
 
     ``built_from``: the model ``package_bytes`` was just built from with ``edxml.build``
-    (the API's records): validated as a model instead of being parsed back."""
+    (the API's records), checked by ``check_model``: not parsed back."""
     package, found = await _read(package_bytes, built_from)
     problems = [
         Refusal(problem.path or "package", problem.rule, problem.message) for problem in found
@@ -179,19 +181,20 @@ async def accept_package(
     if problems:
         raise AcceptanceError(problems)
     needs_signature = False
+    pieces: Iterable[bytes] = (package_bytes,)
     if sign is not None and package.signature is None:
         try:
-            package_bytes = await asyncio.to_thread(sign, package_bytes, sender)
+            pieces = sign(package_bytes, sender)
         except MissingSigningKey as exc:
             if not owed:
                 raise AcceptanceError([Refusal("From/OrganId", "Điều 5.2", str(exc))]) from None
             needs_signature = True
-    ref = await asyncio.to_thread(blobs.put, package_bytes)
+    ref, size = await asyncio.to_thread(_put_counted, blobs, pieces)
     message, unique = _new_message(
         package,
         document_id,
         ref,
-        len(package_bytes),
+        size,
         client_id=client_id,
         needs_signature=needs_signature,
         resend=resend,
@@ -285,14 +288,46 @@ def register_facts(package: edxml.DocumentPackage) -> RegisterFacts:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedModel:
+    """A model its caller builds the package from, checked before the build: its header
+    (the files' bytes let go: nothing after the checks reads them, and a large attachment
+    then is not held a second time while the package is signed) and the rules' findings."""
+
+    package: edxml.Package
+    problems: tuple[edxml.Problem, ...]
+
+
+async def check_model(package: edxml.Package) -> CheckedModel:
+    """The rules checked on our own model instead of on its bytes parsed back (the builder
+    writes what the schema wants; the tests prove it on every kind)."""
+    problems = await asyncio.to_thread(edxml.validate, package)
+    if isinstance(package, edxml.DocumentPackage):
+        bare = tuple(dataclasses.replace(a, data=None) for a in package.attachments)
+        package = dataclasses.replace(package, attachments=bare)
+    return CheckedModel(package, tuple(problems))
+
+
+def _put_counted(blobs: BlobStore, pieces: Iterable[bytes]) -> tuple[str, int]:
+    """Store the pieces as one blob: its reference and its size."""
+    size = 0
+
+    def counted() -> Iterable[bytes]:
+        nonlocal size
+        for piece in pieces:
+            size += len(piece)
+            yield piece
+
+    return blobs.put_chunks(counted()), size
+
+
 async def _read(
-    package_bytes: bytes, built_from: edxml.Package | None
+    package_bytes: bytes, built_from: CheckedModel | None
 ) -> tuple[edxml.Package | None, list[edxml.Problem]]:
-    """The package and its problems: parsed and checked from the bytes, or, for our own
-    build of a model, the rules checked on the model and the bytes not parsed back (the
-    builder writes what the schema wants; the tests prove it on every kind)."""
+    """The package and its problems: parsed and checked from the bytes, or those of the
+    model the bytes were built from (``check_model``)."""
     if built_from is not None:
-        return built_from, await asyncio.to_thread(edxml.validate, built_from)
+        return built_from.package, list(built_from.problems)
     try:
         result = await asyncio.to_thread(edxml.check, package_bytes)
     except edxml.EdxmlError as exc:

@@ -7,7 +7,7 @@ hands the VDXP facade, recalls, updates, replacements and their status 13, the a
 stores and queues them. A package that already carries a signature (a QLVB that signs
 itself) keeps it. Without a key, ``signature_required`` refuses the package with the reason;
 a status we owe is stored all the same and waits for its signature, which the dispatcher
-adds with ``sign_outgoing`` — the same function — before it leaves.
+adds with ``sign_outgoing`` — the same signing, in one piece — before it leaves.
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
 from gateway.delivery.routing import RoutingTable
-from gateway.outbound.accept import DEFAULT_MAX_RECIPIENTS, Accepted, accept_package
-from gateway.signing import Signers, sign_outgoing
+from gateway.outbound.accept import (
+    DEFAULT_MAX_RECIPIENTS,
+    Accepted,
+    CheckedModel,
+    accept_package,
+)
+from gateway.signing import Signers, iter_sign_outgoing
 
 __all__ = ["Outbound"]
 
@@ -47,14 +51,14 @@ class Outbound:
         idempotency: tuple[str, str] | None = None,
         owed: bool = False,
         limit_recipients: bool = True,
-        built_from: edxml.Package | None = None,
+        built_from: CheckedModel | None = None,
     ) -> Accepted:
         """Check, sign, store and queue ``package``; ``AcceptanceError`` with every reason.
 
         ``owed``: a status we must send whatever happens (01, 02, 15): without a key it is
         stored waiting for its signature instead of refused. ``limit_recipients=False`` for
         operations on a document already accepted (a recall goes to whoever has it).
-        ``built_from``: the model the caller built ``package`` from (not parsed back)."""
+        ``built_from``: the model the caller built ``package`` from, checked (not parsed back)."""
         accepted = await accept_package(
             self.store,
             self.blobs,
@@ -65,7 +69,7 @@ class Outbound:
             max_recipients=self.max_recipients if limit_recipients else None,
             resend=resend,
             idempotency=idempotency,
-            sign=lambda data, organ: sign_outgoing(self.signers, data, organ),
+            sign=lambda data, organ: iter_sign_outgoing(self.signers, data, organ),
             owed=owed,
             built_from=built_from,
         )

@@ -9,7 +9,7 @@ import dataclasses
 import hashlib
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aiohttp import web
 
@@ -34,9 +34,7 @@ from gateway.http.api.context import (
 )
 from gateway.http.api.problems import ApiProblem, FieldProblem
 from gateway.http.api.submission import read_submission
-from gateway.outbound.accept import (
-    AcceptanceError,
-)
+from gateway.outbound.accept import AcceptanceError, check_model
 
 __all__ = ["get_document", "get_package", "list_documents", "post_document"]
 
@@ -166,6 +164,7 @@ async def _submit(
         package = edxml.from_record(record, now=edxml.vietnam_now())
     except edxml.EdxmlError as exc:
         raise record_problem(exc) from None
+    _let_go_of_files(record)
     if not isinstance(package, edxml.DocumentPackage):
         raise ApiProblem(
             422,
@@ -178,10 +177,17 @@ async def _submit(
     pdf_problems = await _check_pdfs(context, package)
     if pdf_problems:
         raise ApiProblem(422, "an attached PDF does not satisfy the signature policy", pdf_problems)
-    try:
-        data = await asyncio.to_thread(edxml.build, package)
-    except edxml.EdxmlError as exc:
-        raise record_problem(exc) from None
+    checked = await check_model(package)
+    # Built into a file while the files are held, read back once they are let go: a large
+    # attachment is in memory once at a time (the file, then the package; the signed copy
+    # goes to the blob store piece by piece).
+    with tempfile.TemporaryFile(dir=context.blobs.root, prefix=".build-") as built:
+        try:
+            await asyncio.to_thread(_build_into, package, built)
+        except edxml.EdxmlError as exc:
+            raise record_problem(exc) from None
+        del package
+        data = await asyncio.to_thread(built.read)
     try:
         accepted = await context.outbound.submit(
             data,
@@ -189,11 +195,27 @@ async def _submit(
             may_send_as=client.may_act_for,
             resend=resend,
             idempotency=idempotency,
-            built_from=package,
+            built_from=checked,
         )
     except AcceptanceError as exc:
         raise refusal_problem(exc, "the document was not accepted") from None
     return accepted.message_id, accepted.document_id
+
+
+def _let_go_of_files(record: dict[str, Any]) -> None:
+    """The files of a record (an upload's bytes, or base64 text in JSON), once the model
+    holds their bytes: not kept for the rest of the request beside the package built."""
+    attachments = record.get("attachments")
+    for attachment in attachments if isinstance(attachments, list) else []:
+        if isinstance(attachment, dict):
+            attachment.pop("data", None)
+            attachment.pop("data_base64", None)
+
+
+def _build_into(package: edxml.Package, out: IO[bytes]) -> None:
+    for piece in edxml.iter_build(package):
+        out.write(piece)
+    out.seek(0)
 
 
 async def get_document(request: web.Request) -> web.StreamResponse:
