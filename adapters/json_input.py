@@ -8,9 +8,10 @@ front door answers it as bad input (400).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["parse_json"]
+__all__ = ["parse_json", "text_of"]
 
 
 def parse_json(data: bytes | str) -> Any:
@@ -21,3 +22,13 @@ def parse_json(data: bytes | str) -> Any:
         raise ValueError("the JSON is nested too deeply") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"the body is not UTF-8: {exc.reason}") from None
+
+
+def text_of(item: Mapping[str, Any], *names: str) -> str:
+    """The first of ``names`` that ``item`` holds, as text ("" when none): a remote
+    service's answer, whose fields may be missing, null or numbers."""
+    for name in names:
+        value = item.get(name)
+        if value is not None:
+            return str(value)
+    return ""

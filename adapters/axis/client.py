@@ -49,7 +49,7 @@ from adapters.errors import (
     outcome_unknown,
     retry_after_seconds,
 )
-from adapters.json_input import parse_json
+from adapters.json_input import parse_json, text_of
 
 __all__ = [
     "AckStatus",
@@ -92,14 +92,6 @@ class _State(enum.Enum):
     UNOPENED = "unopened"
     OPENED = "opened"
     CLOSED = "closed"
-
-
-def _text(item: dict[str, Any], *names: str) -> str:
-    for name in names:
-        value = item.get(name)
-        if value is not None:
-            return str(value)
-    return ""
 
 
 class AxisClient:
@@ -262,7 +254,7 @@ class AxisClient:
         answer = await self._call(
             "sendEdoc", fields, body=_FileAndCrlf(package), content_type=_OCTETS
         )
-        doc_id = _text(answer, "DocId", "docId")
+        doc_id = text_of(answer, "DocId", "docId")
         if not doc_id:
             raise AxisPermanentError("the answer carries no DocId", operation="sendEdoc")
         return doc_id
@@ -273,15 +265,15 @@ class AxisClient:
         )
         return [
             ReceivedItem(
-                doc_id=_text(item, "docId"),
-                service_type=_text(item, "serviceType"),
-                message_type=_text(item, "messageType"),
-                sender=_text(item, "from"),
-                receivers=_text(item, "to"),
-                status=_text(item, "status"),
-                created=_text(item, "created_time"),
-                updated=_text(item, "updated_time"),
-                status_description=_text(item, "status_desc"),
+                doc_id=text_of(item, "docId"),
+                service_type=text_of(item, "serviceType"),
+                message_type=text_of(item, "messageType"),
+                sender=text_of(item, "from"),
+                receivers=text_of(item, "to"),
+                status=text_of(item, "status"),
+                created=text_of(item, "created_time"),
+                updated=text_of(item, "updated_time"),
+                status_description=text_of(item, "status_desc"),
             )
             for item in answer.get("data") or []
         ]
@@ -312,15 +304,15 @@ class AxisClient:
         )
         return [
             SentItem(
-                doc_id=_text(item, "senderDocId"),
-                receiver_doc_id=_text(item, "receiverDocId"),
-                receiver=_text(item, "toCode"),
-                send_status=_text(item, "sendStatus"),
-                receive_status=_text(item, "receiveStatus"),
-                title=_text(item, "title"),
-                notation=_text(item, "notation"),
-                sent=_text(item, "sentTime"),
-                received=_text(item, "receivedTime"),
+                doc_id=text_of(item, "senderDocId"),
+                receiver_doc_id=text_of(item, "receiverDocId"),
+                receiver=text_of(item, "toCode"),
+                send_status=text_of(item, "sendStatus"),
+                receive_status=text_of(item, "receiveStatus"),
+                title=text_of(item, "title"),
+                notation=text_of(item, "notation"),
+                sent=text_of(item, "sentTime"),
+                received=text_of(item, "receivedTime"),
             )
             for item in answer.get("data") or []
         ]
@@ -346,12 +338,12 @@ class AxisClient:
         answer = await self._call("getAgenciesListQD20" if qd20 else "getAgenciesList", fields)
         return [
             Agency(
-                code=_text(item, "code"),
-                name=_text(item, "name"),
-                id=_text(item, "id"),
-                parent=_text(item, "pid"),
-                mail=_text(item, "mail"),
-                code102=_text(item, "code102", "oldCode"),
+                code=text_of(item, "code"),
+                name=text_of(item, "name"),
+                id=text_of(item, "id"),
+                parent=text_of(item, "pid"),
+                mail=text_of(item, "mail"),
+                code102=text_of(item, "code102", "oldCode"),
             )
             for item in answer.get("data") or []
         ]

@@ -47,7 +47,7 @@ from adapters.errors import (
     outcome_unknown,
     retry_after_seconds,
 )
-from adapters.json_input import parse_json
+from adapters.json_input import parse_json, text_of
 from adapters.lgsp.token import TokenSource
 from adapters.lgsp.types import (
     LgspAgency,
@@ -82,11 +82,6 @@ class _Base64Body(aiohttp.payload.Payload):
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         return base64.b64encode(self._value).decode("ascii")
-
-
-def _text(item: Mapping[str, Any], name: str) -> str:
-    value = item.get(name)
-    return "" if value is None else str(value)
 
 
 class LgspClient:
@@ -184,16 +179,16 @@ class LgspClient:
             raise LgspPermanentError(
                 f"HTTP {status}, an answer that is not an object", operation=operation
             )
-        code = _text(answer, "errorCode") or _text(answer, "code")
+        code = text_of(answer, "errorCode") or text_of(answer, "code")
         if code in _THROTTLED:
             raise LgspTransientError(
                 f"throttled by the API manager ({code})", operation=operation, code=code
             )
-        if status == 200 and _text(answer, "status").upper() in _SUCCESS:
+        if status == 200 and text_of(answer, "status").upper() in _SUCCESS:
             return answer
-        description = _text(answer, "errorDesc") or _text(answer, "description")
+        description = text_of(answer, "errorDesc") or text_of(answer, "description")
         raise LgspPermanentError(
-            f"refused: {description or _text(answer, 'message') or answer!r} "
+            f"refused: {description or text_of(answer, 'message') or answer!r} "
             f"(errorCode {code or '?'}, HTTP {status})",
             operation=operation,
             http_status=status,
@@ -213,7 +208,7 @@ class LgspClient:
         answer = await self._call(
             "POST", "/vanbans", "POST /vanbans", headers=headers, body=_Base64Body(package)
         )
-        doc_id = _text(answer, "docId")
+        doc_id = text_of(answer, "docId")
         if not doc_id:
             raise LgspPermanentError("the answer carries no docId", operation="POST /vanbans")
         return doc_id
@@ -223,24 +218,24 @@ class LgspClient:
         answer = await self._call("GET", "/vanbans", "GET /vanbans")
         return [
             ReceivedItem(
-                doc_id=_text(item, "docId"),
-                service_type=_text(item, "serviceType"),
-                message_type=_text(item, "messageType"),
-                sender=_text(item, "from"),
-                receivers=_text(item, "to"),
-                status=_text(item, "status"),
-                created=_text(item, "createdTime"),
-                status_description=_text(item, "statusDesc"),
+                doc_id=text_of(item, "docId"),
+                service_type=text_of(item, "serviceType"),
+                message_type=text_of(item, "messageType"),
+                sender=text_of(item, "from"),
+                receivers=text_of(item, "to"),
+                status=text_of(item, "status"),
+                created=text_of(item, "createdTime"),
+                status_description=text_of(item, "statusDesc"),
             )
             for item in answer.get("data") or []
-            if isinstance(item, dict) and _text(item, "messageType").lower() == message_type
+            if isinstance(item, dict) and text_of(item, "messageType").lower() == message_type
         ]
 
     async def get_edoc(self, doc_id: str) -> bytes:
         operation = "GET /vanbans/{docId}"
         answer = await self._call("GET", f"/vanbans/{doc_id}", operation)
         try:
-            return base64.b64decode(_text(answer, "data"), validate=True)
+            return base64.b64decode(text_of(answer, "data"), validate=True)
         except binascii.Error:
             raise LgspPermanentError("data is not base64", operation=operation) from None
 
@@ -259,10 +254,10 @@ class LgspClient:
         answer = await self._call("GET", path, f"GET {path}")
         return [
             LgspAgency(
-                code=_text(item, "code"),
-                name=_text(item, "name"),
-                id=_text(item, "id"),
-                parent=_text(item, "pid"),
+                code=text_of(item, "code"),
+                name=text_of(item, "name"),
+                id=text_of(item, "id"),
+                parent=text_of(item, "pid"),
             )
             for item in answer.get("data") or []
             if isinstance(item, dict)
