@@ -216,7 +216,7 @@ class GatewaySettings(BaseSettings):
 
     @property
     def routing(self) -> RoutingTable:
-        return RoutingTable(routes=self.routes)
+        return RoutingTable(routes=self.routes, national=("axis", *self.lgsp))
 
 
 def load_settings(path: Path | None = None) -> GatewaySettings:

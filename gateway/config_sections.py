@@ -87,6 +87,9 @@ class LgspSettings(_Frozen):
     #: Poll its inbox (``GET /vanbans``) for documents and statuses sent to us
     poll: bool = True
     poll_interval_seconds: float = Field(default=30.0, gt=0)
+    #: Without the axis configured, the agencies directory comes from the platform's
+    #: national list (``GET /donvilienthongs``), synchronised at start-up and this often
+    directory_sync_hours: float = Field(default=6.0, gt=0)
 
     def client_config(self, environ: Mapping[str, str]) -> LgspConfig:
         secrets = {}

@@ -28,6 +28,7 @@ from gateway.delivery.destinations import (
     RestDestination,
     SoapHubDestination,
 )
+from gateway.outbound.directory import AgencySource
 
 __all__ = ["Polled", "Remotes", "open_remotes"]
 
@@ -51,6 +52,9 @@ class Remotes:
     destinations: dict[str, Destination] = field(default_factory=dict)
     axis: AxisClient | None = None
     polled: list[Polled] = field(default_factory=list)
+    #: Who lists the national agencies for the directory: the axis, else the first LGSP
+    directory: AgencySource | None = None
+    directory_every_seconds: float = 6 * 3600
 
 
 async def open_remotes(
@@ -65,6 +69,8 @@ async def open_remotes(
     if axis is not None:
         remotes.axis = await stack.enter_async_context(AxisClient(axis.client_config(environ)))
         remotes.destinations["axis"] = AxisDestination(remotes.axis)
+        remotes.directory = remotes.axis
+        remotes.directory_every_seconds = axis.directory_sync_hours * 3600
         if axis.poll:
             remotes.polled.append(Polled("axis", remotes.axis, axis.poll_interval_seconds))
     for name, platform in settings.lgsp.items():
@@ -72,6 +78,9 @@ async def open_remotes(
         remotes.destinations[name] = LgspDestination(lgsp, name)
         if platform.poll:
             remotes.polled.append(Polled(name, lgsp, platform.poll_interval_seconds))
+        if remotes.directory is None:
+            remotes.directory = lgsp
+            remotes.directory_every_seconds = platform.directory_sync_hours * 3600
     for name, hub in settings.soap_hubs.items():
         client = await stack.enter_async_context(SoapHubClient(hub.client_config(environ)))
         remotes.destinations[name] = SoapHubDestination(client, name)

@@ -363,12 +363,11 @@ class Runtime:
         )
         if settings.backup is not None:
             leading("backup", lambda s: run_daily_backups(settings, s))
-        axis, axis_settings = self.axis, settings.axis
-        if axis is not None and axis_settings is not None:
-            every = axis_settings.directory_sync_hours * 3600
+        source, every = self.remotes.directory, self.remotes.directory_every_seconds
+        if source is not None:
             leading(
                 "directory",
-                lambda s: run_directory_sync(store, axis, interval_seconds=every, stop=s),
+                lambda s: run_directory_sync(store, source, interval_seconds=every, stop=s),
             )
         for polled in self.remotes.polled:
             leading(polled.heartbeat, functools.partial(self._poll, polled))

@@ -25,6 +25,9 @@ class RoutingTable(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     routes: tuple[Route, ...] = (Route(pattern="*", destination="axis"),)
+    #: Destinations that reach the national axis (itself, or a provincial LGSP in front of
+    #: it): a recipient routed to one must be in the agencies directory
+    national: tuple[str, ...] = ("axis",)
 
     def destination_for(self, organ_id: str) -> str | None:
         for route in self.routes:

@@ -349,7 +349,7 @@ async def _route_problems(
         )
         if destination is None:
             problems.append(Refusal(where, "route.unknown", f"no route takes {recipient}"))
-        elif destination == "axis" and directory and recipient not in directory:
+        elif destination in routing.national and directory and recipient not in directory:
             problems.append(
                 Refusal(
                     where, "route.directory", f"{recipient} is not in the axis' agencies directory"

@@ -1,5 +1,6 @@
 """The agencies directory the gateway routes by: synchronised from the axis' getAgenciesList
-at start and on a schedule; acceptance refuses a recipient it does not list."""
+(or, where the axis is reached through a provincial LGSP, its ``GET /donvilienthongs``) at
+start and on a schedule; acceptance refuses a recipient it does not list."""
 
 from __future__ import annotations
 
@@ -7,18 +8,39 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from typing import Protocol
 
-from adapters.axis.client import AxisClient, AxisError
+from adapters.errors import RemoteServiceError
 from adapters.store.directory import ListedAgency
 from adapters.store.store import Store
 
-__all__ = ["directory_state", "run_directory_sync", "sync_agencies"]
+__all__ = ["AgencySource", "directory_state", "run_directory_sync", "sync_agencies"]
+
+
+class _Listed(Protocol):
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def parent(self) -> str: ...
+
+
+class AgencySource(Protocol):
+    """Who lists the national agencies: the axis client, an LGSP client."""
+
+    async def agencies(self) -> Sequence[_Listed]: ...
+
 
 log = logging.getLogger(__name__)
 
 
-async def sync_agencies(store: Store, axis: AxisClient) -> int:
-    """Replace the directory's axis entries with ``getAgenciesList``; returns their number.
+async def sync_agencies(store: Store, axis: AgencySource) -> int:
+    """Replace the directory's axis entries with ``getAgenciesList`` (or the LGSP's
+    national list); returns their number.
 
     An empty answer changes nothing: the axis never has no agencies, and acceptance must not
     lose its directory to a glitch."""
@@ -38,7 +60,7 @@ async def directory_state(store: Store) -> tuple[int, dt.datetime | None]:
 
 async def run_directory_sync(
     store: Store,
-    axis: AxisClient,
+    axis: AgencySource,
     *,
     interval_seconds: float,
     stop: asyncio.Event,
@@ -51,7 +73,7 @@ async def run_directory_sync(
             count = await sync_agencies(store, axis)
             log.info("agencies directory synchronised: %d agencies", count)
             wait = interval_seconds
-        except AxisError as exc:
+        except RemoteServiceError as exc:
             log.warning("agencies directory not synchronised: %s", exc)
             wait = retry_seconds
         with contextlib.suppress(TimeoutError):

@@ -176,3 +176,23 @@ async def test_a_probe_of_the_lgsp_takes_a_new_token_and_closes_its_circuit(
     assert await dispatcher.probe_now("lgsp") == (True, "answered")
     assert simulator.lgsp.issued == issued + 1
     assert (await gateway.runtime.store.circuits())["lgsp"]["state"] == "closed"
+
+
+async def test_the_directory_comes_from_the_lgsp_and_refuses_an_unknown_recipient(
+    gateway: Running, simulator: AxisSimulator
+) -> None:
+    store = gateway.runtime.store
+
+    async def synchronised() -> bool:
+        return (await store.directory_state())[0] > 0
+
+    await until(synchronised, timeout=20)
+    assert VPCP in await store.agency_codes()
+    stranger = _record(recipients=[{"organ_id": "000.00.00.X99", "organ_name": "Không có"}])
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{gateway.url}{PREFIX}/documents", json=stranger, headers=gateway.auth) as r,
+    ):
+        assert r.status == 422
+        problems = (await r.json())["problems"]
+    assert [p["rule"] for p in problems] == ["route.directory"]
