@@ -2,8 +2,8 @@
 
 Each part is tried on its own and reported on one line — the store (and its migration
 level), the broker, Redis, every signing key, each trust set, the axis (an
-authenticated ``countReceiveEdoc``), each LGSP (a token, then its inbox read) and the
-alerts' SMTP server (a login, nothing sent) —
+authenticated ``countReceiveEdoc``), each LGSP (a token, then its inbox read), each SOAP
+hub (its pending list) and the alerts' SMTP server (a login, nothing sent) —
 so a wrong password or an unreachable host is named before the gateway is started.
 Secrets never appear in the report.
 """
@@ -25,9 +25,16 @@ from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import ConfigurationError
 from adapters.lgsp.client import LgspClient
 from adapters.pkcs11 import TokenEcKey, TokenRsaKey, token_status
+from adapters.soap_hub import SoapHubClient
 from adapters.store.engine import create_engine
 from edxml import load_crls, load_trust_store
-from gateway.config import AxisSettings, GatewaySettings, LgspSettings, SigningKeySettings
+from gateway.config import (
+    AxisSettings,
+    GatewaySettings,
+    LgspSettings,
+    SigningKeySettings,
+    SoapHubSettings,
+)
 from gateway.operate.alerts import EmailSink
 
 __all__ = ["check_config"]
@@ -107,6 +114,12 @@ async def _lgsp(platform: LgspSettings) -> str:
     return f"{who}, token granted, {waiting} waiting for us"
 
 
+async def _soap_hub(hub: SoapHubSettings) -> str:
+    async with SoapHubClient(hub.client_config(os.environ)) as client:
+        waiting = await client.pending_document_ids()
+    return f"{hub.endpoint} as {hub.organ_id}, {len(waiting)} waiting for us"
+
+
 def _probes(settings: GatewaySettings) -> dict[str, Probe]:
     """Every part the settings configure, each with the probe that tries it."""
     probes: dict[str, Probe] = {"store": functools.partial(_store, settings)}
@@ -122,6 +135,8 @@ def _probes(settings: GatewaySettings) -> dict[str, Probe]:
         probes["axis"] = functools.partial(_axis, settings.axis)
     for name, platform in settings.lgsp.items():
         probes[f"lgsp {name}"] = functools.partial(_lgsp, platform)
+    for name, hub in settings.soap_hubs.items():
+        probes[f"soap hub {name}"] = functools.partial(_soap_hub, hub)
     smtp = settings.alerts.smtp
     if smtp is not None:
         password = os.environ.get(smtp.password_env) if smtp.password_env else None

@@ -73,3 +73,28 @@ async def test_an_lgsp_is_tried_with_its_token_and_a_wrong_secret_is_named(
     assert "FAIL lgsp lgsp: " in out
     assert "consumer key and secret" in out
     assert "not-the-secret" not in out
+
+
+async def test_a_soap_hub_is_tried_with_its_pending_list(
+    tmp_path: Path,
+    simulator: AxisSimulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    hub = {
+        "endpoint": f"{simulator.url}/soap/edoc",
+        "organ_id": "000.00.01.H42",
+        "token_env": "TEST_HUB_TOKEN",
+    }
+    config.write_text(
+        yaml.safe_dump({"data_dir": str(tmp_path / "data"), "soap_hubs": {"hub": hub}})
+    )
+    monkeypatch.setenv("TEST_HUB_TOKEN", "test-secret-for-vectors")
+    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 0
+    assert "0 waiting for us" in capsys.readouterr().out
+    monkeypatch.setenv("TEST_HUB_TOKEN", "not-the-token")
+    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL soap hub hub: " in out
+    assert "not-the-token" not in out
