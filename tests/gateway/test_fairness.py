@@ -26,7 +26,7 @@ from gateway.delivery.dispatcher import Dispatcher, run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler
 from tests.adapters.conftest import SYSTEMS, client_for
 
-from .flows import accept_numbered
+from .flows import accept_numbered, until
 from .test_queue import broker  # noqa: F401 (a fixture)
 
 OFFICE = "000.00.01.H42"
@@ -118,7 +118,13 @@ async def test_the_same_through_rabbitmq(
             live_store, blobs, {"axis": AxisDestination(axis)}, limit_per_destination=4
         )
         relay = asyncio.create_task(relay_outbox(live_store, broker, stop=stop, idle_seconds=0.02))
-        await asyncio.sleep(0.5)  # everything is in the broker before anyone consumes
+
+        async def all_in_the_broker() -> bool:
+            return not await live_store.unpublished(1)
+
+        # everything is in the broker before anyone consumes (a fixed wait was a guess that
+        # a busy machine could lose: the urgent ones then arrived after a hundred others)
+        await until(all_in_the_broker)
         consumer = asyncio.create_task(
             broker.run_consumer(work_handler(dispatcher, lease_seconds=30), stop=stop)
         )
