@@ -27,10 +27,6 @@ class Page:
 
 
 class ApiReads(StoreBase):
-    async def _dicts(self, query: Any) -> list[dict[str, Any]]:
-        async with self.engine.connect() as connection:
-            return [row._asdict() for row in (await connection.execute(query)).all()]
-
     async def recipient_of(self, message_id: str) -> str | None:
         rows = await self._dicts(sa.select(messages.c.recipient).where(messages.c.id == message_id))
         value = rows[0]["recipient"] if rows else None

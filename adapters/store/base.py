@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.store.records import (
     StateChange,
+    as_utc,
     utc_now,
 )
 from adapters.store.schema import (
@@ -146,6 +147,16 @@ class StoreBase:
     async def _rows(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
         async with self.engine.connect() as connection:
             return list((await connection.execute(query)).all())
+
+    async def _dicts(self, query: Any, *, times: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The rows of ``query`` as dicts, the ``times`` columns made timezone-aware (SQLite
+        gives them back naive)."""
+        async with self.engine.connect() as connection:
+            found = [row._asdict() for row in (await connection.execute(query)).all()]
+        for row in found:
+            for name in times:
+                row[name] = as_utc(row[name])
+        return found
 
     @classmethod
     async def _queue_next(

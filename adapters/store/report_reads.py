@@ -69,20 +69,16 @@ class ReportReads(StoreBase):
     ) -> list[dict[str, Any]]:
         """Received documents entered in the incoming register and received in [begin,
         finish), in the register's order (agency, year, number)."""
-        rows = await self._rows(
+        return await self._dicts(
             sa.select(messages)
             .where(
                 _documents("in", begin, finish),
                 _of(messages.c.recipient, agency),
                 messages.c.incoming_number.is_not(None),
             )
-            .order_by(messages.c.recipient, messages.c.incoming_year, messages.c.incoming_number)
+            .order_by(messages.c.recipient, messages.c.incoming_year, messages.c.incoming_number),
+            times=("created_at", "registered_at"),
         )
-        found = [row._asdict() for row in rows]
-        for row in found:
-            row["created_at"] = as_utc(row["created_at"])
-            row["registered_at"] = as_utc(row["registered_at"])
-        return found
 
     async def delivery_outcomes(
         self, agency: str, begin: dt.datetime, finish: dt.datetime
@@ -96,7 +92,7 @@ class ReportReads(StoreBase):
             .group_by(delivery_events.c.delivery_id)
             .subquery()
         )
-        rows = await self._rows(
+        return await self._dicts(
             sa.select(
                 deliveries.c.message_id,
                 deliveries.c.recipient,
@@ -107,19 +103,15 @@ class ReportReads(StoreBase):
             )
             .join(messages, messages.c.id == deliveries.c.message_id)
             .outerjoin(arrived, arrived.c.delivery_id == deliveries.c.id)
-            .where(_documents("out", begin, finish), _of(messages.c.sender, agency))
+            .where(_documents("out", begin, finish), _of(messages.c.sender, agency)),
+            times=("created_at", "arrived_at"),
         )
-        found = [row._asdict() for row in rows]
-        for row in found:
-            row["created_at"] = as_utc(row["created_at"])
-            row["arrived_at"] = as_utc(row["arrived_at"])
-        return found
 
     async def received_documents(
         self, agency: str, begin: dt.datetime, finish: dt.datetime
     ) -> list[dict[str, Any]]:
         """Documents the agencies received in [begin, finish): sender, state, reported."""
-        rows = await self._rows(
+        return await self._dicts(
             sa.select(
                 messages.c.sender,
                 messages.c.inbound_state,
@@ -127,4 +119,3 @@ class ReportReads(StoreBase):
                 messages.c.incoming_number,
             ).where(_documents("in", begin, finish), _of(messages.c.recipient, agency))
         )
-        return [row._asdict() for row in rows]
