@@ -52,7 +52,7 @@ class TokenSource:
         self._clock = clock
         self._token: _Token | None = None
         self._lock = asyncio.Lock()
-        #: Tokens fetched so far (the tests and ``check-config`` read it)
+        #: Tokens fetched so far (the tests read it: one token serves many calls)
         self.fetched = 0
 
     async def bearer(self, session: aiohttp.ClientSession) -> str:

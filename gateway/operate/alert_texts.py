@@ -60,6 +60,7 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 RESOLVED = {"vi": "Đã hết: ", "en": "Resolved: "}
 
+#: The destinations every deployment has, by the names their readers know them by
 _ROUTES = {
     "vi": {
         "axis": "Trục liên thông quốc gia",

@@ -93,7 +93,6 @@ class AlertChange:
         }
 
 
-#: The destinations every deployment has, by the names their readers know them by
 # -- conditions -----------------------------------------------------------------------------
 
 
