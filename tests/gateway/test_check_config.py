@@ -14,6 +14,13 @@ from tests.adapters.conftest import LGSP_ACCESS
 from tests.backends import POSTGRES_URL
 
 
+async def _check(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``check-config`` on ``config``: its exit code and what it printed. In a thread: the
+    in-process simulator answers on this test's event loop."""
+    code = await asyncio.to_thread(main, ["check-config", "--config", str(config)])
+    return code, capsys.readouterr().out
+
+
 async def test_each_part_is_reported(
     tmp_path: Path,
     simulator: AxisSimulator,
@@ -33,9 +40,8 @@ async def test_each_part_is_reported(
         )
     )
     monkeypatch.setenv("EDXML_AXIS_SECRET", "test-secret-for-vectors")
-    # in a thread: the in-process simulator answers on this test's event loop
-    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
-    out = capsys.readouterr().out
+    code, out = await _check(config, capsys)
+    assert code == 1
     lines = {line.split(":", 1)[0]: line for line in out.splitlines()}
     assert lines["ok   store"].startswith("ok")
     assert "FAIL broker" in lines
@@ -43,8 +49,9 @@ async def test_each_part_is_reported(
     assert "FAIL redis" in lines
     assert "ok   axis" in lines
     monkeypatch.setenv("EDXML_AXIS_SECRET", "not-the-secret")
-    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
-    assert "FAIL axis" in capsys.readouterr().out
+    code, out = await _check(config, capsys)
+    assert code == 1
+    assert "FAIL axis" in out
 
 
 async def test_an_lgsp_is_tried_with_its_token_and_a_wrong_secret_is_named(
@@ -63,13 +70,13 @@ async def test_an_lgsp_is_tried_with_its_token_and_a_wrong_secret_is_named(
     config.write_text(yaml.safe_dump({"data_dir": str(tmp_path / "data"), "lgsp": {"lgsp": lgsp}}))
     monkeypatch.setenv("TEST_LGSP_CONSUMER_SECRET", LGSP_ACCESS.consumer_secret)
     monkeypatch.setenv("TEST_LGSP_UNIT_SECRET", LGSP_ACCESS.unit_secret)
-    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 0
-    out = capsys.readouterr().out
+    code, out = await _check(config, capsys)
+    assert code == 0
     assert "ok   lgsp lgsp: " in out
     assert "token granted, 0 waiting for us" in out
     monkeypatch.setenv("TEST_LGSP_CONSUMER_SECRET", "not-the-secret")
-    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
-    out = capsys.readouterr().out
+    code, out = await _check(config, capsys)
+    assert code == 1
     assert "FAIL lgsp lgsp: " in out
     assert "consumer key and secret" in out
     assert "not-the-secret" not in out
@@ -91,10 +98,11 @@ async def test_a_soap_hub_is_tried_with_its_pending_list(
         yaml.safe_dump({"data_dir": str(tmp_path / "data"), "soap_hubs": {"hub": hub}})
     )
     monkeypatch.setenv("TEST_HUB_TOKEN", "test-secret-for-vectors")
-    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 0
-    assert "0 waiting for us" in capsys.readouterr().out
+    code, out = await _check(config, capsys)
+    assert code == 0
+    assert "0 waiting for us" in out
     monkeypatch.setenv("TEST_HUB_TOKEN", "not-the-token")
-    assert await asyncio.to_thread(main, ["check-config", "--config", str(config)]) == 1
-    out = capsys.readouterr().out
+    code, out = await _check(config, capsys)
+    assert code == 1
     assert "FAIL soap hub hub: " in out
     assert "not-the-token" not in out
