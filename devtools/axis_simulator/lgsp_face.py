@@ -59,7 +59,7 @@ class LgspFace:
             for system in config.systems
             if system.lgsp is not None
         }
-        self._tokens: dict[str, tuple[str, float]] = {}  # token -> (system id, expiry)
+        self._tokens: dict[str, tuple[str, float]] = {}  # token -> (consumer key, expiry)
         #: Tokens handed out so far (tests read it)
         self.issued = 0
 
@@ -104,7 +104,7 @@ class LgspFace:
             body = {"error": "invalid_client", "error_description": "Client Authentication failed."}
             return web.json_response(body, status=401)
         token = secrets.token_hex(16)
-        self._tokens[token] = (client[1], time.monotonic() + self._lifetime)
+        self._tokens[token] = (key, time.monotonic() + self._lifetime)
         self.issued += 1
         answer = {"access_token": token, "token_type": "Bearer", "expires_in": self._lifetime}
         return web.json_response(answer)
@@ -121,8 +121,7 @@ class LgspFace:
                     "description": "Access failure: make sure the access token is valid",
                 }
                 return web.json_response(body, status=401)
-            system_id = holder[0]
-            access = next(access for access, owner in self._clients.values() if owner == system_id)
+            access, system_id = self._clients[holder[0]]
             unit = request.headers.get("secret", "")
             if not hmac.compare_digest(unit.encode(), access.unit_secret.encode()):
                 return _refused(AxisRefusal(403, "403", "the secret identifies no unit of ours"))
