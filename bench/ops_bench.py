@@ -27,8 +27,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 import aiohttp  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from aiohttp import web  # noqa: E402
-from dashboard_bench import POSTGRES_URL, _seed  # noqa: E402
+from dashboard_bench import _seed  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from stores import POSTGRES_URL  # noqa: E402
 
 from adapters.store.engine import create_engine, migrate  # noqa: E402
 from adapters.store.schema import deliveries  # noqa: E402

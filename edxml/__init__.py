@@ -13,11 +13,14 @@ A pure library: no sockets, no files, no environment. The gateway's adapters do 
 The public surface is exactly ``__all__`` (tests/edxml/test_public_api.py keeps it so).
 """
 
-from ._build import BuildOptions, build, document_id_of, iter_build
+from ._build import document_id_of
+from ._build_signed import SignableBuild
+from ._build_wire import BuildOptions, build, iter_build
 from ._dsig import (
     C14nMethod,
     DigestMethod,
     SignatureMethod,
+    SignatureSlot,
     SigningError,
     VerifyPolicy,
     VerifyResult,
@@ -190,8 +193,10 @@ __all__ = [
     "RevocationStatus",
     "Rfc3161Validator",
     "Rule",
+    "SignableBuild",
     "Signature",
     "SignatureMethod",
+    "SignatureSlot",
     "SignatureTimestamp",
     "SignerInfo",
     "SigningError",

@@ -1,22 +1,18 @@
-"""model -> bytes, in exactly the layout of the official samples (spec 1.2, 6.1).
+"""model -> tree, in exactly the layout of the official samples (spec 1.2, 6.1).
 
 ``<edXML>`` carries the default namespace; ``edXMLEnvelope`` declares ``xmlns:edXML`` and
 every element inside it is ``edXML:``-prefixed; ``AttachmentEncoded/Attachment`` and their
 children are unprefixed except ``edXML:ContentTransferEncoded``, which re-declares the
 prefix. Children are written in the VNPT builder's order. Wire spellings are kept.
 
-The small part (everything but the attachments) is built with lxml and serialised once;
-the base64 payloads are streamed into it at placeholders, so ``iter_build`` never holds
-more than the file itself plus one chunk, and ``build`` adds only the output.
+The tree is the small part of a package (everything but the attachments' bytes, which
+``_build_wire`` streams in at placeholders).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-import secrets
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -34,47 +30,14 @@ from ._model import (
     StatusPackage,
     TraceHeader,
 )
-from ._transfer import encode_attachment
 from ._values import format_bool, format_date, format_timestamp
 from ._xml import EDXML_NS, parse_fragment
 
 __all__ = [
-    "DEFAULT_BUILD_OPTIONS",
-    "BuildOptions",
-    "build",
     "document_id_of",
-    "iter_build",
     "package_tree",
+    "signature_element",
 ]
-
-_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
-
-
-#: Formats whose bytes are compressed already: DEFLATE at level 6 spends ~40 ms per MB on
-#: them for nothing. They are written at level 0 (DEFLATE's stored blocks): still the
-#: DEFLATE method with a data descriptor that every reader of the spec-1.6 ZIP accepts
-#: (java.util.zip refuses the STORED method with a data descriptor), at the cost of a copy.
-ALREADY_COMPRESSED = frozenset(
-    {
-        ".pdf", ".zip", ".rar", ".7z", ".gz", ".bz2", ".xz",
-        ".jpg", ".jpeg", ".png", ".gif", ".webp", ".tif", ".tiff",
-        ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp",
-        ".mp3", ".mp4", ".m4a", ".avi", ".mov",
-    }
-)  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BuildOptions:
-    """How to write a package. ``compresslevel`` is the DEFLATE level of the spec-1.6 ZIP
-    for files that compress; ``stored_level`` that of ``ALREADY_COMPRESSED`` formats."""
-
-    compresslevel: int = 6
-    stored_level: int = 0
-    pretty_print: bool = True
-
-
-DEFAULT_BUILD_OPTIONS = BuildOptions()
 
 
 def _q(name: str) -> str:
@@ -258,19 +221,13 @@ def _status_header(parent: _Writer, package: StatusPackage) -> None:
     node.timestamp("Timestamp", package.timestamp)
 
 
-def _signature_element(signature: Signature) -> etree._Element:
+def signature_element(signature: Signature) -> etree._Element:
     try:
         return parse_fragment(signature.xml)
     except EdxmlError as exc:
         raise PackageBuildError(
             f"Signature: the stored signature is not well-formed XML ({exc})"
         ) from None
-
-
-def _extension(name: str) -> str:
-    _, dot, extension = name.rpartition(".")
-    cleaned = "".join(char for char in extension if char.isascii() and char.isalnum()).lower()
-    return f".{cleaned}" if dot and cleaned else ".bin"
 
 
 def package_tree(
@@ -303,7 +260,7 @@ def package_tree(
             header.element.append(
                 etree.Comment(signature_marker)
                 if signature_marker
-                else _signature_element(package.signature)
+                else signature_element(package.signature)
             )
         if isinstance(package, DocumentPackage):
             _body(root, envelope, package.attachments, payload_text)
@@ -344,54 +301,3 @@ def _body(
         node.text("ContentType", ZIP_CONTENT_TYPE)
         transfer = node.child("ContentTransferEncoded", nsmap={"edXML": EDXML_NS})
         transfer.element.text = payload_text(index) if payload_text else ""
-
-
-def iter_build(
-    package: Package, *, options: BuildOptions = DEFAULT_BUILD_OPTIONS
-) -> Iterator[bytes]:
-    """Yield the package's wire bytes in chunks (write them to a file or an HTTP body)."""
-    token = secrets.token_hex(8)
-    signature_marker = f"edxml-signature-{token}"
-    root = package_tree(
-        package,
-        payload_text=lambda index: f"@edxml-payload-{token}-{index}@",
-        signature_marker=signature_marker,
-    )
-    skeleton = etree.tostring(root, encoding="UTF-8", pretty_print=options.pretty_print)
-    splices: list[tuple[int, bytes, Callable[[], Iterator[bytes]]]] = []
-    if package.signature is not None:
-        mark = f"<!--{signature_marker}-->".encode()
-        _signature_element(package.signature)  # refuses stored bytes that are not well-formed
-        signature_bytes = package.signature.xml
-        splices.append((skeleton.index(mark), mark, lambda: iter((signature_bytes,))))
-    if isinstance(package, DocumentPackage):
-        for index, attachment in enumerate(package.attachments):
-            if attachment.data is None:
-                continue
-            mark = f"@edxml-payload-{token}-{index}@".encode()
-            splices.append((skeleton.index(mark), mark, _payload(attachment, options)))
-    yield _DECLARATION
-    position = 0
-    for start, mark, produce in sorted(splices, key=lambda splice: splice[0]):
-        yield skeleton[position:start]
-        yield from produce()
-        position = start + len(mark)
-    yield skeleton[position:]
-
-
-def _payload(attachment: Attachment, options: BuildOptions) -> Callable[[], Iterator[bytes]]:
-    def produce() -> Iterator[bytes]:
-        assert attachment.data is not None
-        extension = _extension(attachment.name)
-        level = options.stored_level if extension in ALREADY_COMPRESSED else options.compresslevel
-        return encode_attachment(attachment.data, extension, compresslevel=level)
-
-    return produce
-
-
-def build(package: Package, *, options: BuildOptions = DEFAULT_BUILD_OPTIONS) -> bytes:
-    """The package's wire bytes (UTF-8, the layout of the official samples)."""
-    out = io.BytesIO()
-    for chunk in iter_build(package, options=options):
-        out.write(chunk)
-    return out.getvalue()

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._build import document_id_of, iter_build
+from ._build import document_id_of
+from ._build_wire import iter_build
 from ._cli_signatures import CommandFailed, add_signature_commands
 from ._errors import EdxmlError
 from ._filenames import safe_filename

@@ -28,6 +28,7 @@ from ._dsig_types import (
     C14nMethod,
     DigestMethod,
     SignatureMethod,
+    SignatureSlot,
     SigningError,
 )
 from ._xml import (
@@ -39,6 +40,7 @@ from ._xml import (
 )
 
 __all__ = [
+    "SigningDigester",
     "iter_sign",
     "sign",
 ]
@@ -58,16 +60,23 @@ def _named(name: str, local: str, namespaces: frozenset[str]) -> bool:
     return found == local and uri in namespaces
 
 
-class _SigningDigester:
+class SigningDigester:
     """Parser observer for signing: where the header ends (our insertion point), any
     signatures already in the header, and (``canonicalize``) the exclusive canonical
-    document into the digest, for packages too large to hand to lxml."""
+    document into the digest, for packages too large to hand to lxml (or to ``write``)."""
 
-    def __init__(self, source: bytes, digest: DigestMethod, *, canonicalize: bool) -> None:
+    def __init__(
+        self,
+        source: bytes,
+        digest: DigestMethod,
+        *,
+        canonicalize: bool,
+        write: Callable[[bytes], object] | None = None,
+    ) -> None:
         self._source = source
         self.hasher = hashlib.new(digest.hashlib_name)
         self._canonical = (
-            Canonicalizer(self.hasher.update, exclusive=True) if canonicalize else None
+            Canonicalizer(write or self.hasher.update, exclusive=True) if canonicalize else None
         )
         self._offset: Callable[[], int] = lambda: 0
         self._depth = 0
@@ -216,15 +225,22 @@ def iter_sign(
     cert_chain: Sequence[x509.Certificate],
     *,
     limits: ParseLimits = DEFAULT_LIMITS,
+    slot: SignatureSlot | None = None,
 ) -> Iterator[bytes]:
-    """Yield the signed package in chunks (see ``sign``)."""
+    """Yield the signed package in chunks (see ``sign``). ``slot``: what ``SignableBuild``
+    learnt while it wrote ``package``, which then is not parsed again."""
     if not cert_chain:
         raise SigningError("a certificate chain is required (the signer's certificate first)")
     if cert_chain[0].public_key().public_numbers() != key.public_key().public_numbers():  # type: ignore[union-attr]
         raise SigningError("the key does not belong to the first certificate of the chain")
     _check_utf8(package)
+    if slot is not None:
+        if package[slot.insert_at : slot.insert_at + 2] != b"</":
+            raise SigningError("the signature slot was not learnt from these bytes")
+        yield from _signed_pieces(package, 0, slot, key, cert_chain)
+        return
     small = len(package) <= _dsig_types.SMALL_DOCUMENT_BYTES
-    digester = _SigningDigester(package, DigestMethod.SHA256, canonicalize=not small)
+    digester = SigningDigester(package, DigestMethod.SHA256, canonicalize=not small)
     offset = scan_xml(package, observer=digester, limits=limits)
     if digester.old_signatures:
         # Take the old signatures out of the bytes, then digest what will really be sent.
@@ -238,17 +254,28 @@ def iter_sign(
         return
     if digester.insert_at is None:
         raise SigningError("the package has no edXMLEnvelope/edXMLHeader to hold the signature")
-    level = digester.after.count(" ") // 2 + 1 if digester.after else 0
     if small:
         digest = _digest_for_signing(package[offset:], digester.before + digester.after)
     else:
         digest = digester.hasher.digest()
-    element = _signature_element(digest, key, cert_chain, level)
+    slot = SignatureSlot(digest, digester.insert_at, digester.before, digester.after)
+    yield from _signed_pieces(package, offset, slot, key, cert_chain)
+
+
+def _signed_pieces(
+    package: bytes,
+    offset: int,
+    slot: SignatureSlot,
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+    cert_chain: Sequence[x509.Certificate],
+) -> Iterator[bytes]:
+    level = slot.after.count(" ") // 2 + 1 if slot.after else 0
+    element = _signature_element(slot.digest, key, cert_chain, level)
     view = memoryview(package)
     # from the XML itself: stray bytes or a BOM before it are not carried over (spec 6.4)
-    yield from _pieces(view[offset : digester.insert_at])
-    yield digester.before.encode("ascii") + element + digester.after.encode("ascii")
-    yield from _pieces(view[digester.insert_at :])
+    yield from _pieces(view[offset : slot.insert_at])
+    yield slot.before.encode("ascii") + element + slot.after.encode("ascii")
+    yield from _pieces(view[slot.insert_at :])
 
 
 def _digest_for_signing(xml: bytes, added_text: str) -> bytes:

@@ -28,6 +28,7 @@ __all__ = [
     "C14nMethod",
     "DigestMethod",
     "SignatureMethod",
+    "SignatureSlot",
     "SigningError",
     "VerifyPolicy",
     "VerifyResult",
@@ -40,6 +41,19 @@ SMALL_DOCUMENT_BYTES = 256 * 1024
 _OURS = frozenset({EDXML_NS, LEGACY_NS, ""})
 _ENVELOPED = f"{XMLDSIG_NS}enveloped-signature"
 _WHITESPACE = b" \t\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureSlot:
+    """What signing a package needs from its bytes, learnt while they were written
+    (``SignableBuild``) instead of by parsing them again: the SHA-256 of the exclusive
+    canonical document as it will be sent, the byte offset of ``</edXMLHeader>`` where the
+    signature goes, and the whitespace written around it (part of the signed document)."""
+
+    digest: bytes
+    insert_at: int
+    before: str
+    after: str
 
 
 class C14nMethod(enum.StrEnum):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from ._build import build
+from ._build_wire import build
 from ._errors import StructureError
 from ._model import Attachment, DocumentPackage, Package, StatusPackage
 from ._parse import parse

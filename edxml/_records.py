@@ -13,6 +13,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import types
 import typing
@@ -92,14 +93,20 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     return _scalar(hint, value, path)
 
 
+@functools.cache
+def _shape(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """A model class's resolved field types and its fields, worked out once: resolving the
+    string annotations compiles each of them, which cost more than the rest of a record."""
+    return get_type_hints(cls), {field.name: field for field in dataclasses.fields(cls)}
+
+
 def _dataclass(cls: type, value: Any, path: str) -> Any:
     if not isinstance(value, Mapping):
         raise RecordError(f"expected an object, got {type(value).__name__}", path=path)
     value = dict(value)
     if cls is Attachment:
         value = _attachment_fields(value, path)
-    hints = get_type_hints(cls)
-    fields = {field.name: field for field in dataclasses.fields(cls)}
+    hints, fields = _shape(cls)
     unknown = sorted(set(value) - set(fields))
     if unknown:
         raise RecordError(

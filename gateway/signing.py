@@ -33,16 +33,19 @@ class Signers:
         and a signature is not required)."""
         return b"".join(self.iter_sign(package, organ_id))
 
-    def iter_sign(self, package: bytes, organ_id: str) -> Iterable[bytes]:
+    def iter_sign(
+        self, package: bytes, organ_id: str, *, slot: edxml.SignatureSlot | None = None
+    ) -> Iterable[bytes]:
         """``sign`` in pieces, for a package written straight to a file: the signed copy of a
         large package is never held whole beside the unsigned one. ``MissingSigningKey`` is
-        raised here, before any piece."""
+        raised here, before any piece. ``slot``: learnt while the package was built
+        (``edxml.SignableBuild``), so it is not parsed again."""
         identity = self.identities.get(organ_id)
         if identity is None:
             if self.required:
                 raise MissingSigningKey(organ_id)
             return (package,)
-        return edxml.iter_sign(package, identity.key, identity.chain)
+        return edxml.iter_sign(package, identity.key, identity.chain, slot=slot)
 
 
 def sign_outgoing(signers: Signers, package: bytes, organ_id: str) -> bytes:
@@ -52,6 +55,8 @@ def sign_outgoing(signers: Signers, package: bytes, organ_id: str) -> bytes:
     return signers.sign(package, organ_id)
 
 
-def iter_sign_outgoing(signers: Signers, package: bytes, organ_id: str) -> Iterable[bytes]:
+def iter_sign_outgoing(
+    signers: Signers, package: bytes, organ_id: str, *, slot: edxml.SignatureSlot | None = None
+) -> Iterable[bytes]:
     """``sign_outgoing`` in pieces (a document the outbound door stores as it is signed)."""
-    return signers.iter_sign(package, organ_id)
+    return signers.iter_sign(package, organ_id, slot=slot)

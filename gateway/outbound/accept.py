@@ -292,10 +292,12 @@ def register_facts(package: edxml.DocumentPackage) -> RegisterFacts:
 class CheckedModel:
     """A model its caller builds the package from, checked before the build: its header
     (the files' bytes let go: nothing after the checks reads them, and a large attachment
-    then is not held a second time while the package is signed) and the rules' findings."""
+    then is not held a second time while the package is signed) and the rules' findings;
+    once built with ``edxml.SignableBuild``, its signature's ``slot``."""
 
     package: edxml.Package
     problems: tuple[edxml.Problem, ...]
+    slot: edxml.SignatureSlot | None = None
 
 
 async def check_model(package: edxml.Package) -> CheckedModel:

@@ -58,7 +58,9 @@ class Outbound:
         ``owed``: a status we must send whatever happens (01, 02, 15): without a key it is
         stored waiting for its signature instead of refused. ``limit_recipients=False`` for
         operations on a document already accepted (a recall goes to whoever has it).
-        ``built_from``: the model the caller built ``package`` from, checked (not parsed back)."""
+        ``built_from``: the model the caller built ``package`` from, checked (not parsed back),
+        and where its signature goes (not parsed to be signed either)."""
+        slot = built_from.slot if built_from is not None else None
         accepted = await accept_package(
             self.store,
             self.blobs,
@@ -69,7 +71,7 @@ class Outbound:
             max_recipients=self.max_recipients if limit_recipients else None,
             resend=resend,
             idempotency=idempotency,
-            sign=lambda data, organ: iter_sign_outgoing(self.signers, data, organ),
+            sign=lambda data, organ: iter_sign_outgoing(self.signers, data, organ, slot=slot),
             owed=owed,
             built_from=built_from,
         )

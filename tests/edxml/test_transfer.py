@@ -86,7 +86,7 @@ def test_already_compressed_formats_go_at_deflate_level_0_and_the_rest_compresse
     It goes at level 0 (a copy, still the DEFLATE method the official reader expects, which
     the conformance suite reads back); a text file is compressed as before."""
     import edxml
-    from edxml import _build
+    from edxml import _build_wire
     from tests.factories import document
 
     levels: dict[str, int] = {}
@@ -95,7 +95,7 @@ def test_already_compressed_formats_go_at_deflate_level_0_and_the_rest_compresse
         levels[extension] = compresslevel
         return encode_attachment(data, extension, compresslevel=compresslevel)
 
-    monkeypatch.setattr(_build, "encode_attachment", recording)
+    monkeypatch.setattr(_build_wire, "encode_attachment", recording)
     noise, text = os.urandom(200_000), b"van ban " * 25_000
     files = (
         edxml.Attachment(content_id="a", name="cong_van.pdf", data=noise),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import sqlalchemy as sa
@@ -184,3 +185,35 @@ async def test_an_unsigned_pdf_is_sealed_as_the_agency_with_the_stamp(
     assert report.agency_signed
     assert report.signatures[0].signer is not None
     assert report.signatures[0].signer.common_name == "Văn phòng UBND tỉnh Ninh Bình"
+
+
+async def test_a_document_from_the_api_is_signed_without_being_parsed_again(
+    gateways: tuple[Gateway, Gateway], pki: DevPki, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The API builds the package itself: its signature is placed from what the build
+    learnt (``edxml.SignableBuild``), and what is stored verifies independently."""
+    a, _ = gateways
+    slots: list[edxml.SignatureSlot | None] = []
+    real = edxml.iter_sign
+
+    def watched(package: bytes, *args: Any, **kwargs: Any) -> Any:
+        slots.append(kwargs.get("slot"))
+        return real(package, *args, **kwargs)
+
+    monkeypatch.setattr(edxml, "iter_sign", watched)
+    auth = await _key(a, ["*.H42"])
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth) as r,
+    ):
+        assert r.status == 202, await r.text()
+        sent = await r.json()
+    assert len(slots) == 1
+    assert slots[0] is not None
+    view = await a.store.message(sent["id"], events=False)
+    assert view is not None
+    path = tmp_path / "stored.edxml"
+    path.write_bytes(a.blobs.get(view.package_ref))
+    roots = tmp_path / "root.pem"
+    roots.write_bytes(pki.root.certificate.public_bytes(Encoding.PEM))
+    assert _xmlsec1_verifies(path, roots)

@@ -183,11 +183,12 @@ async def _submit(
     # goes to the blob store piece by piece).
     with tempfile.TemporaryFile(dir=context.blobs.root, prefix=".build-") as built:
         try:
-            await asyncio.to_thread(_build_into, package, built)
+            slot = await asyncio.to_thread(_build_into, package, built)
         except edxml.EdxmlError as exc:
             raise record_problem(exc) from None
         del package
         data = await asyncio.to_thread(built.read)
+    checked = dataclasses.replace(checked, slot=slot)
     try:
         accepted = await context.outbound.submit(
             data,
@@ -212,10 +213,13 @@ def _let_go_of_files(record: dict[str, Any]) -> None:
             attachment.pop("data_base64", None)
 
 
-def _build_into(package: edxml.Package, out: IO[bytes]) -> None:
-    for piece in edxml.iter_build(package):
+def _build_into(package: edxml.Package, out: IO[bytes]) -> edxml.SignatureSlot | None:
+    """Write the package; where its signature goes, learnt on the way (not parsed again)."""
+    build = edxml.SignableBuild(package)
+    for piece in build:
         out.write(piece)
     out.seek(0)
+    return build.slot
 
 
 async def get_document(request: web.Request) -> web.StreamResponse:
