@@ -177,7 +177,7 @@ async def _seed(runtime: Runtime) -> tuple[str, bool]:
     outbound = Outbound(runtime.store, runtime.blobs, runtime.settings.routing, runtime.signers)
     for package in documents:
         with contextlib.suppress(AcceptanceError):
-            await outbound.submit(edxml.build(package))
+            await outbound.submit(package)
     return key, True
 
 

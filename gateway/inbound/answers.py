@@ -57,7 +57,7 @@ async def report_status(
         staff=staff,
         timestamp=edxml.vietnam_now(),
     )
-    accepted = await outbound.submit(await asyncio.to_thread(edxml.build, status))
+    accepted = await outbound.submit(status)
     if received["inbound_state"] == "recall_requested" and code in ("15", "16"):
         # Quyết định 28 Điều 9.4: agreeing to a recall takes the document out of use
         await outbound.store.set_inbound(

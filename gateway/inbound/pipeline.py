@@ -327,9 +327,7 @@ class InboundPipeline:
         try:
             # One of ours owes it (waits for its signature without a key); for a document
             # misaddressed to us we cannot speak, and without a key it is not sent.
-            accepted = await outbound.submit(
-                edxml.build(status), owed=self.ours(status.sender.organ_id)
-            )
+            accepted = await outbound.submit(status, owed=self.ours(status.sender.organ_id))
         except AcceptanceError as exc:
             log.warning(
                 "status %s to %s not sent: %s",

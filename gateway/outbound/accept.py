@@ -148,7 +148,7 @@ async def accept_package(
     for its signature, which the dispatcher adds before it is sent.
 
     ``built_from``: the model ``package_bytes`` was just built from with ``edxml.build``
-    (the API's records), checked by ``check_model``: not parsed back."""
+    (the API's records, the packages we make), checked by ``check_model``: not parsed back."""
     package, found = await _read(package_bytes, built_from)
     problems = [
         Refusal(problem.path or "package", problem.rule, problem.message) for problem in found

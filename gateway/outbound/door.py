@@ -13,9 +13,11 @@ adds with ``sign_outgoing`` — the same signing, in one piece — before it lea
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
 from gateway.delivery.routing import RoutingTable
@@ -24,6 +26,7 @@ from gateway.outbound.accept import (
     Accepted,
     CheckedModel,
     accept_package,
+    check_model,
 )
 from gateway.signing import Signers, iter_sign_outgoing
 
@@ -43,7 +46,7 @@ class Outbound:
 
     async def submit(
         self,
-        package: bytes,
+        package: bytes | edxml.Package,
         *,
         client_id: str | None = None,
         may_send_as: Callable[[str], bool] | None = None,
@@ -59,7 +62,10 @@ class Outbound:
         stored waiting for its signature instead of refused. ``limit_recipients=False`` for
         operations on a document already accepted (a recall goes to whoever has it).
         ``built_from``: the model the caller built ``package`` from, checked (not parsed back),
-        and where its signature goes (not parsed to be signed either)."""
+        and where its signature goes (not parsed to be signed either). A model given as
+        ``package`` (a package we make: a recall, a status, an update) is built here so."""
+        if not isinstance(package, bytes):
+            package, built_from = await _built(package)
         slot = built_from.slot if built_from is not None else None
         accepted = await accept_package(
             self.store,
@@ -78,3 +84,11 @@ class Outbound:
         if self.wake is not None:
             self.wake.set()
         return accepted
+
+
+async def _built(package: edxml.Package) -> tuple[bytes, CheckedModel]:
+    """A model's bytes, checked as a model and built learning where its signature goes."""
+    checked = await check_model(package)
+    build = edxml.SignableBuild(package)
+    data = await asyncio.to_thread(b"".join, build)
+    return data, dataclasses.replace(checked, slot=build.slot)

@@ -95,7 +95,7 @@ async def recall(
         response_for=(_reference(package, document_id, package.sender.organ_id),),
         signature=None,
     )
-    sent = [await outbound.submit(edxml.build(revocation), limit_recipients=False)]
+    sent = [await outbound.submit(revocation, limit_recipients=False)]
     for delivery_id, recipient in reached:
         status = edxml.StatusPackage(
             sender=package.sender,
@@ -105,7 +105,7 @@ async def recall(
             staff=staff,
             timestamp=_now(),
         )
-        sent.append(await outbound.submit(edxml.build(status)))
+        sent.append(await outbound.submit(status))
         await store.note(delivery_id, source=RECALL_SOURCE, detail=f"recall requested: {reason}")
     return sent
 
@@ -138,7 +138,7 @@ async def update(
         ),
         signature=None,
     )
-    accepted = await outbound.submit(edxml.build(updated), limit_recipients=False)
+    accepted = await outbound.submit(updated, limit_recipients=False)
     for delivery_id, _ in reached:
         await store.note(delivery_id, source="operator:update", detail=f"update sent: {reason}")
     return accepted
@@ -167,7 +167,7 @@ async def replace(
             replacements=(info,),
         ),
     )
-    accepted = await outbound.submit(edxml.build(package))
+    accepted = await outbound.submit(package)
     for delivery_id, _ in reached:
         await store.note(
             delivery_id,

@@ -187,11 +187,12 @@ async def test_an_unsigned_pdf_is_sealed_as_the_agency_with_the_stamp(
     assert report.signatures[0].signer.common_name == "Văn phòng UBND tỉnh Ninh Bình"
 
 
-async def test_a_document_from_the_api_is_signed_without_being_parsed_again(
+async def test_what_we_build_is_signed_without_being_parsed_again(
     gateways: tuple[Gateway, Gateway], pki: DevPki, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    """The API builds the package itself: its signature is placed from what the build
-    learnt (``edxml.SignableBuild``), and what is stored verifies independently."""
+    """A document from the API, and the recall and status 13 we make for it: each signature
+    is placed from what the build learnt (``edxml.SignableBuild``), and what is stored
+    verifies independently."""
     a, _ = gateways
     slots: list[edxml.SignatureSlot | None] = []
     real = edxml.iter_sign
@@ -202,18 +203,22 @@ async def test_a_document_from_the_api_is_signed_without_being_parsed_again(
 
     monkeypatch.setattr(edxml, "iter_sign", watched)
     auth = await _key(a, ["*.H42"])
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth) as r,
-    ):
-        assert r.status == 202, await r.text()
-        sent = await r.json()
-    assert len(slots) == 1
-    assert slots[0] is not None
-    view = await a.store.message(sent["id"], events=False)
-    assert view is not None
-    path = tmp_path / "stored.edxml"
-    path.write_bytes(a.blobs.get(view.package_ref))
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{a.url}{PREFIX}/documents", json=_record(), headers=auth) as r:
+            assert r.status == 202, await r.text()
+            sent = await r.json()
+        await a.deliver()
+        async with http.post(
+            f"{a.url}{PREFIX}/documents/{sent['id']}/recall",
+            json={"reason": "Ban hành nhầm"},
+            headers=auth,
+        ) as r:
+            assert r.status == 202, await r.text()
+    assert len(slots) == 3  # the document, its recall, the status 13 to its recipient
+    assert None not in slots
     roots = tmp_path / "root.pem"
     roots.write_bytes(pki.root.certificate.public_bytes(Encoding.PEM))
-    assert _xmlsec1_verifies(path, roots)
+    for index, (_, _, package) in enumerate(await _stored(a)):
+        path = tmp_path / f"stored-{index}.edxml"
+        path.write_bytes(package)
+        assert _xmlsec1_verifies(path, roots)
