@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,9 +77,15 @@ class DirectoryStore(StoreBase):
                 )
         self._names = None
 
-    async def agency_codes(self) -> set[str]:
-        rows = await self._rows(sa.select(agencies.c.code))
-        return {str(row[0]) for row in rows}
+    async def listed_agencies(self, codes: Collection[str]) -> set[str] | None:
+        """Which of ``codes`` the agencies directory lists, or ``None`` while it is empty (not
+        synchronised yet). Looked up by key: the national directory has thousands of rows,
+        and every document accepted asks."""
+        wanted = sorted(set(codes))
+        rows = await self._rows(sa.select(agencies.c.code).where(agencies.c.code.in_(wanted)))
+        if rows:
+            return {str(row[0]) for row in rows}
+        return set() if await self._rows(sa.select(agencies.c.code).limit(1)) else None
 
     async def replace_axis_agencies(self, listed: Iterable[ListedAgency]) -> None:
         """The axis' entries become ``listed``; a local entry the axis now lists becomes the

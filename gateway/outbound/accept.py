@@ -341,7 +341,7 @@ async def _route_problems(
     store: Store, routing: RoutingTable, package: edxml.Package, recipients: list[str]
 ) -> list[Refusal]:
     problems = []
-    directory = await store.agency_codes()
+    directory = await store.listed_agencies(recipients)
     for index, recipient in enumerate(recipients, start=1):
         destination = routing.destination_for(recipient)
         where = (
@@ -351,7 +351,9 @@ async def _route_problems(
         )
         if destination is None:
             problems.append(Refusal(where, "route.unknown", f"no route takes {recipient}"))
-        elif destination in routing.national and directory and recipient not in directory:
+        elif (
+            destination in routing.national and directory is not None and recipient not in directory
+        ):
             problems.append(
                 Refusal(
                     where, "route.directory", f"{recipient} is not in the axis' agencies directory"

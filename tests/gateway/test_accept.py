@@ -79,6 +79,7 @@ async def test_refusals_name_field_and_rule(store: Store, tmp_path: Path) -> Non
 async def test_the_axis_directory_refuses_unknown_agencies(
     store: Store, tmp_path: Path, simulator: AxisSimulator
 ) -> None:
+    assert await store.listed_agencies(["000.00.00.G22"]) is None  # not synchronised yet
     async with client_for(simulator, "00.42.W00") as axis:
         assert await sync_agencies(store, axis) >= 5
         assert await sync_agencies(store, axis) >= 5  # replaces, does not duplicate
@@ -89,3 +90,6 @@ async def test_the_axis_directory_refuses_unknown_agencies(
     assert [p.rule for p in refused.value.problems] == ["route.directory"]
     known = document(recipients=(organization("000.00.00.G22"),))
     assert (await accept_package(store, blobs, AXIS_ONLY, edxml.build(known))).delivery_ids
+    # looked up by the codes named, not by reading the whole directory
+    assert await store.listed_agencies(["000.00.00.G22", "000.00.00.G99"]) == {"000.00.00.G22"}
+    assert await store.listed_agencies(["000.00.00.G99"]) == set()

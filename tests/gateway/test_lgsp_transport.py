@@ -187,7 +187,7 @@ async def test_the_directory_comes_from_the_lgsp_and_refuses_an_unknown_recipien
         return (await store.directory_state())[0] > 0
 
     await until(synchronised, timeout=20)
-    assert VPCP in await store.agency_codes()
+    assert await store.listed_agencies([VPCP]) == {VPCP}
     stranger = _record(recipients=[{"organ_id": "000.00.00.X99", "organ_name": "Không có"}])
     async with (
         aiohttp.ClientSession() as http,
