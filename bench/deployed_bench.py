@@ -72,13 +72,16 @@ def _cpu_times() -> tuple[int, int]:
 
 
 class WebhookReceiver:
-    """The QLVB's end of the webhooks: counts what it is sent, answers 204."""
+    """The QLVB's end of the webhooks: counts what it is sent, answers 204, and keeps the
+    connection open between calls (HTTP/1.1), as a QLVB's web server does."""
 
     def __init__(self) -> None:
         self.received = 0
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.received += 1
