@@ -106,6 +106,21 @@ async def _hook(store: Store, url: str) -> None:
     await store.set_webhook(QLVB_CLIENT, url, "bench-webhook-secret")
 
 
+def established_to(port: int) -> int:
+    """Established TCP connections whose local port is ``port`` (the server's side of each
+    connection to it), read from ``/proc/net/tcp*``: no process started per sample, so the
+    sampling does not take the CPU the deployment is measured on."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table, encoding="ascii") as lines:
+            next(lines)  # the header
+            for line in lines:
+                fields = line.split(None, 4)
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
+
+
 class PeakConnections:
     """The most established TCP connections to ``port`` seen, sampled every 20 ms."""
 
@@ -116,11 +131,7 @@ class PeakConnections:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            out = subprocess.run(
-                ["ss", "-Htn", "state", "established", f"( sport = :{self.port} )"],
-                capture_output=True, text=True, check=False,
-            ).stdout  # fmt: skip
-            self.peak = max(self.peak, len([line for line in out.splitlines() if line.strip()]))
+            self.peak = max(self.peak, established_to(self.port))
             self._stop.wait(0.02)
 
     def __enter__(self) -> PeakConnections:
