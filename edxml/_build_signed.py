@@ -48,6 +48,7 @@ class SignableBuild:
         hasher = hashlib.sha256()
         done = 0  # of the canonical skeleton, hashed
         grown = 0  # what the splices before the signature's place added to the bytes
+        written = len(DECLARATION) + len(plan.skeleton)
         position = 0
         yield DECLARATION
         for start, mark, produce in plan.splices:
@@ -60,10 +61,15 @@ class SignableBuild:
                 size += len(piece)
                 yield piece
             done, position = cut + len(mark), start + len(mark)
+            written += size - len(mark)
             if len(DECLARATION) + start < digester.insert_at:
                 grown += size - len(mark)
         yield plan.skeleton[position:]
         hasher.update(canonical[done:])
         self.slot = SignatureSlot(
-            hasher.digest(), digester.insert_at + grown, digester.before, digester.after
+            hasher.digest(),
+            digester.insert_at + grown,
+            digester.before,
+            digester.after,
+            written,
         )

@@ -235,7 +235,7 @@ def iter_sign(
         raise SigningError("the key does not belong to the first certificate of the chain")
     _check_utf8(package)
     if slot is not None:
-        if package[slot.insert_at : slot.insert_at + 2] != b"</":
+        if len(package) != slot.size or not package.startswith(b"</", slot.insert_at):
             raise SigningError("the signature slot was not learnt from these bytes")
         yield from _signed_pieces(package, 0, slot, key, cert_chain)
         return
@@ -258,7 +258,7 @@ def iter_sign(
         digest = _digest_for_signing(package[offset:], digester.before + digester.after)
     else:
         digest = digester.hasher.digest()
-    slot = SignatureSlot(digest, digester.insert_at, digester.before, digester.after)
+    slot = SignatureSlot(digest, digester.insert_at, digester.before, digester.after, len(package))
     yield from _signed_pieces(package, offset, slot, key, cert_chain)
 
 

@@ -48,12 +48,14 @@ class SignatureSlot:
     """What signing a package needs from its bytes, learnt while they were written
     (``SignableBuild``) instead of by parsing them again: the SHA-256 of the exclusive
     canonical document as it will be sent, the byte offset of ``</edXMLHeader>`` where the
-    signature goes, and the whitespace written around it (part of the signed document)."""
+    signature goes, the whitespace written around it (part of the signed document), and the
+    size of the bytes it was learnt from (bytes of another size are refused)."""
 
     digest: bytes
     insert_at: int
     before: str
     after: str
+    size: int
 
 
 class C14nMethod(enum.StrEnum):

@@ -91,11 +91,15 @@ def test_nothing_is_parsed_to_sign_with_a_slot(
 
 def test_a_slot_from_other_bytes_is_refused(pki: DevPki, agency: Issued) -> None:
     build = edxml.SignableBuild(document())
-    b"".join(build)
+    data = b"".join(build)
     assert build.slot is not None
-    other = edxml.build(document(subject="Một trích yếu dài hơn hẳn trích yếu của văn bản kia"))
-    with pytest.raises(edxml.SigningError, match="not learnt from these bytes"):
-        b"".join(edxml.iter_sign(other, agency.key, pki.chain(agency), slot=build.slot))
+    assert build.slot.size == len(data)
+    longer = edxml.build(document(subject="Một trích yếu dài hơn hẳn trích yếu của văn bản kia"))
+    same_size = data.replace(b"</edXML:edXMLHeader>", b"<edXML:X/>\n</edXML:edXMLHeader>")[:-11]
+    assert len(same_size) == len(data)  # the header's end moved, the size did not
+    for other in (longer, same_size):
+        with pytest.raises(edxml.SigningError, match="not learnt from these bytes"):
+            b"".join(edxml.iter_sign(other, agency.key, pki.chain(agency), slot=build.slot))
 
 
 def test_a_package_that_carries_a_signature_has_no_slot(pki: DevPki, agency: Issued) -> None:
