@@ -47,29 +47,30 @@ class SignableBuild:
         assert digester.insert_at is not None  # the builder always writes the header
         hasher = hashlib.sha256()
         done = 0  # of the canonical skeleton, hashed
-        grown = 0  # what the splices before the signature's place added to the bytes
-        written = len(DECLARATION) + len(plan.skeleton)
-        position = 0
-        yield DECLARATION
-        for start, mark, produce in plan.splices:
-            yield plan.skeleton[position:start]
+        sizes: dict[bytes, int] = {}  # what each splice wrote in place of its placeholder
+
+        def digested(mark: bytes, spliced: Iterator[bytes]) -> Iterator[bytes]:
+            nonlocal done
             cut = canonical.index(mark, done)
             hasher.update(canonical[done:cut])
-            size = 0
-            for piece in produce():
+            done, sizes[mark] = cut + len(mark), 0
+            for piece in spliced:
                 hasher.update(piece)
-                size += len(piece)
+                sizes[mark] += len(piece)
                 yield piece
-            done, position = cut + len(mark), start + len(mark)
-            written += size - len(mark)
-            if len(DECLARATION) + start < digester.insert_at:
-                grown += size - len(mark)
-        yield plan.skeleton[position:]
+
+        yield from plan.pieces(digested)
         hasher.update(canonical[done:])
+        grown = {mark: sizes[mark] - len(mark) for _, mark, _ in plan.splices}
+        insert_at = digester.insert_at + sum(
+            grown[mark]
+            for start, mark, _ in plan.splices
+            if len(DECLARATION) + start < digester.insert_at
+        )  # moved by what the splices before it wrote
         self.slot = SignatureSlot(
             hasher.digest(),
-            digester.insert_at + grown,
+            insert_at,
             digester.before,
             digester.after,
-            written,
+            len(document) + sum(grown.values()),
         )

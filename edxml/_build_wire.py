@@ -77,12 +77,16 @@ class BuildPlan:
     skeleton: bytes
     splices: tuple[Splice, ...]
 
-    def pieces(self) -> Iterator[bytes]:
+    def pieces(
+        self, through: Callable[[bytes, Iterator[bytes]], Iterator[bytes]] | None = None
+    ) -> Iterator[bytes]:
+        """The wire bytes in order; ``through(mark, spliced)`` sees each splice's bytes on
+        their way out (the signable build digests them)."""
         yield DECLARATION
         position = 0
         for start, mark, produce in self.splices:
             yield self.skeleton[position:start]
-            yield from produce()
+            yield from through(mark, produce()) if through is not None else produce()
             position = start + len(mark)
         yield self.skeleton[position:]
 
