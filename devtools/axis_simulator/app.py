@@ -69,7 +69,7 @@ def _fault_middleware(faults: FaultInjector, closing: asyncio.Event) -> Any:
         if fault is Fault.OUTAGE:
             refusal = AxisRefusal(503, "503", "the axis is down for maintenance")
             response = refusal_response(refusal)
-            response.headers["Retry-After"] = str(max(1, round(faults.outage_left)))
+            response.headers["Retry-After"] = str(faults.outage_retry_after)
             return response
         if fault is Fault.BURST:
             return refusal_response(AxisRefusal(503, "503", "service unavailable (injected burst)"))

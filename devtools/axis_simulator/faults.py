@@ -21,6 +21,7 @@ fault                   what the client sees             classification
 from __future__ import annotations
 
 import enum
+import math
 import random
 import time
 from collections.abc import Callable
@@ -57,6 +58,12 @@ class FaultInjector:
     @property
     def outage_left(self) -> float:
         return max(0.0, self._outage_until - self._clock())
+
+    @property
+    def outage_retry_after(self) -> int:
+        """The whole seconds ``Retry-After`` announces: rounded up, so a client that waits as
+        asked comes back after the maintenance, never a fraction of a second before its end."""
+        return max(1, math.ceil(self.outage_left))
 
     def duplicate_rate(self) -> float:
         return self.plan.duplicate_rate

@@ -22,6 +22,7 @@ from adapters.soap_hub import SoapHubClient, SoapHubConfig
 from adapters.store.dashboard import SentSearch
 from adapters.store.store import Store
 from devtools.axis_simulator import AxisSimulator, FaultPlan
+from devtools.axis_simulator.faults import FaultInjector
 from gateway.delivery.destinations import AxisDestination, SoapHubDestination
 from gateway.delivery.dispatcher import Dispatcher, run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler
@@ -230,8 +231,24 @@ async def test_retry_after_is_honoured_and_uses_no_step_of_the_schedule(
     # the schedule would have given up after 3 attempts in 0.1 s; Retry-After made it wait
     assert delivery.attempts == 2
     first, second = (e.at for e in delivery.events if e.to_state == "sending")
-    assert (second - first).total_seconds() >= 1.5
-    assert any("asked to wait" in d for d in _details(view))
+    (asked,) = (d for d in _details(view) if "asked to wait" in d)
+    waited = float(asked.rsplit("asked to wait ", 1)[1].split(" s)")[0])
+    assert waited >= 1
+    assert (second - first).total_seconds() >= waited
+
+
+def test_an_announced_outage_asks_for_the_whole_seconds_left_rounded_up() -> None:
+    """A client that waits as asked must come back after the maintenance: 1.4 s left is
+    announced as 2, not 1 (it would come back 0.4 s early and be refused again)."""
+    now = [100.0]
+    faults = FaultInjector(FaultPlan(outage_seconds=2.0), clock=lambda: now[0])
+    assert faults.outage_retry_after == 2
+    now[0] += 0.6
+    assert faults.outage_retry_after == 2
+    now[0] += 1.3
+    assert faults.outage_retry_after == 1
+    now[0] += 0.2
+    assert faults.draw() is None
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:
