@@ -21,6 +21,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ._base64 import decode_strict, encode
 from ._errors import AttachmentError, AttachmentTooLargeError
 
 __all__ = ["CHUNK_SIZE", "MAX_ATTACHMENT_BYTES", "Payload", "PayloadDecoder", "encode_attachment"]
@@ -80,11 +81,11 @@ class _Base64Encoder:
         data = self._rest + data
         cut = len(data) - len(data) % 3
         self._rest = data[cut:]
-        return binascii.b2a_base64(data[:cut], newline=False) if cut else b""
+        return encode(memoryview(data)[:cut]) if cut else b""
 
     def close(self) -> bytes:
         rest, self._rest = self._rest, b""
-        return binascii.b2a_base64(rest, newline=False) if rest else b""
+        return encode(rest) if rest else b""
 
 
 def encode_attachment(data: bytes, extension: str, *, compresslevel: int = 6) -> Iterator[bytes]:
@@ -341,7 +342,7 @@ class PayloadDecoder:
 
     def _decode(self, data: bytes) -> bytes:
         try:
-            return binascii.a2b_base64(data, strict_mode=True)
+            return decode_strict(data)
         except binascii.Error as exc:
             raise AttachmentError(f"attachment is not valid base64 ({exc})") from None
 

@@ -14,7 +14,6 @@ authentication, validation errors and other answers are ``AxisPermanentError``.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import contextlib
 import datetime as dt
@@ -25,6 +24,7 @@ from typing import Any
 
 import aiohttp
 import aiohttp.payload
+import pybase64
 from aiohttp.abc import AbstractStreamWriter
 
 from adapters.axis.auth import SDK_HEADERS, SdkHeaderMap, hash_file, sdk_timestamp, vietnam_now
@@ -281,7 +281,7 @@ class AxisClient:
     async def get_edoc(self, doc_id: str) -> bytes:
         answer = await self._call("getEdoc", [("docId", doc_id), ("filePath", "xml")], body=b"{}")
         try:
-            return base64.b64decode(answer.get("data") or "", validate=True)
+            return pybase64.b64decode(answer.get("data") or "", validate=True)
         except (binascii.Error, TypeError):
             raise AxisPermanentError("data is not base64", operation="getEdoc") from None
 

@@ -18,13 +18,13 @@ What the captured SDK requests require (the captured requests):
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import pybase64
 from aiohttp import web
 
 from adapters.axis.auth import (
@@ -236,7 +236,7 @@ async def _received(request: web.Request, caller: Caller, backend: AxisBackend) 
 
 async def _get_edoc(request: web.Request, caller: Caller, backend: AxisBackend) -> web.Response:
     package = await backend.get(caller, _required(caller, "docId"))
-    return envelope(data=base64.b64encode(package).decode("ascii"))
+    return envelope(data=pybase64.b64encode_as_string(package))
 
 
 async def _download_edoc(

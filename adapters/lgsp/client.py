@@ -30,7 +30,6 @@ tries once more, then is permanent like every other refusal.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from typing import Any
 
 import aiohttp
 import aiohttp.payload
+import pybase64
 from aiohttp.abc import AbstractStreamWriter
 
 from adapters.axis.types import AckStatus, MessageType, ReceivedItem
@@ -78,10 +78,10 @@ class _Base64Body(aiohttp.payload.Payload):
     async def write(self, writer: AbstractStreamWriter) -> None:
         view = memoryview(self._value)
         for start in range(0, len(view), self._SLICE):
-            await writer.write(base64.b64encode(view[start : start + self._SLICE]))
+            await writer.write(pybase64.b64encode(view[start : start + self._SLICE]))
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        return base64.b64encode(self._value).decode("ascii")
+        return pybase64.b64encode_as_string(self._value)
 
 
 class LgspClient:
@@ -235,7 +235,7 @@ class LgspClient:
         operation = "GET /vanbans/{docId}"
         answer = await self._call("GET", f"/vanbans/{doc_id}", operation)
         try:
-            return base64.b64decode(text_of(answer, "data"), validate=True)
+            return pybase64.b64decode(text_of(answer, "data"), validate=True)
         except binascii.Error:
             raise LgspPermanentError("data is not base64", operation=operation) from None
 

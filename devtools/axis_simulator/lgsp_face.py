@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
+import pybase64
 from aiohttp import web
 
 import edxml
@@ -159,7 +160,7 @@ class LgspFace:
         if kind not in ("edoc", "status"):
             raise AxisRefusal(400, "400", "loaiVanBan must be edoc or status")
         try:
-            package = base64.b64decode(b"".join((await request.read()).split()), validate=True)
+            package = pybase64.b64decode(b"".join((await request.read()).split()), validate=True)
         except binascii.Error:
             raise AxisRefusal(400, "400", "the body is not base64") from None
         try:
@@ -177,7 +178,7 @@ class LgspFace:
 
     async def _package(self, request: web.Request, caller: Caller) -> dict[str, Any]:
         package = await self._hub.get(caller, request.match_info["doc_id"])
-        return _ok(data=base64.b64encode(package).decode("ascii"))
+        return _ok(data=pybase64.b64encode_as_string(package))
 
     async def _acknowledge(self, request: web.Request, caller: Caller) -> dict[str, Any]:
         status = _FROM_WIRE.get(request.headers.get("status", ""))
