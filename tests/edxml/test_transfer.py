@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import os
+import string
 import zipfile
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edxml import AttachmentError, AttachmentTooLargeError
+from edxml._base64 import decode_strict, encode
 from edxml._transfer import PayloadDecoder, encode_attachment
 
 
@@ -112,3 +117,29 @@ def test_already_compressed_formats_go_at_deflate_level_0_and_the_rest_compresse
     (entry,) = stored.infolist()
     assert entry.compress_type == zipfile.ZIP_DEFLATED
     assert entry.compress_size > entry.file_size  # stored blocks: nothing was compressed
+
+
+_BASE64_ISH = st.text(alphabet=string.ascii_letters + string.digits + "+/= \n\r-_é.", max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_BASE64_ISH)
+def test_the_fast_base64_refuses_exactly_what_the_standard_strict_mode_refuses(text: str) -> None:
+    """A record's data_base64 and a package's attachments are decoded with the SIMD codec:
+    what it accepts, and what it answers, is what ``binascii``'s strict mode would."""
+    try:
+        expected: bytes | None = binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        expected = None
+    try:
+        got: bytes | None = decode_strict(text)
+    except (binascii.Error, ValueError):
+        got = None
+    assert got == expected
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 57, 1_000_003])
+def test_the_fast_base64_encodes_as_the_standard_one(size: int) -> None:
+    data = os.urandom(size)
+    assert encode(data) == base64.b64encode(data)
+    assert encode(memoryview(data)[1:]) == base64.b64encode(data[1:])
