@@ -3,7 +3,8 @@
 ``sqlite+aiosqlite:///data/gateway.db`` is the embedded default: WAL journal (readers never
 wait for the writer), ``synchronous=NORMAL`` (durable at each checkpoint of the WAL, safe
 against a process crash), foreign keys on, a busy timeout so concurrent writers queue instead
-of failing. ``postgresql+asyncpg://...`` is production; ``schema`` puts every table (and
+of failing, and each statement one call to aiosqlite's thread (``sqlite_driver``).
+``postgresql+asyncpg://...`` is production; ``schema`` puts every table (and
 Alembic's version table) in one PostgreSQL schema, which is how tests keep runs apart.
 No pre-ping (a BEGIN and ROLLBACK at every checkout, a round trip each): a connection the
 server closed is noticed by the driver and discarded at checkout for free, and one that
@@ -20,10 +21,12 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.errors import ConfigurationError
+from adapters.store.sqlite_driver import one_call_connector
 
 __all__ = ["create_engine", "is_sqlite", "migrate"]
 
@@ -71,7 +74,12 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10) -
         # loop costs nothing, and each statement takes well under a millisecond.
         one: dict[str, Any] = {"pool_size": 1, "max_overflow": 0, "pool_timeout": 120}
         in_memory = not parsed.database or parsed.database == ":memory:"  # one already
-        engine = create_async_engine(parsed, **({} if in_memory else one))
+        (database,), options = SQLiteDialect_aiosqlite().create_connect_args(parsed)
+        engine = create_async_engine(
+            parsed,
+            async_creator=one_call_connector(database, **options),
+            **({} if in_memory else one),
+        )
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if backend == "postgresql":

@@ -75,7 +75,7 @@ class ApiContext:
     #: Sign each unsigned attached PDF as the sending agency, with the Phụ lục I stamp
     seal_unsigned_pdfs: bool = False
     #: Submissions built at once (``max_concurrent_submissions``); the others wait, unread.
-    submissions: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
+    submissions: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     @property
     def trust(self) -> edxml.TrustStore | edxml.TrustPolicy | None:
