@@ -108,42 +108,46 @@ class MessageStore(StoreBase):
                 )
                 if moved.rowcount != 1:
                     raise ConcurrentChange(f"the status of {answer.message_id} changed")
+            # the statement is the table's, its values are parameters: no statement is
+            # built and coerced column by column for each document
             await connection.execute(
-                messages.insert().values(
-                    id=message_id,
-                    direction=message.direction,
-                    document_id=message.document_id,
-                    sender=message.sender,
-                    code=message.code,
-                    subject=message.subject,
-                    business_type=message.business_type,
-                    message_type=message.message_type,
-                    status_code=message.status_code,
-                    priority=message.priority,
-                    due_date=message.due_date,
-                    package_ref=message.package_ref,
-                    package_size=message.package_size,
-                    client_id=message.client_id,
-                    needs_signature=message.needs_signature,
-                    document_type=message.document_type,
-                    signer=message.signer,
-                    document_date=message.document_date,
-                    copies=message.copies,
-                    search_text=search_text(message, recipients),
-                    created_at=now,
-                )
+                messages.insert(),
+                {
+                    "id": message_id,
+                    "direction": message.direction,
+                    "document_id": message.document_id,
+                    "sender": message.sender,
+                    "code": message.code,
+                    "subject": message.subject,
+                    "business_type": message.business_type,
+                    "message_type": message.message_type,
+                    "status_code": message.status_code,
+                    "priority": message.priority,
+                    "due_date": message.due_date,
+                    "package_ref": message.package_ref,
+                    "package_size": message.package_size,
+                    "client_id": message.client_id,
+                    "needs_signature": message.needs_signature,
+                    "document_type": message.document_type,
+                    "signer": message.signer,
+                    "document_date": message.document_date,
+                    "copies": message.copies,
+                    "search_text": search_text(message, recipients),
+                    "created_at": now,
+                },
             )
             if inbound is not None:
                 await connection.execute(
-                    inbound_items.insert().values(
-                        id=str(uuid.uuid4()),
-                        source=inbound[0],
-                        remote_id=inbound[1],
-                        message_type=message.message_type,
-                        message_id=message_id,
-                        outcome="stored",
-                        received_at=now,
-                    )
+                    inbound_items.insert(),
+                    {
+                        "id": str(uuid.uuid4()),
+                        "source": inbound[0],
+                        "remote_id": inbound[1],
+                        "message_type": message.message_type,
+                        "message_id": message_id,
+                        "outcome": "stored",
+                        "received_at": now,
+                    },
                 )
             if recipients:
                 await connection.execute(
