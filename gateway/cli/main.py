@@ -195,7 +195,9 @@ _COMMANDS = {
 def _service(arguments: argparse.Namespace) -> int:
     # Imported here: `edxml-gateway version` must not pay for the service's imports.
     from gateway.cli.dispatch import run_service_command  # noqa: PLC0415
+    from gateway.operate.memory import bound_arenas  # noqa: PLC0415
 
+    bound_arenas()  # before any thread of the service allocates
     name = f"edxml-gateway {arguments.command}"
     try:
         return run_service_command(arguments, name)

@@ -5,6 +5,13 @@ process's resident size stays at its peak (seen: 170 MB idle, 370+ MB for ever a
 ``malloc_trim`` returns what is free at the top of each arena to the system; called every few
 seconds it costs microseconds when there is nothing to give back. Other C libraries (musl)
 have no such call, and the task then does nothing.
+
+glibc also gives a thread that allocates while another does an arena of its own, up to
+eight per core, and what a burst frees in those arenas stays resident: with the building
+threads, the store's thread and the event loop each in one, a service rested at twice its
+idle size after a load. ``bound_arenas`` limits them to two (unless ``MALLOC_ARENA_MAX``
+is set), before the service starts any thread: measured, the same load left it within a
+tenth of its idle size, at the same rate.
 """
 
 from __future__ import annotations
@@ -14,21 +21,40 @@ import contextlib
 import ctypes
 import ctypes.util
 import logging
+import os
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["trim_memory_forever"]
+__all__ = ["ARENAS", "bound_arenas", "trim_memory_forever"]
 
 log = logging.getLogger(__name__)
 
+#: The malloc arenas a service process may have (glibc's ``M_ARENA_MAX``).
+ARENAS = 2
+_M_ARENA_MAX = -8  # glibc's malloc.h
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
+
+def _libc_function(name: str) -> Callable[..., Any] | None:
+    library = ctypes.util.find_library("c")
+    if library is None:
         return None
     with contextlib.suppress(OSError, AttributeError):
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
-        return trim
+        function: Callable[..., Any] = getattr(ctypes.CDLL(library), name)
+        return function
     return None
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    return _libc_function("malloc_trim")
+
+
+def bound_arenas(count: int = ARENAS) -> bool:
+    """Limit this process to ``count`` malloc arenas, before it starts threads; False where
+    ``MALLOC_ARENA_MAX`` already decides or the C library is not glibc."""
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    mallopt = _libc_function("mallopt")
+    return mallopt is not None and mallopt(_M_ARENA_MAX, count) == 1
 
 
 async def trim_memory_forever(*, stop: asyncio.Event, every_seconds: float = 10.0) -> None:
