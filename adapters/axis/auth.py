@@ -17,6 +17,7 @@ We send a fresh timestamp per request (the SDK reuses one per client object).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -65,6 +66,7 @@ def parse_sdk_timestamp(text: str) -> dt.datetime:
     return stamp.replace(microsecond=int(text[16:20]) * 1000 % 1_000_000)
 
 
+@functools.lru_cache(maxsize=256)  # the header names: a handful, hashed at every call
 def java_string_hash(text: str) -> int:
     """``String.hashCode()`` of Java: the SDK's header map is ordered by it."""
     value = 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from adapters.json_input import parse_json
@@ -34,3 +36,16 @@ def test_a_record_reads_as_the_standard_library_reads_it() -> None:
 def test_what_is_not_json_is_one_value_error_with_a_reason(body: bytes | str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_json(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'\xef\xbb\xbf{"a": "\xc3\xa9"}',  # UTF-8 with the byte order mark Windows writes
+        '{"a": "é"}'.encode("utf-16"),  # with its byte order mark
+        '{"a": "é"}'.encode("utf-16-le"),
+        '{"a": "é"}'.encode("utf-32-be"),
+    ],
+)
+def test_bytes_in_the_encodings_the_standard_library_reads(body: bytes) -> None:
+    assert parse_json(body) == json.loads(body) == {"a": "é"}
