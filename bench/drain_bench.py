@@ -36,12 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import sqlalchemy as sa  # noqa: E402
 from delivery_bench import _direct  # noqa: E402
-from deployed_bench import _accept_all, deployed, until_sent  # noqa: E402
-
-from adapters.store.schema import delivery_events  # noqa: E402
-from adapters.store.store import Store  # noqa: E402
+from deployed_bench import _accept_all, deployed, sent_times, until_sent  # noqa: E402
 
 PACKAGES = int(os.environ.get("EDXML_BENCH_DRAIN_PACKAGES", "3000"))
 OUTAGE_SECONDS = float(os.environ.get("EDXML_BENCH_OUTAGE_SECONDS", "60"))
@@ -59,15 +55,6 @@ def _faults(url: str, plan: dict[str, float]) -> None:
         answer.read()
 
 
-async def _sent_times(store: Store) -> list[dt.datetime]:
-    query = sa.select(delivery_events.c.at).where(delivery_events.c.to_state == "sent")
-    async with store.engine.connect() as connection:
-        return sorted(
-            at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-            for (at,) in await connection.execute(query)
-        )
-
-
 async def _one_run(
     axis_url: str, folder: Path, *, announced: bool, probes: bool = True
 ) -> dict[str, float]:
@@ -83,7 +70,7 @@ async def _one_run(
             await asyncio.sleep((recovered - dt.datetime.now(dt.UTC)).total_seconds())
             _faults(axis_url, {})
         await until_sent(store, PACKAGES, seconds=OUTAGE_SECONDS + 900, poll=0.5)
-        sent = [at for at in await _sent_times(store) if at >= recovered]
+        sent = [at for at in await sent_times(store) if at >= recovered]
     first, last = sent[0], sent[-1]
     return {
         "noticed_s": (first - recovered).total_seconds(),
