@@ -49,12 +49,13 @@ class _OneCallCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Any = None) -> _OneCallCursor:
-        outcome = await self._connection.call(_execute, sql, parameters)
-        self._rows, self.description, self.rowcount, self.lastrowid = outcome
-        return self
+        return await self._run(sql, parameters, many=False)
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> _OneCallCursor:
-        outcome = await self._connection.call(_execute_many, sql, list(parameters))
+        return await self._run(sql, list(parameters), many=True)
+
+    async def _run(self, sql: str, parameters: Any, *, many: bool) -> _OneCallCursor:
+        outcome = await self._connection.call(_execute, sql, parameters, many)
         self._rows, self.description, self.rowcount, self.lastrowid = outcome
         return self
 
@@ -80,27 +81,20 @@ class _OneCallCursor:
         return None
 
 
-def _execute(connection: sqlite3.Connection, sql: str, parameters: Any) -> _Outcome:
+def _execute(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Outcome:
+    """On the connection's thread: the statement run, read to the end, its cursor closed."""
     cursor = connection.cursor()
     try:
-        cursor.execute(sql) if parameters is None else cursor.execute(sql, parameters)
-        return _outcome(cursor)
+        if many:
+            cursor.executemany(sql, parameters)
+        elif parameters is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return rows, cursor.description, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
-
-
-def _execute_many(connection: sqlite3.Connection, sql: str, parameters: list[Any]) -> _Outcome:
-    cursor = connection.cursor()
-    try:
-        cursor.executemany(sql, parameters)
-        return _outcome(cursor)
-    finally:
-        cursor.close()
-
-
-def _outcome(cursor: sqlite3.Cursor) -> _Outcome:
-    rows = cursor.fetchall() if cursor.description else []
-    return rows, cursor.description, cursor.rowcount, cursor.lastrowid
 
 
 class OneCallConnection(aiosqlite.Connection):

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -34,12 +35,23 @@ ARENAS = 2
 _M_ARENA_MAX = -8  # glibc's malloc.h
 
 
-def _libc_function(name: str) -> Callable[..., Any] | None:
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, looked up once (``find_library`` asks ``ldconfig``)."""
     library = ctypes.util.find_library("c")
     if library is None:
         return None
-    with contextlib.suppress(OSError, AttributeError):
-        function: Callable[..., Any] = getattr(ctypes.CDLL(library), name)
+    with contextlib.suppress(OSError):
+        return ctypes.CDLL(library)
+    return None
+
+
+def _libc_function(name: str) -> Callable[..., Any] | None:
+    libc = _libc()
+    if libc is None:
+        return None
+    with contextlib.suppress(AttributeError):
+        function: Callable[..., Any] = getattr(libc, name)
         return function
     return None
 
