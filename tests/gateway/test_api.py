@@ -238,6 +238,39 @@ async def test_a_large_json_document_is_accepted(gateways: tuple[Gateway, Gatewa
         assert r.status == 202, await r.text()
 
 
+@pytest.mark.parametrize("size", [200_000, 7_000_000], ids=["in-memory", "scratch-file"])
+async def test_a_document_is_built_whole_in_memory_or_through_a_scratch_file_and_leaves_none(
+    gateways: tuple[Gateway, Gateway], size: int
+) -> None:
+    """A small package is built in memory, one over 8 MiB (7 MB in base64) through a scratch
+    file: either way the stored package carries the file intact, its signature verifies, and
+    no scratch file or folder (build or upload) is left in the blob store."""
+    a, _ = gateways
+    data = PDF + b"%" * size
+    record = _record()
+    record["attachments"] = [{"content_id": "cv", "file": "cong_van.pdf"}]
+    form = aiohttp.FormData()
+    form.add_field("record", json.dumps(record), content_type="application/json")
+    form.add_field(
+        "file", io.BytesIO(data), filename="cong_van.pdf", content_type="application/pdf"
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{a.url}{PREFIX}/documents", data=form, headers=await _key(a, ["*.H42"])) as r,
+    ):
+        assert r.status == 202, await r.text()
+        accepted = await r.json()
+    view = await a.store.message(accepted["id"], events=False)
+    assert view is not None
+    stored = a.blobs.get(view.package_ref)
+    package = edxml.parse(stored)
+    assert isinstance(package, edxml.DocumentPackage)
+    assert [f.data for f in package.attachments] == [data]
+    assert package.signature is not None
+    assert edxml.check(stored).problems == ()
+    assert [p.name for p in a.blobs.root.rglob(".*")] == []
+
+
 async def test_update_replace_and_recall_through_the_api(
     gateways: tuple[Gateway, Gateway], simulator: AxisSimulator
 ) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import hashlib
 import tempfile
-from pathlib import Path
 from typing import IO, Any
 
 from aiohttp import web
@@ -37,6 +36,9 @@ from gateway.http.api.submission import read_submission
 from gateway.outbound.accept import AcceptanceError, check_model
 
 __all__ = ["get_document", "get_package", "list_documents", "post_document"]
+
+#: A package up to this size is built in memory; a larger one in a scratch file.
+_BUILT_IN_MEMORY = 8 * 1024 * 1024
 
 
 async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> list[FieldProblem]:
@@ -101,36 +103,35 @@ async def post_document(request: web.Request) -> web.StreamResponse:
 async def _post_document(
     request: web.Request, context: ApiContext, client: ApiClient, key: str | None, resend: bool
 ) -> web.StreamResponse:
-    with tempfile.TemporaryDirectory(prefix=".upload-", dir=context.blobs.root) as scratch:
-        submission = await read_submission(request, Path(scratch))
+    submission = await read_submission(request, context.blobs.root)
+    if key:
+        request_hash = hashlib.sha256(f"{submission.digest}|{resend}".encode()).hexdigest()
+        claimed, message_id = await context.store.claim_request(
+            client.id, key, request_hash, ttl_seconds=context.idempotency_seconds
+        )
+        if claimed == "conflict":
+            raise ApiProblem(422, "this Idempotency-Key was used for another request")
+        if claimed == "replay":
+            if message_id is None:
+                raise ApiProblem(
+                    409, "the first request with this Idempotency-Key is still running"
+                )
+            view = await context.store.message(message_id, events=False)
+            assert view is not None
+            return accepted_response(request, view.id, view.document_id, replay=True)
+    renamed = conforming_names(submission.record)
+    try:
+        message_id, document_id = await _submit(
+            context,
+            client,
+            submission.record,
+            resend=resend,
+            idempotency=(client.id, key) if key else None,
+        )
+    except BaseException:
         if key:
-            request_hash = hashlib.sha256(f"{submission.digest}|{resend}".encode()).hexdigest()
-            claimed, message_id = await context.store.claim_request(
-                client.id, key, request_hash, ttl_seconds=context.idempotency_seconds
-            )
-            if claimed == "conflict":
-                raise ApiProblem(422, "this Idempotency-Key was used for another request")
-            if claimed == "replay":
-                if message_id is None:
-                    raise ApiProblem(
-                        409, "the first request with this Idempotency-Key is still running"
-                    )
-                view = await context.store.message(message_id, events=False)
-                assert view is not None
-                return accepted_response(request, view.id, view.document_id, replay=True)
-        renamed = conforming_names(submission.record)
-        try:
-            message_id, document_id = await _submit(
-                context,
-                client,
-                submission.record,
-                resend=resend,
-                idempotency=(client.id, key) if key else None,
-            )
-        except BaseException:
-            if key:
-                await context.store.settle_request(client.id, key, None)
-            raise
+            await context.store.settle_request(client.id, key, None)
+        raise
     return accepted_response(request, message_id, document_id, renamed=renamed)
 
 
@@ -178,10 +179,13 @@ async def _submit(
     if pdf_problems:
         raise ApiProblem(422, "an attached PDF does not satisfy the signature policy", pdf_problems)
     checked = await check_model(package)
-    # Built into a file while the files are held, read back once they are let go: a large
-    # attachment is in memory once at a time (the file, then the package; the signed copy
-    # goes to the blob store piece by piece).
-    with tempfile.TemporaryFile(dir=context.blobs.root, prefix=".build-") as built:
+    # A large package is built into a file while the files are held, read back once they
+    # are let go: a large attachment is in memory once at a time (the file, then the
+    # package; the signed copy goes to the blob store piece by piece). A small one never
+    # touches the disk.
+    with tempfile.SpooledTemporaryFile(
+        _BUILT_IN_MEMORY, dir=str(context.blobs.root), prefix=".build-"
+    ) as built:
         try:
             slot = await asyncio.to_thread(_build_into, package, built)
         except edxml.EdxmlError as exc:

@@ -11,9 +11,9 @@ for a different request of the same length is told apart.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import urllib.parse
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +28,23 @@ __all__ = ["Submission", "parse_body", "read_submission"]
 _CHUNK = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
 class Submission:
-    record: dict[str, Any]
-    digest: str  # sha256 hex of what was received
+    """The record, and ``digest``: the SHA-256 (hex) of what was received, hashed only when
+    asked (an ``Idempotency-Key`` needs it; a megabyte of JSON is not hashed for nothing)."""
+
+    __slots__ = ("_body", "_digest", "record")
+
+    def __init__(
+        self, record: dict[str, Any], *, body: bytes = b"", digest: str | None = None
+    ) -> None:
+        self.record = record
+        self._body, self._digest = body, digest
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = hashlib.sha256(self._body).hexdigest()
+        return self._digest
 
 
 def parse_body(data: bytes | str, field: str = "body") -> Any:
@@ -44,12 +57,15 @@ def parse_body(data: bytes | str, field: str = "body") -> Any:
         ) from None
 
 
-async def read_submission(request: web.Request, scratch: Path) -> Submission:
+async def read_submission(request: web.Request, scratch_root: Path) -> Submission:
+    """The submission; a multipart body's files pass through a scratch folder made under
+    ``scratch_root`` for the reading only (a JSON body needs none)."""
     if request.content_type == "application/json":
         body = await request.read()
-        return Submission(_object(parse_body(body), "body"), hashlib.sha256(body).hexdigest())
+        return Submission(_object(parse_body(body), "body"), body=body)
     if request.content_type.startswith("multipart/"):
-        return await _multipart(request, scratch)
+        with tempfile.TemporaryDirectory(prefix=".upload-", dir=scratch_root) as scratch:
+            return await _multipart(request, Path(scratch))
     raise ApiProblem(415, "send application/json or multipart/form-data")
 
 
@@ -90,7 +106,7 @@ async def _multipart(request: web.Request, scratch: Path) -> Submission:
             [FieldProblem("record", "required", "missing")],
         )
     record["attachments"] = _attach(record.get("attachments"), files, aliases)
-    return Submission(record, digest.hexdigest())
+    return Submission(record, digest=digest.hexdigest())
 
 
 async def _bounded(part: BodyPartReader, name: str) -> AsyncIterator[bytes]:
