@@ -1,5 +1,6 @@
-"""The delivery batches in portable SQL (SQLite): a few statements per batch, per-row values
-by CASE. PostgreSQL has its own single statements (``adapters.store.batch_sql``).
+"""The delivery batches in portable SQL (SQLite): a few statements per batch, the same
+statements whatever its size. PostgreSQL has its own single statements
+(``adapters.store.batch_sql``).
 """
 
 from __future__ import annotations
@@ -32,15 +33,6 @@ def due(now: dt.datetime) -> sa.ColumnElement[bool]:
         sa.and_(c.state.in_(WAITING), c.next_attempt_at <= now),
         sa.and_(c.state == SENDING, c.lease_until < now),
     )
-
-
-def _by_id(column: sa.Column[Any], values: dict[str, Any], otherwise: Any) -> Any:
-    """A per-row value in one UPDATE: ``CASE id WHEN ... THEN ... ELSE otherwise END``,
-    each value bound with the column's type (PostgreSQL must know a parameter's type)."""
-    if not values:
-        return otherwise
-    typed = {key: sa.literal(value, column.type) for key, value in values.items()}
-    return sa.case(typed, value=c.id, else_=otherwise)
 
 
 async def claim_rows_portably(
@@ -84,51 +76,79 @@ async def claim_rows_portably(
     ]
 
 
+#: What finishing an attempt keeps when its outcome does not say: read first, in the same
+#: transaction, with the fence (``sending`` under the attempt's number).
+_BEFORE_FINISH = sa.select(
+    c.id, c.state, c.attempts, c.created_at, c.in_doubt, c.backoff_step, c.remote_id,
+    c.sent_at, c.send_seconds,
+).where(c.id.in_(sa.bindparam("ids", expanding=True)))  # fmt: skip
+
+
+def _bound(name: str, column: sa.Column[Any]) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, type_=column.type)
+
+
+#: One row's outcome: the same statement for every row and batch (compiled once, run with
+#: ``executemany``), fenced again so that a row no longer ``sending`` is never moved.
+_FINISH_ROW = (
+    deliveries.update()
+    .where(
+        c.id == sa.bindparam("b_id"),
+        c.state == SENDING,
+        c.attempts == sa.bindparam("b_attempt"),
+    )
+    .values(
+        state=_bound("b_state", c.state),
+        lease_until=None,
+        updated_at=_bound("b_now", c.updated_at),
+        last_error=_bound("b_error", c.last_error),
+        next_attempt_at=_bound("b_next", c.next_attempt_at),
+        in_doubt=_bound("b_doubt", c.in_doubt),
+        backoff_step=_bound("b_step", c.backoff_step),
+        permanent=_bound("b_permanent", c.permanent),
+        remote_id=_bound("b_remote", c.remote_id),
+        sent_at=_bound("b_sent_at", c.sent_at),
+        send_seconds=_bound("b_seconds", c.send_seconds),
+    )
+)
+
+
 async def finish_rows_portably(
     connection: AsyncConnection, batch: dict[str, AttemptOutcome], now: dt.datetime
 ) -> set[str]:
-    """SQLite's form: one UPDATE whose per-row values are CASEs by id."""
-    sent = [key for key, outcome in batch.items() if outcome.state == SENT]
-    accepted: dict[str, dt.datetime | None] = {}
-    if sent:  # the latency /metrics reports: acceptance -> destination
-        accepted = {
-            row.id: as_utc(row.created_at)
-            for row in await connection.execute(sa.select(c.id, c.created_at).where(c.id.in_(sent)))
-        }
-    waits = {k: o for k, o in batch.items() if o.state == RETRY_WAIT}
-    steps = {k: o.backoff_step for k, o in waits.items() if o.backoff_step is not None}
-    doubts = {k: o.in_doubt for k, o in batch.items() if o.in_doubt is not None}
-    moved = (
-        await connection.execute(
-            deliveries.update()
-            .where(
-                c.state == SENDING,
-                sa.tuple_(c.id, c.attempts).in_([(k, o.attempt) for k, o in batch.items()]),
-            )
-            .values(
-                state=_by_id(c.state, {k: o.state for k, o in batch.items()}, c.state),
-                lease_until=None,
-                updated_at=now,
-                last_error=_by_id(
-                    c.last_error, {k: o.error for k, o in batch.items()}, c.last_error
+    """SQLite's form: the rows read once, then one fixed UPDATE run for each (executemany:
+    one call, one compiled statement whatever the batch). What an outcome leaves unsaid
+    (``in_doubt`` None, a retry without a step, a row not sent) keeps the row's value."""
+    rows = await connection.execute(_BEFORE_FINISH, {"ids": list(batch)})
+    params = []
+    for row in rows:
+        outcome = batch[row.id]
+        if row.state != SENDING or row.attempts != outcome.attempt:
+            continue  # taken over after its lease expired: not this attempt's to record
+        sent, waits = outcome.state == SENT, outcome.state == RETRY_WAIT
+        created = as_utc(row.created_at)
+        params.append(
+            {
+                "b_id": row.id,
+                "b_attempt": outcome.attempt,
+                "b_state": outcome.state,
+                "b_now": now,
+                "b_error": outcome.error,
+                "b_next": outcome.next_attempt_at if waits else None,
+                "b_doubt": row.in_doubt if outcome.in_doubt is None else outcome.in_doubt,
+                "b_step": (
+                    outcome.backoff_step
+                    if waits and outcome.backoff_step is not None
+                    else row.backoff_step
                 ),
-                next_attempt_at=_by_id(
-                    c.next_attempt_at, {k: o.next_attempt_at for k, o in waits.items()}, None
+                "b_permanent": outcome.permanent,
+                "b_remote": outcome.remote_id if sent else row.remote_id,
+                "b_sent_at": now if sent else row.sent_at,
+                "b_seconds": (
+                    (now - created).total_seconds() if sent and created else row.send_seconds
                 ),
-                in_doubt=_by_id(c.in_doubt, doubts, c.in_doubt),
-                backoff_step=_by_id(c.backoff_step, steps, c.backoff_step),
-                permanent=_by_id(
-                    c.permanent, {k: o.permanent for k, o in batch.items()}, c.permanent
-                ),
-                remote_id=_by_id(c.remote_id, {k: batch[k].remote_id for k in sent}, c.remote_id),
-                sent_at=_by_id(c.sent_at, dict.fromkeys(sent, now), c.sent_at),
-                send_seconds=_by_id(
-                    c.send_seconds,
-                    {k: (now - t).total_seconds() for k, t in accepted.items() if t},
-                    c.send_seconds,
-                ),
-            )
-            .returning(c.id)
+            }
         )
-    ).all()
-    return {row.id for row in moved}
+    if params:
+        await connection.execute(_FINISH_ROW, params)
+    return {param["b_id"] for param in params}

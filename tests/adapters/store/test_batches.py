@@ -79,7 +79,7 @@ async def test_claims_and_outcomes_cost_the_same_statements_for_one_row_or_forty
     with _statements(store) as forty_outcomes:
         recorded = await store.finish_attempts(outcomes)
     assert recorded == {(i, 1) for i in ids[1:]}
-    # the UPDATE, the events, the outbox rows (and on SQLite a read of acceptance times)
+    # the UPDATE, the events, the outbox rows (and on SQLite a read of the rows first)
     assert len(one_outcome) <= len(forty_outcomes) <= (3 if backend == "postgresql" else 4)
     assert await store.counts_by_state() == {"sent": 20, "retry_wait": 10, "failed": 11}
     async with store.engine.connect() as connection:
