@@ -27,7 +27,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import IO, TypedDict
 
 import edxml
 from adapters.blobs import BlobStore
@@ -51,6 +51,7 @@ __all__ = [
     "RegisterFacts",
     "StatusOutOfOrder",
     "accept_package",
+    "build_checked",
     "register_facts",
 ]
 
@@ -290,24 +291,33 @@ def register_facts(package: edxml.DocumentPackage) -> RegisterFacts:
 
 @dataclass(frozen=True, slots=True)
 class CheckedModel:
-    """A model its caller builds the package from, checked before the build: its header
-    (the files' bytes let go: nothing after the checks reads them, and a large attachment
-    then is not held a second time while the package is signed) and the rules' findings;
-    once built with ``edxml.SignableBuild``, its signature's ``slot``."""
+    """A model its caller built the package from (``build_checked``): its header (the files'
+    bytes let go: nothing after the checks reads them, and a large attachment then is not
+    held a second time while the package is signed), the rules' findings, and where the
+    package's signature goes (``slot``; None for a package signed already)."""
 
     package: edxml.Package
     problems: tuple[edxml.Problem, ...]
     slot: edxml.SignatureSlot | None = None
 
 
-async def check_model(package: edxml.Package) -> CheckedModel:
+async def build_checked(package: edxml.Package, out: IO[bytes]) -> CheckedModel:
     """The rules checked on our own model instead of on its bytes parsed back (the builder
-    writes what the schema wants; the tests prove it on every kind)."""
-    problems = await asyncio.to_thread(edxml.validate, package)
+    writes what the schema wants; the tests prove it on every kind), and its package
+    written to ``out``, learning where its signature goes (not parsed to be signed either):
+    in one call to a thread. Raises ``edxml.EdxmlError`` when the model cannot be built."""
+    return await asyncio.to_thread(_check_and_build, package, out)
+
+
+def _check_and_build(package: edxml.Package, out: IO[bytes]) -> CheckedModel:
+    problems = edxml.validate(package)
+    build = edxml.SignableBuild(package)
+    for piece in build:
+        out.write(piece)
     if isinstance(package, edxml.DocumentPackage):
         bare = tuple(dataclasses.replace(a, data=None) for a in package.attachments)
         package = dataclasses.replace(package, attachments=bare)
-    return CheckedModel(package, tuple(problems))
+    return CheckedModel(package, tuple(problems), build.slot)
 
 
 def _put_counted(blobs: BlobStore, pieces: Iterable[bytes]) -> tuple[str, int]:

@@ -13,7 +13,7 @@ adds with ``sign_outgoing`` — the same signing, in one piece — before it lea
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,7 +26,7 @@ from gateway.outbound.accept import (
     Accepted,
     CheckedModel,
     accept_package,
-    check_model,
+    build_checked,
 )
 from gateway.signing import Signers, iter_sign_outgoing
 
@@ -88,7 +88,6 @@ class Outbound:
 
 async def _built(package: edxml.Package) -> tuple[bytes, CheckedModel]:
     """A model's bytes, checked as a model and built learning where its signature goes."""
-    checked = await check_model(package)
-    build = edxml.SignableBuild(package)
-    data = await asyncio.to_thread(b"".join, build)
-    return data, dataclasses.replace(checked, slot=build.slot)
+    out = io.BytesIO()
+    checked = await build_checked(package, out)
+    return out.getvalue(), checked

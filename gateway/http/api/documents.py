@@ -8,7 +8,7 @@ import asyncio
 import dataclasses
 import hashlib
 import tempfile
-from typing import IO, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -33,7 +33,7 @@ from gateway.http.api.context import (
 )
 from gateway.http.api.problems import ApiProblem, FieldProblem
 from gateway.http.api.submission import read_submission
-from gateway.outbound.accept import AcceptanceError, check_model
+from gateway.outbound.accept import AcceptanceError, build_checked
 
 __all__ = ["get_document", "get_package", "list_documents", "post_document"]
 
@@ -178,7 +178,6 @@ async def _submit(
     pdf_problems = await _check_pdfs(context, package)
     if pdf_problems:
         raise ApiProblem(422, "an attached PDF does not satisfy the signature policy", pdf_problems)
-    checked = await check_model(package)
     # A large package is built into a file while the files are held, read back once they
     # are let go: a large attachment is in memory once at a time (the file, then the
     # package; the signed copy goes to the blob store piece by piece). A small one never
@@ -187,12 +186,13 @@ async def _submit(
         _BUILT_IN_MEMORY, dir=str(context.blobs.root), prefix=".build-"
     ) as built:
         try:
-            slot = await asyncio.to_thread(_build_into, package, built)
+            checked = await build_checked(package, built)
         except edxml.EdxmlError as exc:
             raise record_problem(exc) from None
         del package
-        data = await asyncio.to_thread(built.read)
-    checked = dataclasses.replace(checked, slot=slot)
+        in_memory = built.tell() <= _BUILT_IN_MEMORY
+        built.seek(0)
+        data = built.read() if in_memory else await asyncio.to_thread(built.read)
     try:
         accepted = await context.outbound.submit(
             data,
@@ -215,15 +215,6 @@ def _let_go_of_files(record: dict[str, Any]) -> None:
         if isinstance(attachment, dict):
             attachment.pop("data", None)
             attachment.pop("data_base64", None)
-
-
-def _build_into(package: edxml.Package, out: IO[bytes]) -> edxml.SignatureSlot | None:
-    """Write the package; where its signature goes, learnt on the way (not parsed again)."""
-    build = edxml.SignableBuild(package)
-    for piece in build:
-        out.write(piece)
-    out.seek(0)
-    return build.slot
 
 
 async def get_document(request: web.Request) -> web.StreamResponse:
