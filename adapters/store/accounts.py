@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from adapters.store.base import StoreBase
 from adapters.store.records import as_utc, utc_now
 from adapters.store.schema import api_clients, audit_log, sessions, users
+from adapters.store.sqlite_driver import on_the_event_loop
 
 __all__ = ["AccountStore", "ClientRecord", "UserRecord"]
 
@@ -208,6 +209,7 @@ class AccountStore(StoreBase):
                 )
             )
 
+    @on_the_event_loop
     async def client(self, client_id: str) -> ClientRecord | None:
         async with self.engine.connect() as connection:
             row = (

@@ -37,11 +37,13 @@ from adapters.store.records import (
 from adapters.store.schema import (
     deliveries,
 )
+from adapters.store.sqlite_driver import in_the_thread, on_the_event_loop
 
 __all__ = ["DeliveryStore"]
 
 
 class DeliveryStore(StoreBase):
+    @on_the_event_loop
     async def claim_due(self, limit: int, *, lease_seconds: float) -> list[DeliveryJob]:
         """Take up to ``limit`` due deliveries (queued or retry-wait and due, or a ``sending``
         whose lease expired: its worker died), most urgent first; each gets attempt + 1."""
@@ -55,13 +57,15 @@ class DeliveryStore(StoreBase):
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
         async with self._transaction() as connection:
-            candidates = [row.id for row in (await connection.execute(query)).all()]
+            with in_the_thread():  # it sorts every due row: many while a backlog drains
+                candidates = [row.id for row in (await connection.execute(query)).all()]
             return await self._claim(connection, candidates, now, lease_seconds)
 
     async def claim_one(self, delivery_id: str, *, lease_seconds: float) -> Claim:
         """Take one named delivery (a broker message names it); see ``claim_many``."""
         return (await self.claim_many([delivery_id], lease_seconds=lease_seconds))[delivery_id]
 
+    @on_the_event_loop
     async def claim_many(
         self, delivery_ids: Sequence[str], *, lease_seconds: float
     ) -> dict[str, Claim]:
@@ -138,6 +142,7 @@ class DeliveryStore(StoreBase):
             for row in rows
         ]
 
+    @on_the_event_loop
     async def finish_attempts(self, outcomes: Sequence[AttemptOutcome]) -> set[tuple[str, int]]:
         """Record how attempts ended, in one transaction; a retry's next attempt goes to the
         outbox in it (a crash cannot lose a scheduled retry). Returns the (delivery, attempt)

@@ -16,6 +16,7 @@ from adapters.store.base import StoreBase
 from adapters.store.folding import fold
 from adapters.store.records import as_utc, utc_now
 from adapters.store.schema import agencies, messages
+from adapters.store.sqlite_driver import on_the_event_loop
 
 __all__ = ["DirectoryStore", "ListedAgency"]
 
@@ -77,6 +78,7 @@ class DirectoryStore(StoreBase):
                 )
         self._names = None
 
+    @on_the_event_loop
     async def listed_agencies(self, codes: Collection[str]) -> set[str] | None:
         """Which of ``codes`` the agencies directory lists, or ``None`` while it is empty (not
         synchronised yet). Looked up by key: the national directory has thousands of rows,

@@ -2,8 +2,9 @@
 
 ``sqlite+aiosqlite:///data/gateway.db`` is the embedded default: WAL journal (readers never
 wait for the writer), ``synchronous=NORMAL`` (durable at each checkpoint of the WAL, safe
-against a process crash), foreign keys on, a busy timeout so concurrent writers queue instead
-of failing, and each statement one call to aiosqlite's thread (``sqlite_driver``).
+against a process crash), foreign keys on, and each statement one call to aiosqlite's
+thread, or none for the store's short ones; concurrent writers wait for one another on
+that thread instead of failing (``sqlite_driver``).
 ``postgresql+asyncpg://...`` is production; ``schema`` puts every table (and
 Alembic's version table) in one PostgreSQL schema, which is how tests keep runs apart.
 No pre-ping (a BEGIN and ROLLBACK at every checkout, a round trip each): a connection the
@@ -26,7 +27,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.errors import ConfigurationError
-from adapters.store.sqlite_driver import one_call_connector
+from adapters.store.sqlite_driver import BUSY_TIMEOUT_PRAGMA, one_call_connector
 
 __all__ = ["create_engine", "is_sqlite", "migrate"]
 
@@ -43,7 +44,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         "PRAGMA journal_mode=WAL",
         "PRAGMA synchronous=NORMAL",
         "PRAGMA foreign_keys=ON",
-        "PRAGMA busy_timeout=10000",
+        BUSY_TIMEOUT_PRAGMA,  # the driver waits for another process's lock, on its thread
     ):
         cursor.execute(pragma)
     cursor.close()

@@ -34,11 +34,13 @@ from adapters.store.schema import (
     inbound_items,
     messages,
 )
+from adapters.store.sqlite_driver import on_the_event_loop
 
 __all__ = ["MessageStore"]
 
 
 class MessageStore(StoreBase):
+    @on_the_event_loop
     async def accept(
         self,
         message: NewMessage,

@@ -13,11 +13,13 @@ from adapters.store.records import (
 from adapters.store.schema import (
     idempotency_keys,
 )
+from adapters.store.sqlite_driver import on_the_event_loop
 
 __all__ = ["RequestStore"]
 
 
 class RequestStore(StoreBase):
+    @on_the_event_loop
     async def claim_request(
         self,
         client_id: str,
@@ -77,6 +79,7 @@ class RequestStore(StoreBase):
                 return "new", None
         return "replay", None
 
+    @on_the_event_loop
     async def settle_request(self, client_id: str, key: str, message_id: str | None) -> None:
         """Record the outcome of a claimed key; ``None`` forgets it (the request failed)."""
         async with self._transaction() as connection:

@@ -148,7 +148,7 @@ class Dispatcher:
                 job, "failed", f"no destination named {job.route!r} in the configuration"
             )
         try:
-            package = await asyncio.to_thread(self._blobs.get, job.package_ref)
+            package = await self._blobs.read(job.package_ref)
         except BlobNotFound:
             return await self._record(
                 job, "failed", f"the package {job.package_ref} is missing from the blob store"

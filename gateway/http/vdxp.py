@@ -184,7 +184,7 @@ class VdxpBackend:
 
     async def get(self, caller: Caller, doc_id: str) -> bytes:
         row = await self._owned(caller, doc_id)
-        return await asyncio.to_thread(self._blobs.get, row.package_ref)
+        return await self._blobs.read(row.package_ref)
 
     async def update_status(self, caller: Caller, doc_id: str, status: str) -> None:
         row = await self._owned(caller, doc_id)

@@ -37,7 +37,7 @@ async def report_status(
     agency of ours it was for; ``AcceptanceError`` with the reasons if it is refused."""
     if code not in REPORTABLE:
         raise ValueError(f"status {code!r} is not one a receiver reports")
-    data = await asyncio.to_thread(blobs.get, received["package_ref"])
+    data = await blobs.read(received["package_ref"])
     document = await asyncio.to_thread(edxml.parse, data)
     assert isinstance(document, edxml.DocumentPackage)
     reporter = next(

@@ -22,12 +22,11 @@ Accepted: the bytes go to the blob store, the message and one queued delivery pe
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import IO, TypedDict
+from typing import TypedDict
 
 import edxml
 from adapters.blobs import BlobStore
@@ -41,6 +40,7 @@ from adapters.store.store import (
 )
 from gateway.delivery.routing import RoutingTable
 from gateway.delivery.states import reported_status_may_follow
+from gateway.outbound.model_build import CheckedModel
 from gateway.signing import MissingSigningKey
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
     "RegisterFacts",
     "StatusOutOfOrder",
     "accept_package",
-    "build_checked",
     "register_facts",
 ]
 
@@ -287,37 +286,6 @@ def register_facts(package: edxml.DocumentPackage) -> RegisterFacts:
         document_date=package.promulgation.date,
         copies=package.other_info.promulgation_amount if package.other_info else None,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class CheckedModel:
-    """A model its caller built the package from (``build_checked``): its header (the files'
-    bytes let go: nothing after the checks reads them, and a large attachment then is not
-    held a second time while the package is signed), the rules' findings, and where the
-    package's signature goes (``slot``; None for a package signed already)."""
-
-    package: edxml.Package
-    problems: tuple[edxml.Problem, ...]
-    slot: edxml.SignatureSlot | None = None
-
-
-async def build_checked(package: edxml.Package, out: IO[bytes]) -> CheckedModel:
-    """The rules checked on our own model instead of on its bytes parsed back (the builder
-    writes what the schema wants; the tests prove it on every kind), and its package
-    written to ``out``, learning where its signature goes (not parsed to be signed either):
-    in one call to a thread. Raises ``edxml.EdxmlError`` when the model cannot be built."""
-    return await asyncio.to_thread(_check_and_build, package, out)
-
-
-def _check_and_build(package: edxml.Package, out: IO[bytes]) -> CheckedModel:
-    problems = edxml.validate(package)
-    build = edxml.SignableBuild(package)
-    for piece in build:
-        out.write(piece)
-    if isinstance(package, edxml.DocumentPackage):
-        bare = tuple(dataclasses.replace(a, data=None) for a in package.attachments)
-        package = dataclasses.replace(package, attachments=bare)
-    return CheckedModel(package, tuple(problems), build.slot)
 
 
 def _put_counted(blobs: BlobStore, pieces: Iterable[bytes]) -> tuple[str, int]:

@@ -21,13 +21,8 @@ import edxml
 from adapters.blobs import BlobStore
 from adapters.store.store import Store
 from gateway.delivery.routing import RoutingTable
-from gateway.outbound.accept import (
-    DEFAULT_MAX_RECIPIENTS,
-    Accepted,
-    CheckedModel,
-    accept_package,
-    build_checked,
-)
+from gateway.outbound.accept import DEFAULT_MAX_RECIPIENTS, Accepted, accept_package
+from gateway.outbound.model_build import CheckedModel, build_checked
 from gateway.signing import Signers, iter_sign_outgoing
 
 __all__ = ["Outbound"]

@@ -17,7 +17,6 @@ Each original delivery gets an event naming the request, so its timeline tells t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 from typing import Any
@@ -45,7 +44,7 @@ async def _original(
     message = await store.message(message_id, events=False)
     if message is None or message.direction != "out" or message.message_type != "edoc":
         raise AcceptanceError([Refusal("message", "operation.target", "not a document we sent")])
-    package = edxml.parse(await asyncio.to_thread(blobs.get, message.package_ref))
+    package = edxml.parse(await blobs.read(message.package_ref))
     if not isinstance(package, edxml.DocumentPackage):  # pragma: no cover - stored as edoc
         raise AcceptanceError([Refusal("message", "operation.target", "not a document package")])
     reached = [

@@ -33,7 +33,8 @@ from gateway.http.api.context import (
 )
 from gateway.http.api.problems import ApiProblem, FieldProblem
 from gateway.http.api.submission import read_submission
-from gateway.outbound.accept import AcceptanceError, build_checked
+from gateway.outbound.accept import AcceptanceError
+from gateway.outbound.model_build import build_checked
 
 __all__ = ["get_document", "get_package", "list_documents", "post_document"]
 
@@ -225,7 +226,7 @@ async def get_document(request: web.Request) -> web.StreamResponse:
 
 async def get_package(request: web.Request) -> web.StreamResponse:
     view = await own_message(request, direction=request.query.get("direction", "out"))
-    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    data = await request.app[CONTEXT].blobs.read(view.package_ref)
     return web.Response(
         body=data,
         content_type="application/xml",

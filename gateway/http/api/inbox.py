@@ -81,14 +81,14 @@ async def _inbox_row(request: web.Request) -> dict[str, Any]:
 
 async def get_inbox_item(request: web.Request) -> web.StreamResponse:
     row = await _inbox_row(request)
-    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, row["package_ref"])
+    data = await request.app[CONTEXT].blobs.read(row["package_ref"])
     package = await asyncio.to_thread(edxml.parse, data)
     return web.json_response({**_inbox_json(row), "record": edxml.to_record(package)})
 
 
 async def get_inbox_attachment(request: web.Request) -> web.StreamResponse:
     row = await _inbox_row(request)
-    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, row["package_ref"])
+    data = await request.app[CONTEXT].blobs.read(row["package_ref"])
     package = await asyncio.to_thread(edxml.parse, data)
     wanted = request.match_info["content_id"]
     for attachment in getattr(package, "attachments", ()):

@@ -70,7 +70,7 @@ async def post_update(request: web.Request) -> web.StreamResponse:
             "changes name fields that can be updated",
             [FieldProblem("changes", "update.fields", f"one or more of {allowed}")],
         )
-    data = await asyncio.to_thread(context.blobs.get, view.package_ref)
+    data = await context.blobs.read(view.package_ref)
     original = edxml.to_record(await asyncio.to_thread(edxml.parse, data), include_data=True)
     try:
         changed = edxml.from_record({**original, **changes})

@@ -45,7 +45,7 @@ __all__ = [
 
 async def document(request: web.Request) -> web.StreamResponse:
     view = await visible_message(request)
-    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    data = await request.app[CONTEXT].blobs.read(view.package_ref)
     package = await asyncio.to_thread(edxml.parse, data)
     files = [(a.content_id, a.name) for a in getattr(package, "attachments", ())]
     return render(request, "document.html", message=view, files=files, page_title=view.code)
@@ -58,7 +58,7 @@ async def grid(request: web.Request) -> web.StreamResponse:
 
 async def package(request: web.Request) -> web.StreamResponse:
     view = await visible_message(request)
-    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, view.package_ref)
+    data = await request.app[CONTEXT].blobs.read(view.package_ref)
     return web.Response(
         body=data,
         content_type="application/xml",

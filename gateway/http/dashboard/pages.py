@@ -240,7 +240,7 @@ def download(data: bytes, filename: str, content_type: str = XLSX) -> web.Respon
 async def package_file(request: web.Request, package_ref: str) -> web.Response:
     """The attached file ``{cid}`` of the package ``package_ref``: downloaded, or shown in
     the browser (``?inline=1``, a PDF); its name made safe, its type never sniffed."""
-    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, package_ref)
+    data = await request.app[CONTEXT].blobs.read(package_ref)
     package = await asyncio.to_thread(edxml.parse, data)
     for item in getattr(package, "attachments", ()):
         if item.content_id == request.match_info["cid"] and item.data is not None:

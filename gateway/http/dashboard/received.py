@@ -66,7 +66,7 @@ async def _visible_received(request: web.Request) -> dict[str, Any]:
 
 
 async def _package(request: web.Request, row: dict[str, Any]) -> edxml.DocumentPackage:
-    data = await asyncio.to_thread(request.app[CONTEXT].blobs.get, row["package_ref"])
+    data = await request.app[CONTEXT].blobs.read(row["package_ref"])
     package = await asyncio.to_thread(edxml.parse, data)
     assert isinstance(package, edxml.DocumentPackage)
     return package
