@@ -115,9 +115,11 @@ class SdkHeaderMap:
         return sign_fields([(name, self._values[name]) for name in ordered], secret=secret)
 
 
-def hash_file(data: bytes) -> str:
-    """SHA-256 as the SDK writes it: each byte in hex without zero padding."""
-    return "".join(format(byte, "x") for byte in hashlib.sha256(data).digest())
+def hash_file(data: bytes, sha256: bytes | None = None) -> str:
+    """SHA-256 as the SDK writes it: each byte in hex without zero padding (``sha256``: the
+    digest of ``data`` when the caller knows it already)."""
+    digest = hashlib.sha256(data).digest() if sha256 is None else sha256
+    return "".join(format(byte, "x") for byte in digest)
 
 
 def _sign_header(fields: Sequence[tuple[str, str]]) -> str:

@@ -241,12 +241,15 @@ class AxisClient:
         sender: str,
         message_type: MessageType = "edoc",
         to: str | None = None,
+        sha256: bytes | None = None,
     ) -> str:
-        """Send a package; returns the axis' document id (``DocId``, not the edXML DocumentId)."""
+        """Send a package; returns the axis' document id (``DocId``, not the edXML DocumentId).
+        ``sha256``: the package's digest when the caller knows it (a stored package is named
+        by it), not computed again."""
         fields = [
             ("servicetype", "eDoc"),
             ("messagetype", message_type),
-            ("hash-file", hash_file(package)),
+            ("hash-file", hash_file(package, sha256)),
             ("from", sender),
         ]
         if to is not None:

@@ -42,7 +42,11 @@ class Destination(Protocol):
     #: Whether delivering the same copy again is harmless (it finds the first one).
     idempotent: bool
 
-    async def deliver(self, job: DeliveryJob, package: bytes) -> str | None: ...
+    async def deliver(self, job: DeliveryJob, package: bytes) -> str | None:
+        """Send ``package``: the stored one (``job.package_ref`` names it by its SHA-256),
+        signed first when it was stored waiting for its signature (``job.needs_signature``).
+        Returns the destination's id for it, if it gives one."""
+        ...
 
     async def find_delivered(self, job: DeliveryJob) -> list[str]:
         """For an attempt in doubt (its worker died, or no answer came back): the remote ids
@@ -77,6 +81,8 @@ class AxisDestination:
             sender=job.sender,
             message_type=message_type,
             to=json.dumps([job.recipient]),
+            # the bytes as stored are named by their digest; signed since, they are not
+            sha256=None if job.needs_signature else bytes.fromhex(job.package_ref),
         )
 
     async def find_delivered(self, job: DeliveryJob) -> list[str]:
