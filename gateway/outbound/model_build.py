@@ -10,11 +10,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
-from typing import IO
+from typing import Protocol
 
 import edxml
 
-__all__ = ["CheckedModel", "build_checked"]
+__all__ = ["CheckedModel", "Writable", "build_checked"]
+
+
+class Writable(Protocol):
+    """Where a package is written as it is built (a file, a buffer)."""
+
+    def write(self, piece: bytes, /) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +35,7 @@ class CheckedModel:
     slot: edxml.SignatureSlot | None = None
 
 
-async def build_checked(package: edxml.Package, out: IO[bytes]) -> CheckedModel:
+async def build_checked(package: edxml.Package, out: Writable) -> CheckedModel:
     """The rules checked on our own model instead of on its bytes parsed back (the builder
     writes what the schema wants; the tests prove it on every kind), and its package
     written to ``out``, learning where its signature goes (not parsed to be signed either):
@@ -51,7 +57,7 @@ def _file_bytes(package: edxml.Package) -> int:
     return sum(len(a.data) for a in package.attachments if a.data is not None)
 
 
-def _check_and_build(package: edxml.Package, out: IO[bytes]) -> CheckedModel:
+def _check_and_build(package: edxml.Package, out: Writable) -> CheckedModel:
     problems = edxml.validate(package)
     build = edxml.SignableBuild(package)
     for piece in build:

@@ -8,7 +8,8 @@ import asyncio
 import dataclasses
 import hashlib
 import tempfile
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from aiohttp import web
 
@@ -40,6 +41,51 @@ __all__ = ["get_document", "get_package", "list_documents", "post_document"]
 
 #: A package up to this size is built in memory; a larger one in a scratch file.
 _BUILT_IN_MEMORY = 8 * 1024 * 1024
+
+
+class _Spool:
+    """Where a package is built: its pieces kept as they come, joined once, up to ``limit``
+    bytes; past that, a scratch file in ``folder``. A large package is written to the file
+    while the record's files are held and read back once they are let go: a large
+    attachment is in memory once at a time (the file, then the package; the signed copy
+    goes to the blob store piece by piece)."""
+
+    def __init__(self, limit: int, folder: Path) -> None:
+        self._limit, self._folder = limit, folder
+        self._pieces: list[bytes] = []
+        self._size = 0
+        self._file: IO[bytes] | None = None
+
+    @property
+    def in_memory(self) -> bool:
+        return self._file is None
+
+    def write(self, piece: bytes) -> int:
+        if self._file is not None:
+            return self._file.write(piece)
+        self._pieces.append(bytes(piece))
+        self._size += len(piece)
+        if self._size > self._limit:
+            self._file = tempfile.TemporaryFile(  # noqa: SIM115 (the spool closes it)
+                dir=self._folder, prefix=".build-"
+            )
+            self._file.writelines(self._pieces)
+            self._pieces = []
+        return len(piece)
+
+    def read(self) -> bytes:
+        if self._file is None:
+            return b"".join(self._pieces)
+        self._file.seek(0)
+        return self._file.read()
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._pieces = []
+        if self._file is not None:
+            self._file.close()
 
 
 async def _check_pdfs(context: ApiContext, package: edxml.DocumentPackage) -> list[FieldProblem]:
@@ -179,21 +225,13 @@ async def _submit(
     pdf_problems = await _check_pdfs(context, package)
     if pdf_problems:
         raise ApiProblem(422, "an attached PDF does not satisfy the signature policy", pdf_problems)
-    # A large package is built into a file while the files are held, read back once they
-    # are let go: a large attachment is in memory once at a time (the file, then the
-    # package; the signed copy goes to the blob store piece by piece). A small one never
-    # touches the disk.
-    with tempfile.SpooledTemporaryFile(
-        _BUILT_IN_MEMORY, dir=str(context.blobs.root), prefix=".build-"
-    ) as built:
+    with _Spool(_BUILT_IN_MEMORY, context.blobs.root) as built:
         try:
             checked = await build_checked(package, built)
         except edxml.EdxmlError as exc:
             raise record_problem(exc) from None
         del package
-        in_memory = built.tell() <= _BUILT_IN_MEMORY
-        built.seek(0)
-        data = built.read() if in_memory else await asyncio.to_thread(built.read)
+        data = built.read() if built.in_memory else await asyncio.to_thread(built.read)
     try:
         accepted = await context.outbound.submit(
             data,
