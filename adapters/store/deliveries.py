@@ -37,13 +37,12 @@ from adapters.store.records import (
 from adapters.store.schema import (
     deliveries,
 )
-from adapters.store.sqlite_driver import in_the_thread, on_the_event_loop
+from adapters.store.sqlite_driver import on_the_event_loop
 
 __all__ = ["DeliveryStore"]
 
 
 class DeliveryStore(StoreBase):
-    @on_the_event_loop
     async def claim_due(self, limit: int, *, lease_seconds: float) -> list[DeliveryJob]:
         """Take up to ``limit`` due deliveries (queued or retry-wait and due, or a ``sending``
         whose lease expired: its worker died), most urgent first; each gets attempt + 1."""
@@ -57,8 +56,8 @@ class DeliveryStore(StoreBase):
         if self._postgres:
             query = query.with_for_update(skip_locked=True)
         async with self._transaction() as connection:
-            with in_the_thread():  # it sorts every due row: many while a backlog drains
-                candidates = [row.id for row in (await connection.execute(query)).all()]
+            # in the store's thread: it sorts every due row, many while a backlog drains
+            candidates = [row.id for row in (await connection.execute(query)).all()]
             return await self._claim(connection, candidates, now, lease_seconds)
 
     async def claim_one(self, delivery_id: str, *, lease_seconds: float) -> Claim:
@@ -94,6 +93,7 @@ class DeliveryStore(StoreBase):
                     )
         return claims
 
+    @on_the_event_loop
     async def _claim(
         self,
         connection: AsyncConnection,

@@ -29,17 +29,16 @@ again on the thread, which waits in steps as that handler would (``_PATIENCE``).
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import functools
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import aiosqlite
 
-__all__ = ["BUSY_TIMEOUT_PRAGMA", "in_the_thread", "on_the_event_loop", "one_call_connector"]
+__all__ = ["BUSY_TIMEOUT_PRAGMA", "on_the_event_loop", "one_call_connector"]
 
 _Outcome = tuple[list[Any], Any, int, int | None]
 _P = ParamSpec("_P")
@@ -75,17 +74,6 @@ def on_the_event_loop(
             _ON_THE_LOOP.reset(token)
 
     return run
-
-
-@contextlib.contextmanager
-def in_the_thread() -> Iterator[None]:
-    """Within an ``on_the_event_loop`` method, a statement that may take long (a sort of
-    many rows) runs in the connection's thread all the same."""
-    token = _ON_THE_LOOP.set(False)
-    try:
-        yield
-    finally:
-        _ON_THE_LOOP.reset(token)
 
 
 def _locked(error: sqlite3.OperationalError) -> bool:

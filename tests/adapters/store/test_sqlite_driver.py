@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.store import sqlite_driver
 from adapters.store.engine import create_engine
-from adapters.store.sqlite_driver import OneCallConnection, in_the_thread, on_the_event_loop
+from adapters.store.sqlite_driver import OneCallConnection, on_the_event_loop
 
 
 @pytest.fixture
@@ -102,12 +102,9 @@ async def test_a_rollback_with_nothing_to_undo_is_no_call(
 
 
 @on_the_event_loop
-async def _insert_on_the_loop(engine: AsyncEngine, value: str, *, long_read: bool = False) -> None:
+async def _insert_on_the_loop(engine: AsyncEngine, value: str) -> None:
     async with engine.begin() as connection:
         await connection.execute(sa.text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
-        if long_read:
-            with in_the_thread():
-                await connection.execute(sa.text("SELECT v FROM t ORDER BY v"))
         await connection.execute(sa.text("SELECT count(*) FROM t"))
 
 
@@ -119,9 +116,6 @@ async def test_short_statements_run_on_the_event_loop_and_only_the_commit_on_the
     async with engine.connect() as connection:  # outside the store's short paths: the thread
         assert (await connection.execute(sa.text("SELECT v FROM t"))).scalar() == "a"
     assert calls == ["_commit", "<lambda>"]
-    calls.clear()
-    await _insert_on_the_loop(engine, "b", long_read=True)
-    assert calls == ["<lambda>", "_commit"]  # the read said to be long went to the thread
 
 
 def _hold_the_lock(path: Path, seconds: float) -> threading.Thread:
