@@ -45,6 +45,7 @@ import sqlalchemy as sa  # noqa: E402
 import yaml  # noqa: E402
 from axis_bench import _small_package  # noqa: E402
 from delivery_bench import _direct, _latencies, _latency_by_delivery  # noqa: E402
+from redis import asyncio as aioredis  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 from adapters.blobs import BlobStore  # noqa: E402
@@ -232,6 +233,23 @@ class Deployment:
     size: int
 
 
+async def _until_ready(redis_prefix: str, processes: int, *, seconds: float = 120) -> None:
+    """Wait until every process is up and holds its share of the axis' connections: all
+    of them in the deployment's roster (Redis), then two more heartbeats, by when each has
+    seen the same roster twice and raised its share. A deployment's figures are those of
+    processes that are running, not of their start (importing alone takes seconds)."""
+    client = aioredis.from_url(REDIS_URL)
+    deadline = time.monotonic() + seconds
+    try:
+        while await client.zcard(f"{redis_prefix}:axis:members") < processes:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the deployment's {processes} processes did not start")
+            await asyncio.sleep(0.2)
+    finally:
+        await client.aclose()
+    await asyncio.sleep(2.5)  # two heartbeats of 1 s, and some
+
+
 @contextlib.asynccontextmanager
 async def deployed(
     axis_url: str, folder: Path, processes: int, settings: dict[str, Any] | None = None
@@ -257,7 +275,7 @@ async def deployed(
     receiver = WebhookReceiver()
     try:
         await _hook(store, receiver.url)
-        await asyncio.sleep(3)  # the processes connect and elect their relay leader
+        await _until_ready(f"edxml-bench-{schema}", processes)
         package = _small_package()
         ref = BlobStore(folder / "data" / "blobs").put(package)
         yield Deployment(store, receiver, ref, len(package))

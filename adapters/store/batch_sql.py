@@ -5,6 +5,12 @@ CASE per column; on PostgreSQL a claim is one UPDATE that locks, moves and retur
 worker needs (a CTE keeps the state before the move), and recording outcomes is one UPDATE
 joined to the outcomes passed as arrays (``unnest``). Both are plain text, so PostgreSQL and
 asyncpg prepare them once per connection whatever the batch size.
+
+The claim locks its rows by id alone and tests whether each is due after the lock (on the
+row as it is then). With the due test beside the ids, the planner may read the rows by the
+``(state, next_attempt_at)`` index instead, every due row of the backlog for each claim of
+a few, and it does so on the generic plan of a prepared statement: a claim would cost as
+much as the queue is long.
 """
 
 from __future__ import annotations
@@ -23,16 +29,16 @@ __all__ = ["claim_rows", "finish_rows"]
 _CLAIM = sa.text(
     f"""
 WITH old AS (
-    SELECT id, state, in_doubt FROM deliveries
+    SELECT id, state, in_doubt, next_attempt_at, lease_until FROM deliveries
     WHERE id = ANY(CAST(:ids AS text[]))
-      AND ((state IN ('{QUEUED}', '{RETRY_WAIT}') AND next_attempt_at <= :now)
-           OR (state = '{SENDING}' AND lease_until < :now))
     FOR UPDATE
 )
 UPDATE deliveries AS d
 SET state = '{SENDING}', attempts = d.attempts + 1, lease_until = :lease_until, updated_at = :now
 FROM old, messages AS m
 WHERE d.id = old.id AND m.id = d.message_id
+  AND ((old.state IN ('{QUEUED}', '{RETRY_WAIT}') AND old.next_attempt_at <= :now)
+       OR (old.state = '{SENDING}' AND old.lease_until < :now))
 RETURNING d.id, old.state AS before, old.in_doubt AS doubtful, d.message_id, d.recipient,
     d.route, d.attempts, d.backoff_step, m.package_ref, m.message_type, m.sender,
     m.document_id, m.created_at, m.code, m.subject, m.needs_signature

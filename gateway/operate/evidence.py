@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import datetime as dt
 import hashlib
@@ -52,6 +53,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 APPEND_SECONDS = 5.0
+#: Entries of each kind (sent, received) read at once.
+UNLOGGED_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -66,12 +69,21 @@ class EvidenceReport:
 
 
 async def append_new(store: Store) -> int:
-    """Append what was sent or received and is not logged yet; how many entries."""
+    """Append what was sent or received and is not logged yet; how many entries.
+
+    Pages are read while one of their kinds comes back full. A short page means the log
+    has caught up: what is sent meanwhile waits for the next pass, or a busy gateway would
+    read again and again, each read looking up every recent event, to log a few new ones.
+    """
     appended = 0
-    while entries := await store.unlogged():
-        await store.append_evidence(entries, entry_hash)
-        appended += len(entries)
-    return appended
+    while True:
+        entries = await store.unlogged(UNLOGGED_PAGE)
+        if entries:
+            await store.append_evidence(entries, entry_hash)
+            appended += len(entries)
+        kinds = collections.Counter(entry.kind for entry in entries)
+        if all(count < UNLOGGED_PAGE for count in kinds.values()):
+            return appended
 
 
 def _sealed_text(seq: int, hash_: str, at: dt.datetime) -> bytes:

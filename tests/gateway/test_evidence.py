@@ -8,6 +8,7 @@ import asyncio
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from adapters.store.schema import evidence
 from adapters.store.store import NewDelivery, NewMessage, Store
 from devtools.devca import DevPki
 from edxml import SigningIdentity
+from gateway.operate import evidence as evidence_module
 from gateway.operate.evidence import (
     append_new,
     export_evidence,
@@ -53,6 +55,31 @@ async def _exchange(store: Store, blobs: BlobStore, number: int) -> None:
         deliver=False,
         inbound=("axis", f"remote-{number}"),
     )  # fmt: skip
+
+
+async def test_a_pass_reads_pages_while_they_come_back_full_and_once_when_caught_up(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    for number in range(3):
+        await _exchange(store, blobs, number)
+    reads = []
+    unlogged = store.unlogged
+
+    async def counted(limit: int = 1000) -> list[Any]:
+        found = await unlogged(limit)
+        reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(store, "unlogged", counted)
+    monkeypatch.setattr(evidence_module, "UNLOGGED_PAGE", 2)
+    # 3 sent and 3 received: pages of 2 of each, the last short, and nothing left behind
+    assert await append_new(store) == 6
+    assert reads == [4, 2]
+    reads.clear()
+    await _exchange(store, blobs, 9)
+    assert await append_new(store) == 2
+    assert reads == [2]  # one short page: caught up, no second read to find nothing
 
 
 def _signers(pki: DevPki) -> Signers:
