@@ -37,11 +37,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from delivery_bench import _direct  # noqa: E402
-from deployed_bench import _accept_all, deployed, sent_times, until_sent  # noqa: E402
+from deployed_bench import (  # noqa: E402
+    ADMIN_TOKEN,
+    _accept_all,
+    deployed,
+    sent_times,
+    until_sent,
+)
 
 PACKAGES = int(os.environ.get("EDXML_BENCH_DRAIN_PACKAGES", "3000"))
 OUTAGE_SECONDS = float(os.environ.get("EDXML_BENCH_OUTAGE_SECONDS", "60"))
-ADMIN_TOKEN = "demo-admin-token"  # config/axis-simulator.json's
 
 
 def _faults(url: str, plan: dict[str, float]) -> None:

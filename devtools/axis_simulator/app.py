@@ -5,7 +5,8 @@ endpoint.
         client = AxisClient(AxisConfig(base_url=simulator.url, ...))
         simulator.faults.set(FaultPlan(burst_5xx=3))   # or PUT /_admin/faults
 
-The admin endpoint (``/_admin/faults``, ``/_admin/state``, ``/_admin/lgsp/revoke``) needs
+The admin endpoint (``/_admin/faults``, ``/_admin/state``, ``/_admin/lgsp/revoke``,
+``/_admin/connections``: open now and the most at once, ``DELETE`` to start again) needs
 ``Authorization: Bearer <admin_token>`` and exists only when the config sets a token; its
 errors are problem+json.
 """
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 
 from adapters.axis.server import AxisRefusal, install_axis_routes, refusal_response
 from devtools.axis_simulator.config import FaultPlan, SimulatorConfig
+from devtools.axis_simulator.connections import ConnectionCount
 from devtools.axis_simulator.faults import Fault, FaultInjector
 from devtools.axis_simulator.hub import AxisHub
 from devtools.axis_simulator.lgsp_face import LgspFace
@@ -36,6 +38,7 @@ _HUB: web.AppKey[AxisHub] = web.AppKey("hub", AxisHub)
 _FAULTS: web.AppKey[FaultInjector] = web.AppKey("faults", FaultInjector)
 _CLOSING: web.AppKey[asyncio.Event] = web.AppKey("closing", asyncio.Event)
 _LGSP: web.AppKey[LgspFace] = web.AppKey("lgsp", LgspFace)
+_CONNECTIONS: web.AppKey[ConnectionCount] = web.AppKey("connections", ConnectionCount)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,11 +50,14 @@ def _problem(status: int, title: str, detail: Any = None) -> web.Response:
     return web.json_response(body, status=status, content_type="application/problem+json")
 
 
-def _fault_middleware(faults: FaultInjector, closing: asyncio.Event) -> Any:
+def _fault_middleware(
+    faults: FaultInjector, closing: asyncio.Event, connections: ConnectionCount
+) -> Any:
     @web.middleware
     async def inject(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(ADMIN_PREFIX):
             return await handler(request)
+        connections.used(request)
         fault = faults.draw()
         if faults.plan.latency_ms:
             await asyncio.sleep(faults.plan.latency_ms / 1000)
@@ -125,6 +131,13 @@ def _install_admin(app: web.Application, token: str) -> None:
     async def get_state(request: web.Request) -> web.StreamResponse:
         return web.json_response(request.app[_HUB].summary())
 
+    async def get_connections(request: web.Request) -> web.StreamResponse:
+        return web.json_response(request.app[_CONNECTIONS].snapshot())
+
+    async def reset_connections(request: web.Request) -> web.StreamResponse:
+        request.app[_CONNECTIONS].reset()
+        return web.json_response(request.app[_CONNECTIONS].snapshot())
+
     async def revoke_lgsp_tokens(request: web.Request) -> web.StreamResponse:
         request.app[_LGSP].revoke_all()
         return web.json_response({"revoked": True})
@@ -133,6 +146,8 @@ def _install_admin(app: web.Application, token: str) -> None:
     app.router.add_get(f"{ADMIN_PREFIX}/faults", guarded(get_faults))
     app.router.add_put(f"{ADMIN_PREFIX}/faults", guarded(put_faults))
     app.router.add_get(f"{ADMIN_PREFIX}/state", guarded(get_state))
+    app.router.add_get(f"{ADMIN_PREFIX}/connections", guarded(get_connections))
+    app.router.add_delete(f"{ADMIN_PREFIX}/connections", guarded(reset_connections))
 
 
 def build_simulator_app(config: SimulatorConfig) -> web.Application:
@@ -144,10 +159,13 @@ def build_simulator_app(config: SimulatorConfig) -> web.Application:
         rng=random.Random(config.faults.seed),  # noqa: S311 (faults, not secrets)
         duplicate_rate=faults.duplicate_rate,
     )
+    connections = ConnectionCount()  # let go of closed ones once a server runs the app
     app = web.Application(
-        client_max_size=96 * 1024 * 1024, middlewares=[_fault_middleware(faults, closing)]
+        client_max_size=96 * 1024 * 1024,
+        middlewares=[_fault_middleware(faults, closing, connections)],
     )
     app[_HUB], app[_FAULTS], app[_CLOSING] = hub, faults, closing
+    app[_CONNECTIONS] = connections
     install_axis_routes(app, hub)
     install_soap_face(app, hub)
     app[_LGSP] = LgspFace(hub, config)
@@ -184,9 +202,15 @@ class AxisSimulator:
     def faults(self) -> FaultInjector:
         return self.app[_FAULTS]
 
+    @property
+    def connections(self) -> ConnectionCount:
+        return self.app[_CONNECTIONS]
+
     async def start(self) -> str:
         self._runner = web.AppRunner(self.app, shutdown_timeout=2.0, access_log=None)
         await self._runner.setup()
+        assert self._runner.server is not None
+        self.connections.watch(self._runner.server)
         site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         sockets = self._runner.addresses

@@ -111,38 +111,26 @@ async def test_processes_share_ten_connections_as_they_come_and_go() -> None:
         await redis.aclose()
 
 
-async def _established(port: int) -> int:
-    process = await asyncio.create_subprocess_exec(
-        "ss", "-Htn", "state", "established", f"( sport = :{port} )",
-        stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, _ = await process.communicate()
-    return len([line for line in out.decode().splitlines() if line.strip()])
-
-
 async def test_the_axis_client_never_opens_more_connections_than_its_share() -> None:
+    """Counted by the simulator as each connection opens and closes: no peak is missed."""
     config = simulator_config(faults=FaultPlan(latency_ms=40))
-    async with AxisSimulator(config) as simulator:
-        port = int(simulator.url.rsplit(":", 1)[1])
-        async with client_for(simulator, "000.00.00.G22") as axis:
-            peak = 0
+    async with (
+        AxisSimulator(config) as simulator,
+        client_for(simulator, "000.00.00.G22") as axis,
+    ):
+        counted = simulator.connections
 
-            async def calls(limit: int, count: int = 24) -> None:
-                nonlocal peak
-                await axis.set_connection_limit(limit)
-                running = asyncio.gather(*(axis.received_list() for _ in range(count)))
-                while not running.done():
-                    peak = max(peak, await _established(port))
-                    await asyncio.sleep(0.01)
-                await running
+        async def calls(limit: int, count: int = 24) -> int:
+            await axis.set_connection_limit(limit)
+            await asyncio.sleep(0.05)  # the simulator sees the closed ones go
+            counted.reset()
+            await asyncio.gather(*(axis.received_list() for _ in range(count)))
+            return counted.peak
 
-            await calls(6)
-            assert 1 < peak <= 6
-            peak = 0
-            await calls(2)  # lowered: the six of before are closed, two are used
-            assert 1 <= peak <= 2
-            await asyncio.sleep(0.1)
-            assert await _established(port) <= 2
-            assert axis.connection_limit == 2
-            await axis.set_connection_limit(50)
-            assert axis.connection_limit == 10  # never beyond the configured maximum
+        assert 1 < await calls(6) <= 6
+        assert 1 <= await calls(2) <= 2  # lowered: the six of before closed, two used
+        await asyncio.sleep(0.1)
+        assert counted.open <= 2
+        assert axis.connection_limit == 2
+        await axis.set_connection_limit(50)
+        assert axis.connection_limit == 10  # never beyond the configured maximum

@@ -266,6 +266,14 @@ async def test_the_admin_endpoint_needs_its_token_and_checks_the_plan(
                 "00.53.W00",
                 "000.00.00.G22",
             ]
+        # connections to the axis' API, not the admin requests that ask
+        connections = f"{simulator.url}/_admin/connections"
+        async with session.delete(connections, headers=auth) as response:
+            assert await response.json() == {"open": 0, "peak": 0}
+        async with aiohttp.ClientSession() as other, other.get(connections) as response:
+            assert response.status == 401
+        async with session.get(connections, headers=auth) as response:
+            assert await response.json() == {"open": 0, "peak": 0}
     assert simulator.faults.plan.burst_5xx == 2
 
 
