@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.store.bulk_rows import insert_rows
 from adapters.store.records import (
     StateChange,
     as_utc,
@@ -80,8 +81,9 @@ class StoreBase:
         moves = list(moves)
         if not moves:
             return
-        await connection.execute(
-            delivery_events.insert(),
+        await insert_rows(
+            connection,
+            delivery_events,
             [
                 {
                     "delivery_id": delivery_id,
@@ -112,8 +114,7 @@ class StoreBase:
             {"delivery_id": delivery_id, "attempt": attempt, "created_at": now, "due_at": due}
             for delivery_id, attempt, due in attempts
         ]
-        if rows:
-            await connection.execute(outbox.insert(), rows)
+        await insert_rows(connection, outbox, rows)
 
     def forget_hooked_clients(self) -> None:
         """This process changed a webhook or a client: read the hooked clients again."""

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 
 from adapters.store.base import StoreBase
+from adapters.store.bulk_rows import insert_rows, update_rows
 from adapters.store.records import utc_now
 from adapters.store.schema import api_clients, deliveries, messages, webhook_deliveries
 
@@ -97,8 +98,9 @@ class WebhookLog(StoreBase):
             return
         now = utc_now()
         async with self.engine.begin() as connection:
-            await connection.execute(
-                webhook_deliveries.insert(),
+            await insert_rows(
+                connection,
+                webhook_deliveries,
                 [
                     {
                         "id": str(uuid.uuid4()),
@@ -135,24 +137,18 @@ class WebhookLog(StoreBase):
             return
         now = utc_now()
         async with self.engine.begin() as connection:
-            await connection.execute(
-                webhook_deliveries.update()
-                .where(webhook_deliveries.c.id == sa.bindparam("b_id"))
-                .values(
-                    attempts=sa.bindparam("b_attempts"),
-                    last_error=sa.bindparam("b_error"),
-                    state=sa.bindparam("b_state"),
-                    next_attempt_at=sa.bindparam("b_next"),
-                    sent_at=sa.bindparam("b_sent"),
-                ),
+            await update_rows(
+                connection,
+                webhook_deliveries,
+                "id",
                 [
                     {
-                        "b_id": a.id,
-                        "b_attempts": a.attempts,
-                        "b_error": a.error,
-                        "b_state": a.state,
-                        "b_next": a.next_attempt_at,
-                        "b_sent": now if a.state == "sent" else None,
+                        "id": a.id,
+                        "attempts": a.attempts,
+                        "last_error": a.error,
+                        "state": a.state,
+                        "next_attempt_at": a.next_attempt_at,
+                        "sent_at": now if a.state == "sent" else None,
                     }
                     for a in attempts
                 ],

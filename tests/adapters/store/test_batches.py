@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.store.schema import outbox
+from adapters.store.schema import outbox, webhook_deliveries
 from adapters.store.store import AttemptOutcome, NewDelivery, NewMessage, Store, utc_now
+from adapters.store.webhook_log import WebhookAttempt
 from tests.backends import Clock
 from tests.conftest import open_store
 
@@ -41,11 +42,12 @@ async def _accept(store: Store, count: int) -> list[str]:
 
 @contextmanager
 def _statements(store: Store) -> Iterator[list[str]]:
-    """The SQL statements the store sends while the block runs (BEGIN/COMMIT not included)."""
+    """The SQL statements the store sends while the block runs (BEGIN/COMMIT not included),
+    each marked ``*`` when the driver runs it once per row (``executemany``)."""
     seen: list[str] = []
 
     def record(*args: Any) -> None:
-        seen.append(str(args[2]).split()[0].upper())
+        seen.append(str(args[2]).split()[0].upper() + ("*" if args[5] else ""))
 
     sa.event.listen(store.engine.sync_engine, "before_cursor_execute", record)
     try:
@@ -82,6 +84,8 @@ async def test_claims_and_outcomes_cost_the_same_statements_for_one_row_or_forty
     # the UPDATE, the events, the outbox rows (and on SQLite a read of the rows first)
     assert len(one_outcome) <= len(forty_outcomes) <= (3 if backend == "postgresql" else 4)
     assert await store.counts_by_state() == {"sent": 20, "retry_wait": 10, "failed": 11}
+    if backend == "postgresql":  # the events and outbox rows too: one execution, not one a row
+        assert not [s for s in forty_claims + forty_outcomes if s.endswith("*")]
     async with store.engine.connect() as connection:
         next_attempts = (
             await connection.execute(
@@ -166,3 +170,32 @@ async def test_a_connection_the_server_closed_is_replaced_without_an_error(
         assert await store.counts_by_state() == {}
         async with store.engine.connect() as connection:
             assert await connection.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+
+
+async def test_webhook_rows_and_their_outcomes_are_one_statement_each(
+    store: Store, backend: str
+) -> None:
+    await store.add_client("qlvb", "QLVB", "0" * 64, ["*.H42"])
+    events = [("qlvb", "delivery.state", {"delivery": f"d{n}"}) for n in range(3)]
+    with _statements(store) as logged:
+        await store.log_webhooks(events)
+    due = await store.due_webhooks(10)
+    later = utc_now() + dt.timedelta(minutes=1)
+    attempts = [
+        WebhookAttempt(due[0]["id"], 1, None, "sent", None),
+        WebhookAttempt(due[1]["id"], 1, "HTTP 500", "pending", later),
+        WebhookAttempt(due[2]["id"], 1, "HTTP 410", "failed", None),
+    ]
+    with _statements(store) as recorded:
+        await store.record_webhook_attempts(attempts)
+    assert logged == (["INSERT"] if backend == "postgresql" else ["INSERT*"])
+    assert recorded == (["UPDATE"] if backend == "postgresql" else ["UPDATE*"])
+    async with store.engine.connect() as connection:
+        rows = {row.id: row for row in await connection.execute(sa.select(webhook_deliveries))}
+    for attempt in attempts:
+        row = rows[attempt.id]
+        assert (row.state, row.attempts, row.last_error) == (
+            attempt.state, attempt.attempts, attempt.error
+        )  # fmt: skip
+        assert (row.sent_at is not None) == (attempt.state == "sent")
+        assert (row.next_attempt_at is not None) == (attempt.next_attempt_at is not None)
