@@ -10,7 +10,9 @@ The claim locks its rows by id alone and tests whether each is due after the loc
 row as it is then). With the due test beside the ids, the planner may read the rows by the
 ``(state, next_attempt_at)`` index instead, every due row of the backlog for each claim of
 a few, and it does so on the generic plan of a prepared statement: a claim would cost as
-much as the queue is long.
+much as the queue is long. Locking by id locks a row still being sent too (a broker message
+delivered twice), so claims lock in id order and outcomes are recorded in id order: a claim
+and a batch of outcomes sharing rows wait for each other, never each for the other.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _CLAIM = sa.text(
 WITH old AS (
     SELECT id, state, in_doubt, next_attempt_at, lease_until FROM deliveries
     WHERE id = ANY(CAST(:ids AS text[]))
+    ORDER BY id
     FOR UPDATE
 )
 UPDATE deliveries AS d
@@ -91,6 +94,7 @@ async def finish_rows(
 ) -> set[str]:
     """Record ``outcomes`` (one per delivery); returns the deliveries whose attempt was
     still ``sending`` under that number, that is, recorded."""
+    outcomes = sorted(outcomes, key=lambda o: o.delivery_id)  # the claims' lock order
     result = await connection.execute(
         _FINISH,
         {
