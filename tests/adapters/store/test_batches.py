@@ -14,30 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.store.schema import outbox, webhook_deliveries
-from adapters.store.store import AttemptOutcome, NewDelivery, NewMessage, Store, utc_now
+from adapters.store.store import AttemptOutcome, Store, utc_now
 from adapters.store.webhook_log import WebhookAttempt
+from tests.adapters.store.outgoing import accept_outgoing
 from tests.backends import Clock
 from tests.conftest import open_store
-
-OFFICE = "000.00.01.H42"
-
-
-async def _accept(store: Store, count: int) -> list[str]:
-    ids: list[str] = []
-    for number in range(count):
-        _, delivery_ids = await store.accept(
-            NewMessage(
-                direction="out",
-                document_id=f"{OFFICE},2026/11/25,{number}/UBND-VP",
-                sender=OFFICE,
-                package_ref="ab" * 32,
-                package_size=10,
-                code=f"{number}/UBND-VP",
-            ),
-            [NewDelivery("000.00.00.G22", "axis")],
-        )
-        ids += delivery_ids
-    return ids
 
 
 @contextmanager
@@ -59,7 +40,7 @@ def _statements(store: Store) -> Iterator[list[str]]:
 async def test_claims_and_outcomes_cost_the_same_statements_for_one_row_or_forty(
     store: Store, backend: str
 ) -> None:
-    ids = await _accept(store, 41)
+    ids = await accept_outgoing(store, 41)
     with _statements(store) as one_claim:
         claims = await store.claim_many(ids[:1], lease_seconds=60)
     with _statements(store) as forty_claims:
@@ -98,7 +79,7 @@ async def test_claims_and_outcomes_cost_the_same_statements_for_one_row_or_forty
 async def test_a_batch_records_what_is_ours_and_drops_what_was_taken_over(
     store: Store, clock: Clock
 ) -> None:
-    first, second = await _accept(store, 2)
+    first, second = await accept_outgoing(store, 2)
     claims = await store.claim_many([first, second, first], lease_seconds=30)
     assert claims[first].job is not None
     assert claims[second].job is not None
@@ -122,7 +103,7 @@ async def test_a_batch_records_what_is_ours_and_drops_what_was_taken_over(
 
 
 async def test_claims_say_why_not(store: Store, clock: Clock) -> None:
-    leased, waiting, done = await _accept(store, 3)
+    leased, waiting, done = await accept_outgoing(store, 3)
     await store.claim_many([leased, done], lease_seconds=30)
     await store.mark_sent(done, 1, "axis-1")
     (job,) = [c.job for c in (await store.claim_many([waiting], lease_seconds=30)).values()]
@@ -140,7 +121,7 @@ async def test_claims_say_why_not(store: Store, clock: Clock) -> None:
 async def test_a_failed_attempt_keeps_the_doubt_of_the_one_before(
     store: Store, clock: Clock
 ) -> None:
-    (delivery,) = await _accept(store, 1)
+    (delivery,) = await accept_outgoing(store, 1)
     await store.claim_many([delivery], lease_seconds=30)
     await store.mark_retry(delivery, 1, "timeout", clock(), in_doubt=True)
     (claim,) = (await store.claim_many([delivery], lease_seconds=30)).values()

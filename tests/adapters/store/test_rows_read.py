@@ -10,7 +10,6 @@ the most to send.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,12 +17,13 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.store.schema import delivery_events
-from adapters.store.store import AttemptOutcome, NewDelivery, NewMessage, Store, utc_now
+from adapters.store.store import AttemptOutcome, Store, utc_now
 from gateway.operate.evidence import append_new
+from tests.adapters.store.outgoing import accept_outgoing
 from tests.adapters.store.plans import captured, rows_read
 from tests.conftest import open_store
 
-OFFICE, CLIENT = "000.00.01.H42", "qlvb"
+CLIENT = "qlvb"
 BACKLOG = 3000
 #: Rows a statement may read for a batch of 5: its own rows through an index, with room for
 #: the planner's bitmap pages; the backlog is 50 times more, large enough that reading it
@@ -36,26 +36,7 @@ async def backlog(tmp_path: Path) -> AsyncIterator[tuple[Store, list[str]]]:
     """A PostgreSQL store with ``BACKLOG`` deliveries queued, sent by a client's QLVB."""
     async with open_store("postgresql", tmp_path, utc_now) as store:
         await store.add_client(CLIENT, "QLVB", "0" * 64, ["*.H42"])
-        taking = asyncio.Semaphore(8)
-
-        async def accept(number: int) -> list[str]:
-            async with taking:
-                _, delivery_ids = await store.accept(
-                    NewMessage(
-                        direction="out",
-                        document_id=f"{OFFICE},2026/11/25,{number}/UBND-VP",
-                        sender=OFFICE,
-                        code=f"{number}/UBND-VP",
-                        package_ref="ab" * 32,
-                        package_size=10,
-                        client_id=CLIENT,
-                    ),
-                    [NewDelivery("000.00.00.G22", "axis")],
-                )
-            return delivery_ids
-
-        accepted = await asyncio.gather(*(accept(number) for number in range(BACKLOG)))
-        yield store, [delivery for ids in accepted for delivery in ids]
+        yield store, await accept_outgoing(store, BACKLOG, client_id=CLIENT, at_once=8)
 
 
 async def _sent_events(store: Store, delivery_ids: list[str]) -> list[int]:
