@@ -266,6 +266,8 @@ class WebhookSettings(_Frozen):
     allowed_hosts: tuple[str, ...] = ()
     #: Networks that may be reached although private: 10.42.0.0/16
     allowed_networks: tuple[str, ...] = ()
+    #: Requests in flight to one QLVB at once (each delivery's events stay in order)
+    requests_per_client: int = Field(default=4, ge=1, le=32)
 
     @field_validator("allowed_networks")
     @classmethod

@@ -47,7 +47,8 @@ from gateway.http.api.app import PREFIX as API_PREFIX
 from gateway.http.dashboard.web import DashboardContext, build_dashboard
 from gateway.http.health import install_health
 from gateway.http.vdxp import FacadeSystem, VdxpBackend
-from gateway.http.webhooks import WebhookEvents, run_webhooks
+from gateway.http.webhook_sender import run_webhooks
+from gateway.http.webhooks import WebhookEvents
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds
 from gateway.operate.alerts import Alert, run_alerts, sinks_from_settings
@@ -340,7 +341,13 @@ class Runtime:
 
         settings, store = self.settings, self.store
         leading(
-            "webhooks", lambda s: run_webhooks(store, stop=s, policy=settings.webhooks.policy())
+            "webhooks",
+            lambda s: run_webhooks(
+                store,
+                stop=s,
+                policy=settings.webhooks.policy(),
+                requests_per_client=settings.webhooks.requests_per_client,
+            ),
         )
         sinks = sinks_from_settings(settings.alerts, self._environ)
         leading(

@@ -117,9 +117,12 @@ class WebhookLog(StoreBase):
                 ],
             )
 
-    async def due_webhooks(self, batch: int) -> list[dict[str, Any]]:
-        """Pending deliveries due now, oldest first, with their client's URL and secret."""
-        rows = await self._rows(
+    async def due_webhooks(
+        self, batch: int, *, excluding: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Pending deliveries due now, oldest first, with their client's URL and secret;
+        none of the clients ``excluding`` names (their sender is still busy)."""
+        query = (
             sa.select(webhook_deliveries, api_clients.c.webhook_url, api_clients.c.webhook_secret)
             .join(api_clients, api_clients.c.id == webhook_deliveries.c.client_id)
             .where(
@@ -129,6 +132,9 @@ class WebhookLog(StoreBase):
             .order_by(webhook_deliveries.c.created_at)
             .limit(batch)
         )
+        if excluding:
+            query = query.where(webhook_deliveries.c.client_id.not_in(excluding))
+        rows = await self._rows(query)
         return [row._asdict() for row in rows]
 
     async def record_webhook_attempts(self, attempts: Sequence[WebhookAttempt]) -> None:

@@ -5,8 +5,8 @@ JSON body POSTed with ``X-Edxml-Event``, ``X-Edxml-Delivery`` (its id), ``X-Edxm
 (Unix seconds) and ``X-Edxml-Signature: sha256=<hex>``, the HMAC-SHA256 with that secret of
 ``<timestamp>.<body>``: the QLVB checks it came from us and is fresh (a captured body cannot
 be replayed later with a new timestamp). Events are written to ``webhook_deliveries`` first
-(the delivery log), then sent by ``run_webhooks``: a 2xx answer is success; anything else is
-retried after 10 s, 1 min, 5 min, 30 min, 2 h, then the delivery is ``failed``.
+(the delivery log), then sent by ``webhook_sender.run_webhooks``: a 2xx answer is success;
+anything else is retried after 10 s, 1 min, 5 min, 30 min, 2 h, then the delivery is ``failed``.
 
 Only URLs the settings allow are registered and reached (``adapters.url_policy``: schemes,
 trusted hosts, reachable networks; anything else must be a public address), checked again at
@@ -20,36 +20,20 @@ rejected by our checks), ``inbound.recall`` (its sender took it back: status 13,
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime as dt
 import logging
 import secrets
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import aiohttp
-from yarl import URL
-
 import edxml
-from adapters.signed_posts import signed_headers
-from adapters.store.store import StateChange, Store, StoreError, WebhookAttempt, utc_now
-from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
+from adapters.store.store import StateChange, Store
+from adapters.url_policy import UrlPolicy
 from gateway.http.api.clients import ApiClient
 from gateway.inbound.pipeline import InboundResult
 
-__all__ = [
-    "DELAYS",
-    "WebhookEvents",
-    "register_webhook",
-    "run_webhooks",
-]
+__all__ = ["WebhookEvents", "register_webhook"]
 
 log = logging.getLogger(__name__)
-DELAYS = (10.0, 60.0, 300.0, 1800.0, 7200.0)
-
-
-#: Redirects followed for one webhook delivery, each target checked against the policy.
-MAX_REDIRECTS = 3
 
 
 async def register_webhook(
@@ -163,108 +147,3 @@ class WebhookEvents:
                 )
             )
         await self._store.log_webhooks(events)
-
-
-async def _post(
-    http: aiohttp.ClientSession, policy: UrlPolicy, url: str, body: bytes, headers: dict[str, str]
-) -> str | None:
-    """POST the body, following redirects each checked against the policy; the error, if any."""
-    for _ in range(MAX_REDIRECTS + 1):
-        target = policy.check_url(url)
-        async with http.post(target, data=body, headers=headers, allow_redirects=False) as answer:
-            if answer.status in (301, 302, 303, 307, 308) and "Location" in answer.headers:
-                url = str(target.join(URL(answer.headers["Location"])))
-                continue
-            if not 200 <= answer.status < 300:
-                return f"HTTP {answer.status}"
-            return None
-    return f"more than {MAX_REDIRECTS} redirects"
-
-
-async def _attempt(
-    http: aiohttp.ClientSession, policy: UrlPolicy, row: dict[str, Any]
-) -> WebhookAttempt:
-    """Send one logged event; how it went, for the log."""
-    body = row["payload"].encode()
-    error = None
-    if not row["webhook_url"] or not row["webhook_secret"]:
-        error = "the client removed its webhook"
-    else:
-        headers = signed_headers(row["webhook_secret"], body, row["event"])
-        headers["X-Edxml-Delivery"] = row["id"]
-        try:
-            error = await _post(http, policy, row["webhook_url"], body, headers)
-        except BlockedUrl as exc:
-            error = f"refused by the settings: {exc}"
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
-    attempts = row["attempts"] + 1
-    if error is None:
-        return WebhookAttempt(row["id"], attempts, None, "sent", None)
-    if attempts > len(DELAYS):
-        return WebhookAttempt(row["id"], attempts, error, "failed", None)
-    next_at = utc_now() + dt.timedelta(seconds=DELAYS[attempts - 1])
-    return WebhookAttempt(row["id"], attempts, error, "pending", next_at)
-
-
-async def _send_due(
-    store: Store, http: aiohttp.ClientSession, batch: int, policy: UrlPolicy, stop: asyncio.Event
-) -> int:
-    """Send a batch of due events: each client's in order, the clients side by side (a QLVB
-    that does not answer delays only its own events). ``stop`` cuts the batch short; what
-    was not answered yet stays due and is sent again later (at least once: the
-    ``X-Edxml-Delivery`` id lets the QLVB drop a second copy). One transaction records them."""
-    due = await store.due_webhooks(batch)
-    if not due:
-        return 0
-    by_client: dict[str, list[dict[str, Any]]] = {}
-    for row in due:
-        by_client.setdefault(row["client_id"], []).append(row)
-    done: list[WebhookAttempt] = []
-
-    async def send(rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            done.append(await _attempt(http, policy, row))
-
-    sending: asyncio.Future[list[None]] = asyncio.gather(
-        *(send(rows) for rows in by_client.values())
-    )
-    stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait([sending, stopping], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-        if not sending.done():
-            sending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sending
-        await store.record_webhook_attempts(done)
-    failure = None if sending.cancelled() else sending.exception()
-    if failure is not None and not isinstance(failure, asyncio.CancelledError):
-        raise failure  # a bug, not a QLVB's fault: the caller logs it
-    return len(due)
-
-
-async def run_webhooks(
-    store: Store,
-    *,
-    stop: asyncio.Event,
-    policy: UrlPolicy,
-    idle_seconds: float = 1.0,
-    batch: int = 200,
-    timeout: float = 10.0,
-) -> None:
-    """Send due webhook deliveries until ``stop``, only to what ``policy`` allows."""
-    async with aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=timeout),
-        connector=aiohttp.TCPConnector(resolver=GuardedResolver(policy)),
-    ) as http:
-        while not stop.is_set():
-            try:
-                sent = await _send_due(store, http, batch, policy, stop)
-            except StoreError as exc:  # the store is away: try again later
-                log.warning("webhooks: %s", exc)
-                sent = 0
-            if not sent:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), idle_seconds)

@@ -74,3 +74,19 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
         yield f"http://{host}:{port}"
     finally:
         await runner.cleanup()
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@asynccontextmanager
+async def hooked_qlvbs(store: Store, **handlers: Handler) -> AsyncIterator[None]:
+    """Each handler serves the webhook of an API client of its name (at ``/<name>``)."""
+    app = web.Application()
+    for name, handler in handlers.items():
+        app.router.add_post(f"/{name}", handler)
+    async with serving(app) as base:
+        for name in handlers:
+            await store.add_client(name, name, "0" * 64, ["*.H42"])
+            await store.set_webhook(name, f"{base}/{name}", f"secret-{name}")
+        yield

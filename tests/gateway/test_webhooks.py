@@ -17,9 +17,10 @@ from adapters.store.schema import webhook_deliveries
 from adapters.store.store import Store
 from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
 from gateway.http.api.app import PREFIX
-from gateway.http.webhooks import DELAYS, WebhookEvents, run_webhooks
+from gateway.http.webhook_sender import DELAYS, run_webhooks
+from gateway.http.webhooks import WebhookEvents
 
-from .flows import serving
+from .flows import hooked_qlvbs, serving
 from .harness import LOOPBACK, Gateway, _key, _record
 
 
@@ -50,7 +51,7 @@ async def test_inbound_documents_and_state_changes_reach_the_qlvb_signed(
 ) -> None:
     a, b = gateways
     url, received, failures = receiver
-    monkeypatch.setattr("gateway.http.webhooks.DELAYS", (0.05,) * len(DELAYS))
+    monkeypatch.setattr("gateway.http.webhook_sender.DELAYS", (0.05,) * len(DELAYS))
     events_a, events_b = WebhookEvents(a.store), WebhookEvents(b.store)
     a.store.listeners.append(events_a.on_change)
     b.pipeline.listeners.append(events_b.on_inbound)
@@ -234,10 +235,10 @@ async def test_a_qlvb_that_never_answers_delays_only_its_own_events_and_not_the_
     """Before, events were sent one after another: a QLVB that held each request for the
     10 s timeout held every other client's events, and a stopping gateway waited for it."""
     fast_received: list[bytes] = []
-    answered = asyncio.Event()
+    answered, released = asyncio.Event(), asyncio.Event()
 
     async def silent(request: web.Request) -> web.Response:
-        await asyncio.sleep(60)
+        await released.wait()  # until the test ends: longer than the sender's stop
         return web.Response(status=204)
 
     async def fast(request: web.Request) -> web.Response:
@@ -246,13 +247,7 @@ async def test_a_qlvb_that_never_answers_delays_only_its_own_events_and_not_the_
             answered.set()
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/silent", silent)
-    app.router.add_post("/fast", fast)
-    async with serving(app) as base:
-        for name in ("silent", "fast"):
-            await store.add_client(name, name, "0" * 64, ["*.H42"])
-            await store.set_webhook(name, f"{base}/{name}", f"secret-{name}")
+    async with hooked_qlvbs(store, silent=silent, fast=fast):
         for number in range(5):  # the silent client's events come first
             await store.log_webhooks([("silent", "delivery.state", {"n": number})])
         await store.log_webhooks([("fast", "delivery.state", {"n": n}) for n in range(5)])
@@ -264,6 +259,7 @@ async def test_a_qlvb_that_never_answers_delays_only_its_own_events_and_not_the_
         stop.set()
         await asyncio.wait_for(sender, 3)
         assert loop.time() - stopping < 1.5
+        released.set()
     async with store.engine.connect() as connection:
         rows = (
             await connection.execute(

@@ -1,0 +1,163 @@
+"""Sending webhooks: several requests to a QLVB at once, each delivery's events in order,
+each client on its own, and a QLVB that is down costing one failure per retry."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from aiohttp import web
+
+from adapters.store.records import as_utc
+from adapters.store.schema import webhook_deliveries
+from adapters.store.store import Store, utc_now
+from gateway.http.webhook_sender import DELAYS, REQUESTS_PER_CLIENT, run_webhooks
+
+from .flows import hooked_qlvbs
+from .harness import LOOPBACK
+
+
+async def _rows(store: Store) -> list[Any]:
+    async with store.engine.connect() as connection:
+        return list(
+            await connection.execute(
+                sa.select(
+                    webhook_deliveries.c.client_id,
+                    webhook_deliveries.c.state,
+                    webhook_deliveries.c.attempts,
+                    webhook_deliveries.c.last_error,
+                    webhook_deliveries.c.next_attempt_at,
+                ).order_by(webhook_deliveries.c.created_at)
+            )
+        )
+
+
+def _due_at(row: Any) -> dt.datetime:
+    due_at = as_utc(row.next_attempt_at)
+    assert due_at is not None
+    return due_at
+
+
+@pytest.fixture
+async def sender(store: Store) -> AsyncIterator[Callable[..., Awaitable[None]]]:
+    """Starts ``run_webhooks`` on the store (once); stopped and awaited at the end."""
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(**options: Any) -> None:
+        tasks.append(
+            asyncio.create_task(
+                run_webhooks(store, stop=stop, policy=LOOPBACK, idle_seconds=0.05, **options)
+            )
+        )
+
+    yield start
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+
+
+async def test_a_batch_of_events_is_due_in_the_order_it_was_logged(store: Store) -> None:
+    """The changes of one delivery are often logged in one batch (``queued -> sending`` and
+    ``sending -> sent`` of a fast send): the rows of a batch must come due in its order."""
+    await store.add_client("qlvb", "qlvb", "0" * 64, ["*.H42"])
+    await store.set_webhook("qlvb", "http://127.0.0.1:9/hook", "secret")
+    await store.log_webhooks([("qlvb", "delivery.state", {"n": n}) for n in range(60)])
+    due = await store.due_webhooks(100)
+    assert [json.loads(row["payload"])["n"] for row in due] == list(range(60))
+
+
+async def test_a_qlvb_gets_several_requests_at_once_and_each_delivery_s_events_in_order(
+    store: Store, sender: Callable[..., Awaitable[None]]
+) -> None:
+    """One request at a time fell behind a busy day's changes for a QLVB a network away."""
+    in_flight, most, received = 0, 0, []
+    all_received = asyncio.Event()
+
+    async def hook(request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.05)  # a QLVB a network away
+        received.append(json.loads(await request.read()))
+        in_flight -= 1
+        if len(received) == 24:
+            all_received.set()
+        return web.Response(status=204)
+
+    async with hooked_qlvbs(store, qlvb=hook):
+        await store.log_webhooks(
+            [
+                ("qlvb", "delivery.state", {"delivery": f"d{d}", "step": step})
+                for d in range(8)
+                for step in range(3)
+            ]
+        )
+        await sender()
+        await asyncio.wait_for(all_received.wait(), 10)
+    assert most == REQUESTS_PER_CLIENT
+    for d in range(8):
+        assert [e["step"] for e in received if e["delivery"] == f"d{d}"] == [0, 1, 2]
+
+
+async def test_a_slow_qlvb_does_not_hold_another_client_s_next_events(
+    store: Store, sender: Callable[..., Awaitable[None]]
+) -> None:
+    """Before, a pass waited for every client of its batch: a QLVB that held its requests
+    for the whole timeout held every other client's next events as long."""
+    fast_received: list[bytes] = []
+    arrived, released = asyncio.Event(), asyncio.Event()
+
+    async def silent(request: web.Request) -> web.Response:
+        await released.wait()
+        return web.Response(status=204)
+
+    async def fast(request: web.Request) -> web.Response:
+        fast_received.append(await request.read())
+        arrived.set()
+        return web.Response(status=204)
+
+    async with hooked_qlvbs(store, silent=silent, fast=fast):
+        await store.log_webhooks([("silent", "delivery.state", {"delivery": "s"})])
+        await store.log_webhooks([("fast", "delivery.state", {"delivery": "first"})])
+        await sender(timeout=30)
+        await asyncio.wait_for(arrived.wait(), 5)
+        arrived.clear()
+        await store.log_webhooks([("fast", "delivery.state", {"delivery": "second"})])
+        await asyncio.wait_for(arrived.wait(), 5)  # the silent QLVB still holds its request
+        released.set()
+    assert [json.loads(body)["delivery"] for body in fast_received] == ["first", "second"]
+
+
+async def test_after_a_failure_the_client_s_other_events_wait_with_it_untried(
+    store: Store, sender: Callable[..., Awaitable[None]]
+) -> None:
+    """A QLVB that is down cost one failed request (or timeout) per event, every pass; now
+    one per retry, and its events keep their order and their attempts."""
+    calls = 0
+
+    async def down(request: web.Request) -> web.Response:
+        nonlocal calls
+        calls += 1
+        return web.Response(status=503)
+
+    async with hooked_qlvbs(store, qlvb=down):
+        await store.log_webhooks(
+            [("qlvb", "delivery.state", {"delivery": f"d{d}"}) for d in range(10)]
+        )
+        await sender(requests_per_client=1)
+        for _ in range(200):
+            rows = await _rows(store)
+            if all(_due_at(row) > utc_now() for row in rows):
+                break
+            await asyncio.sleep(0.05)
+    assert calls == 1
+    first, *rest = rows
+    assert (first.state, first.attempts, first.last_error) == ("pending", 1, "HTTP 503")
+    assert {(row.state, row.attempts, row.last_error) for row in rest} == {("pending", 0, None)}
+    assert {row.next_attempt_at for row in rest} == {first.next_attempt_at}
+    assert DELAYS[0] - 1 < (_due_at(first) - utc_now()).total_seconds() <= DELAYS[0]
