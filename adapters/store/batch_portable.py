@@ -1,6 +1,6 @@
 """The delivery batches in portable SQL (SQLite): a few statements per batch, the same
 statements whatever its size. PostgreSQL has its own single statements
-(``adapters.store.batch_sql``).
+(``adapters.store.batch_sql``). Both stores pick due deliveries here.
 """
 
 from __future__ import annotations
@@ -13,10 +13,25 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.store.records import QUEUED, RETRY_WAIT, SENDING, SENT, AttemptOutcome, as_utc
-from adapters.store.schema import deliveries, messages
+from adapters.store.records import (
+    QUEUE_LANES,
+    QUEUED,
+    RETRY_WAIT,
+    SENDING,
+    SENT,
+    AttemptOutcome,
+    as_utc,
+)
+from adapters.store.schema import WAITING_SQL, deliveries, messages
 
-__all__ = ["STATE", "WAITING", "claim_rows_portably", "due", "finish_rows_portably"]
+__all__ = [
+    "STATE",
+    "WAITING",
+    "claim_rows_portably",
+    "due",
+    "due_in_claim_order",
+    "finish_rows_portably",
+]
 
 #: The states a delivery waits in for its next attempt.
 WAITING = (QUEUED, RETRY_WAIT)
@@ -32,6 +47,39 @@ def due(now: dt.datetime) -> sa.ColumnElement[bool]:
     return sa.or_(
         sa.and_(c.state.in_(WAITING), c.next_attempt_at <= now),
         sa.and_(c.state == SENDING, c.lease_until < now),
+    )
+
+
+def due_in_claim_order(now: dt.datetime, limit: int, *, lock: bool) -> sa.Select[tuple[str]]:
+    """The ids of up to ``limit`` due deliveries, most urgent first (lane, then due time).
+
+    Each lane is read on its own from the ``(priority, next_attempt_at)`` index of waiting
+    deliveries, in due order and no further than ``limit``, and expired leases (a few: one
+    per send in flight) by state; only those few are sorted. A single query over ``due``
+    read and sorted every due row of a backlog for each claim. ``lock``: PostgreSQL's
+    ``FOR UPDATE SKIP LOCKED`` in each branch, so workers claiming at once take different
+    rows."""
+
+    def branch(condition: sa.ColumnElement[bool]) -> sa.Select[tuple[str, int, dt.datetime]]:
+        query = (
+            sa.select(c.id, c.priority, c.next_attempt_at)
+            .where(condition)
+            .order_by(c.next_attempt_at)
+            .limit(limit)
+        )
+        picked = (query.with_for_update(skip_locked=True) if lock else query).subquery()
+        return sa.select(picked.c.id, picked.c.priority, picked.c.next_attempt_at)
+
+    lanes = [
+        branch(sa.and_(c.priority == lane, sa.text(WAITING_SQL), c.next_attempt_at <= now))
+        for lane in QUEUE_LANES
+    ]
+    expired = branch(sa.and_(c.state == SENDING, c.lease_until < now))
+    candidates = sa.union_all(*lanes, expired).subquery()
+    return (
+        sa.select(candidates.c.id)
+        .order_by(candidates.c.priority.desc(), candidates.c.next_attempt_at)
+        .limit(limit)
     )
 
 

@@ -22,7 +22,7 @@ from adapters.store.batch_portable import (
     STATE,
     WAITING,
     claim_rows_portably,
-    due,
+    due_in_claim_order,
     finish_rows_portably,
 )
 from adapters.store.batch_sql import claim_rows, finish_rows
@@ -43,22 +43,17 @@ __all__ = ["DeliveryStore"]
 
 
 class DeliveryStore(StoreBase):
+    @on_the_event_loop
     async def claim_due(self, limit: int, *, lease_seconds: float) -> list[DeliveryJob]:
         """Take up to ``limit`` due deliveries (queued or retry-wait and due, or a ``sending``
         whose lease expired: its worker died), most urgent first; each gets attempt + 1."""
         now = self._clock()
-        query = (
-            sa.select(deliveries.c.id)
-            .where(due(now))
-            .order_by(deliveries.c.priority.desc(), deliveries.c.next_attempt_at)
-            .limit(limit)
-        )
-        if self._postgres:
-            query = query.with_for_update(skip_locked=True)
+        query = due_in_claim_order(now, limit, lock=self._postgres)
         async with self._transaction() as connection:
-            # in the store's thread: it sorts every due row, many while a backlog drains
             candidates = [row.id for row in (await connection.execute(query)).all()]
-            return await self._claim(connection, candidates, now, lease_seconds)
+            jobs = await self._claim(connection, candidates, now, lease_seconds)
+        urgency = {delivery_id: rank for rank, delivery_id in enumerate(candidates)}
+        return sorted(jobs, key=lambda job: urgency[job.delivery_id])  # claimed in id order
 
     async def claim_one(self, delivery_id: str, *, lease_seconds: float) -> Claim:
         """Take one named delivery (a broker message names it); see ``claim_many``."""

@@ -44,6 +44,10 @@ QUEUED, SENDING, RETRY_WAIT, FAILED, SENT = "queued", "sending", "retry_wait", "
 FAIR_SHARE = 20
 
 
+#: The queue's lanes, the first served first.
+QUEUE_LANES = (3, 2, 1, 0)
+
+
 def queue_lane(priority: int, index: int) -> int:
     """The queue's lane (0..3, higher first) of the ``index``-th recipient of a document of
     ``priority`` (spec 1.4 OtherInfo/Priority: 0 normal, 1 urgent, 2+ most urgent)."""

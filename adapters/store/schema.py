@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from adapters.store.records import QUEUED, RETRY_WAIT
+
 __all__ = [
+    "WAITING_SQL",
     "agencies",
     "alerts",
     "api_clients",
@@ -104,6 +107,10 @@ messages = sa.Table(
     sa.Index(None, "original_id"),
 )
 
+#: A delivery waits for its next attempt, spelled out: SQLite uses a partial index only for
+#: a query whose condition is written the same way, never one with bound parameters.
+WAITING_SQL = f"state IN ('{QUEUED}', '{RETRY_WAIT}')"
+
 deliveries = sa.Table(
     "deliveries",
     metadata,
@@ -140,6 +147,14 @@ deliveries = sa.Table(
     sa.Column("send_seconds", sa.Float, nullable=True),
     sa.UniqueConstraint("message_id", "recipient"),
     sa.Index(None, "state", "next_attempt_at"),
+    # a claim reads each lane's waiting deliveries in due order, none of the others
+    sa.Index(
+        None,
+        "priority",
+        "next_attempt_at",
+        sqlite_where=sa.text(WAITING_SQL),
+        postgresql_where=sa.text(WAITING_SQL),
+    ),
     sa.Index(None, "recipient", "state"),
     sa.Index(None, "updated_at"),
     sa.Index(None, "route", "sent_at"),  # the alerts' "last success per destination"

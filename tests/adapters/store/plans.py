@@ -67,8 +67,8 @@ def _table_of(node: dict[str, Any]) -> str:
 
 def _scanned(node: dict[str, Any], tables: Counter[str]) -> Counter[str]:
     """Rows read by the scans of a plan node and its children, by table (the rows a filter
-    dropped included)."""
-    if node["Node Type"].endswith("Scan") and node["Node Type"] != "CTE Scan":
+    dropped included); scans of a CTE, a subquery or a function's rows read no table."""
+    if node["Node Type"].endswith("Scan") and ("Relation Name" in node or "Index Name" in node):
         per_loop = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
         tables[_table_of(node)] += int(per_loop * node.get("Actual Loops", 1))
     for child in node.get("Plans", ()):

@@ -37,7 +37,7 @@ async def test_migrations_are_idempotent(store: Store) -> None:
     await migrate(store.engine)  # already at head: nothing to do
     async with store.engine.connect() as connection:
         version = await connection.scalar(sa.text("SELECT version_num FROM alembic_version"))
-    assert version == "0011"
+    assert version == "0012"
 
 
 async def test_accept_writes_message_deliveries_events_and_outbox(store: Store) -> None:
