@@ -13,7 +13,12 @@ each run with one process (``serve``) and with two (``serve`` + ``worker``):
 * p50/p99 seconds from acceptance to ``sent`` of the burst (a backlog: what the last of
   them waited), and p50/p99 of ``EDXML_BENCH_PACED_PACKAGES`` accepted at a steady
   ``EDXML_BENCH_PACED_RATE`` per second (goal: p99 < 1 s);
-* the speed-up from one to two processes (goal: >= x1.6);
+* the speed-up from one to two processes (goal: >= x1.6), and the most a second process
+  could add on this machine: all of it at one process's CPU per delivery, over what it used
+  (``bench/cpu_parts.py``, from ``/proc``);
+* the cores each part of the deployment used during the burst (the gateway's processes,
+  PostgreSQL, RabbitMQ, Redis, the simulator, the bench's producers and webhook stand-in)
+  and the machine's idle share;
 * the most connections open to the axis at once, as the simulator counts them opening and
   closing (goal: <= 10, the axis' limit per system, whatever the process count).
 """
@@ -29,7 +34,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
@@ -45,9 +49,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import sqlalchemy as sa  # noqa: E402
 import yaml  # noqa: E402
 from axis_bench import _small_package  # noqa: E402
+from cpu_parts import CpuParts  # noqa: E402
 from delivery_bench import _direct, _latencies, _latency_by_delivery  # noqa: E402
 from redis import asyncio as aioredis  # noqa: E402
 from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from webhook_standin import WebhookReceiver  # noqa: E402
 
 from adapters.blobs import BlobStore  # noqa: E402
 from adapters.store.engine import create_engine  # noqa: E402
@@ -68,72 +74,8 @@ OFFICE, VPCP = "000.00.01.H42", "000.00.00.G22"
 SECRET = "demo-secret-ninh-binh"
 ADMIN_TOKEN = "demo-admin-token"  # the simulator's, config/axis-simulator.json
 QLVB_CLIENT = "bench-qlvb"
-
-
-def _cpu_times() -> tuple[int, int]:
-    """(idle, total) jiffies of the whole machine, from /proc/stat."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    return fields[3] + fields[4], sum(fields)
-
-
-class WebhookReceiver:
-    """The QLVB's end of the webhooks: counts what it is sent and answers 204, keeping the
-    connection open between calls (HTTP/1.1), on a loop of its own in a thread.
-
-    A QLVB's web server runs on its own machine; this stand-in shares the deployment's, so
-    it does no more than HTTP needs (the request's head, its ``Content-Length`` body, the
-    answer): a full HTTP server here took more CPU per webhook than the gateway's send."""
-
-    def __init__(self) -> None:
-        self.received = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(
-            self._loop.create_server(lambda: _WebhookProtocol(self), "127.0.0.1", 0), self._loop
-        ).result(timeout=30)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/hooks"
-
-    def close(self) -> None:
-        async def stop() -> None:
-            self._server.close()
-            await self._server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-
-class _WebhookProtocol(asyncio.Protocol):
-    """One connection: each request (head, then ``Content-Length`` bytes) answered 204."""
-
-    NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
-
-    def __init__(self, receiver: WebhookReceiver) -> None:
-        self._receiver = receiver
-        self._buffer = bytearray()
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
-            length = 0
-            for line in bytes(self._buffer[:end]).split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if len(self._buffer) < end + 4 + length:
-                return  # the body is still coming
-            del self._buffer[: end + 4 + length]
-            self._receiver.received += 1
-            assert self._transport is not None
-            self._transport.write(self.NO_CONTENT)
+#: The deployment's parts whose CPU is printed (``cpu_parts``).
+CORE_PARTS = ("gateway", "postgresql", "rabbitmq", "redis", "simulator", "bench")
 
 
 async def _hook(store: Store, url: str) -> None:
@@ -235,6 +177,7 @@ class Deployment:
     receiver: WebhookReceiver
     ref: str
     size: int
+    pids: list[int]  # the gateway's processes
 
 
 async def _until_ready(redis_prefix: str, processes: int, *, seconds: float = 120) -> None:
@@ -282,7 +225,7 @@ async def deployed(
         await _until_ready(f"edxml-bench-{schema}", processes)
         package = _small_package()
         ref = BlobStore(folder / "data" / "blobs").put(package)
-        yield Deployment(store, receiver, ref, len(package))
+        yield Deployment(store, receiver, ref, len(package), [p.pid for p in running])
     finally:
         receiver.close()
         for process in running:
@@ -314,10 +257,15 @@ async def until_sent(store: Store, count: int, *, seconds: float, poll: float = 
         await asyncio.sleep(poll)
 
 
-async def _one_run(axis_url: str, processes: int, folder: Path) -> dict[str, float]:
+async def _one_run(
+    axis_url: str, processes: int, folder: Path, simulator_pid: int
+) -> dict[str, float]:
     async with deployed(axis_url, folder, processes) as deployment:
         store = deployment.store
-        idle_before, total_before = _cpu_times()
+        cpu = CpuParts(
+            {"gateway": deployment.pids, "simulator": [simulator_pid], "bench": [os.getpid()]}
+        )
+        cpu.start()
         # the simulator counts the connections as they open and close: every peak is seen
         _admin(f"{axis_url}/_admin/connections", "DELETE")
         # the end is the last `sent` the gateway logged, not when a poll saw it: the bench
@@ -325,9 +273,9 @@ async def _one_run(axis_url: str, processes: int, folder: Path) -> dict[str, flo
         started = dt.datetime.now(dt.UTC)
         await _accept_all(store, deployment.ref, deployment.size, uuid.uuid4().hex[:6])
         await until_sent(store, PACKAGES, seconds=600)
+        cores = cpu.stop()
         elapsed = ((await sent_times(store))[-1] - started).total_seconds()
         connections = _admin(f"{axis_url}/_admin/connections")["peak"]
-        idle_after, total_after = _cpu_times()
         latencies = sorted(await _latencies(store))
         paced = await _paced_latencies(store, deployment.ref, deployment.size)
     return {
@@ -337,9 +285,8 @@ async def _one_run(axis_url: str, processes: int, folder: Path) -> dict[str, flo
         "connections": float(connections),
         "paced_p50_s": statistics.median(paced),
         "webhooks": float(deployment.receiver.received),
-        "idle_pct": 100 * (idle_after - idle_before) / max(total_after - total_before, 1),
         "paced_p99_s": paced[int(len(paced) * 0.99) - 1],
-    }
+    } | {f"cores_{part}": used for part, used in cores.items()}
 
 
 async def _paced_latencies(store: Store, ref: str, size: int) -> list[float]:
@@ -369,7 +316,9 @@ def run() -> list[tuple[str, float, str]]:
                 # the floor just before the run it divides: this machine's speed drifts by
                 # tens of per cent within minutes, the simulator's intake with it
                 floors[processes] = asyncio.run(_direct(url))
-                results[processes] = asyncio.run(_one_run(url, processes, run_folder))
+                results[processes] = asyncio.run(
+                    _one_run(url, processes, run_folder, simulator.pid)
+                )
         finally:
             simulator.terminate()
             simulator.wait(timeout=30)
@@ -391,17 +340,28 @@ def run() -> list[tuple[str, float, str]]:
             (f"{name}_webhooks_received", result["webhooks"], "webhook calls the QLVB got"),
             (
                 f"{name}_cpu_idle_pct",
-                round(result["idle_pct"], 1),
+                round(100 * result["cores_idle"] / result["cores_cores"], 1),
                 "% of the machine's CPU idle during the burst (every process on it)",
             ),
         ]
-    figures.append(
+        figures += [
+            (f"{name}_cores_{part}", round(result[f"cores_{part}"], 2), "cores during the burst")
+            for part in CORE_PARTS
+        ]
+    one = results[1]
+    figures += [
         (
             "deployed_scaling_1p_to_2p",
-            round(results[2]["per_s"] / results[1]["per_s"], 2),
+            round(results[2]["per_s"] / one["per_s"], 2),
             "x (goal >= 1.6)",
-        )
-    )
+        ),
+        (
+            "deployed_scaling_machine_bound",
+            round(one["cores_cores"] / (one["cores_cores"] - one["cores_idle"]), 2),
+            "x: the most a second process could add here (every idle core used at one "
+            "process's cost per delivery)",
+        ),
+    ]
     return figures
 
 

@@ -4,7 +4,9 @@ that cannot be loaded that way stops every figure after it. Loading runs no benc
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,3 +27,22 @@ def test_the_runner_loads_every_benchmark_module() -> None:
     finally:
         for path in paths:
             sys.modules.pop(path.stem, None)
+
+
+def test_the_cpu_of_a_part_is_what_its_processes_used() -> None:
+    """``bench/cpu_parts.py`` counts a part's processes by pid and the servers by name."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from cpu_parts import SERVERS, CpuParts
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    cpu = CpuParts({"bench": [os.getpid()], "gone": [2**22 + 1]})
+    cpu.start()
+    spent = time.process_time() + 0.3
+    while time.process_time() < spent:  # 0.3 s of this process's CPU
+        pass
+    used = cpu.stop()
+    assert set(used) == {"bench", "gone", *SERVERS.values(), "idle", "cores"}
+    assert used["gone"] == 0
+    assert used["bench"] > 0
+    assert 0 <= used["idle"] <= used["cores"]
