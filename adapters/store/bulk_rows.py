@@ -4,7 +4,8 @@ On PostgreSQL, one array per column, unnested: ``INSERT ... SELECT FROM unnest(.
 ``UPDATE ... FROM unnest(...)`` run once whatever the number of rows, and are prepared once
 per table and set of columns. A driver's ``executemany`` sends and executes the statement
 once per row, which on the delivery path (the events of a batch of claims or outcomes, the
-outbox rows, the webhook rows and their outcomes) cost more than the rows themselves.
+outbox rows, the webhook rows and their outcomes, a document's deliveries, a pass of the
+evidence log) cost more than the rows themselves.
 Elsewhere (SQLite, in-process) the driver's ``executemany`` is already one call.
 """
 

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.store.base import StoreBase
+from adapters.store.bulk_rows import insert_rows
 from adapters.store.records import as_utc
 from adapters.store.schema import (
     deliveries,
@@ -193,8 +194,7 @@ class EvidenceStore(StoreBase):
                 }  # fmt: skip
                 row["entry_hash"] = previous = hasher(previous, row)
                 rows.append(row)
-            if rows:
-                await connection.execute(evidence.insert(), rows)
+            await insert_rows(connection, evidence, rows)
             events = [e.cursor for e in entries if isinstance(e.cursor, int)]
             times = [e.cursor for e in entries if isinstance(e.cursor, dt.datetime)]
             cursor = as_utc(head.message_cursor)

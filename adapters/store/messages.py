@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.store.base import StoreBase
+from adapters.store.bulk_rows import insert_rows
 from adapters.store.folding import search_text
 from adapters.store.records import (
     FAILED,
@@ -152,8 +153,9 @@ class MessageStore(StoreBase):
                     },
                 )
             if recipients:
-                await connection.execute(
-                    deliveries.insert(),
+                await insert_rows(
+                    connection,
+                    deliveries,
                     [
                         {
                             "id": delivery_id,

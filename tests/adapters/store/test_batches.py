@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from adapters.store.schema import outbox, webhook_deliveries
-from adapters.store.store import AttemptOutcome, Store, utc_now
+from adapters.store.evidence import NewEntry, entry_hash
+from adapters.store.schema import deliveries, outbox, webhook_deliveries
+from adapters.store.store import AttemptOutcome, NewDelivery, NewMessage, Store, utc_now
 from adapters.store.webhook_log import WebhookAttempt
 from tests.adapters.store.outgoing import accept_outgoing
 from tests.backends import Clock
@@ -180,3 +181,48 @@ async def test_webhook_rows_and_their_outcomes_are_one_statement_each(
         )  # fmt: skip
         assert (row.sent_at is not None) == (attempt.state == "sent")
         assert (row.next_attempt_at is not None) == (attempt.next_attempt_at is not None)
+
+
+async def test_a_document_s_recipients_and_a_pass_of_evidence_are_one_insert_each(
+    store: Store, backend: str
+) -> None:
+    """The deliveries of a document to 40 agencies, and 40 entries of the evidence log, go
+    in as one statement each; on PostgreSQL none is run once per row."""
+    recipients = [NewDelivery(f"000.00.{n:02d}.G22", "axis") for n in range(40)]
+    with _statements(store) as accepting:
+        _, delivery_ids = await store.accept(
+            NewMessage(
+                direction="out",
+                document_id="000.00.01.H42,2026/12/07,1/UBND-VP",
+                sender="000.00.01.H42",
+                code="1/UBND-VP",
+                package_ref="ab" * 32,
+                package_size=10,
+            ),
+            recipients,
+        )
+    assert len(delivery_ids) == 40
+    entries = [
+        NewEntry("sent", f"sent:{n}", "m", "d", f"peer-{n}", None, "01", "ab" * 32, n)
+        for n in range(40)
+    ]
+    with _statements(store) as logging:
+        head = await store.append_evidence(entries, entry_hash)
+    assert head.seq == 40
+    if backend == "postgresql":
+        assert not [s for s in accepting + logging if s.endswith("*")], (accepting, logging)
+    assert logging.count("INSERT") + logging.count("INSERT*") == 1
+    async with store.engine.connect() as connection:
+        rows = (
+            await connection.execute(
+                sa.select(deliveries.c.recipient, deliveries.c.state, deliveries.c.priority)
+                .where(deliveries.c.id.in_(delivery_ids))
+                .order_by(deliveries.c.recipient)
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [(d.recipient, "queued", 1) for d in recipients[:20]] + [
+        (d.recipient, "queued", 0) for d in recipients[20:]
+    ]
+    assert [entry["peer"] for entry in await store.evidence_entries(1, 40)] == [
+        f"peer-{n}" for n in range(40)
+    ]
