@@ -7,9 +7,12 @@ document) stay in a lane together, in the order they happened, so a QLVB never h
 ``sent`` before ``sending`` of the same delivery in one pass.
 
 A client's batch is a task of its own: a QLVB that is slow or silent holds its own events,
-never another client's next batch. When one of its events fails, the client's events not yet
-started in that batch wait with it until its retry (untried, their attempts unchanged): a
-QLVB that is down costs a few failed requests per retry, not one timeout per event.
+never another client's next batch. When the QLVB is unavailable (no connection, a timeout,
+429, 502, 503, 504), its events not yet started in that batch are not sent: each is recorded
+as a failed attempt with that error and waits for its own retry. A QLVB that is down costs a
+few requests per round of retries, not one timeout per event, and its events fail at the end
+of the schedule as they would have one by one. An answer that refuses one event (any other
+4xx or 5xx) holds back only that event.
 """
 
 from __future__ import annotations
@@ -39,12 +42,15 @@ DELAYS = (10.0, 60.0, 300.0, 1800.0, 7200.0)
 MAX_REDIRECTS = 3
 #: Requests in flight to one QLVB at once.
 REQUESTS_PER_CLIENT = 4
+#: Answers that say the QLVB is unavailable, not that it refuses the event.
+UNAVAILABLE = frozenset({429, 502, 503, 504})
 
 
 async def _post(
     http: aiohttp.ClientSession, policy: UrlPolicy, url: str, body: bytes, headers: dict[str, str]
-) -> str | None:
-    """POST the body, following redirects each checked against the policy; the error, if any."""
+) -> tuple[str | None, bool]:
+    """POST the body, following redirects each checked against the policy; the error, if
+    any, and whether the answer says the QLVB is unavailable."""
     for _ in range(MAX_REDIRECTS + 1):
         target = policy.check_url(url)
         async with http.post(target, data=body, headers=headers, allow_redirects=False) as answer:
@@ -52,28 +58,13 @@ async def _post(
                 url = str(target.join(URL(answer.headers["Location"])))
                 continue
             if not 200 <= answer.status < 300:
-                return f"HTTP {answer.status}"
-            return None
-    return f"more than {MAX_REDIRECTS} redirects"
+                return f"HTTP {answer.status}", answer.status in UNAVAILABLE
+            return None, False
+    return f"more than {MAX_REDIRECTS} redirects", False
 
 
-async def _attempt(
-    http: aiohttp.ClientSession, policy: UrlPolicy, row: dict[str, Any]
-) -> WebhookAttempt:
-    """Send one logged event; how it went, for the log."""
-    body = row["payload"].encode()
-    error = None
-    if not row["webhook_url"] or not row["webhook_secret"]:
-        error = "the client removed its webhook"
-    else:
-        headers = signed_headers(row["webhook_secret"], body, row["event"])
-        headers["X-Edxml-Delivery"] = row["id"]
-        try:
-            error = await _post(http, policy, row["webhook_url"], body, headers)
-        except BlockedUrl as exc:
-            error = f"refused by the settings: {exc}"
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"
+def _outcome(row: dict[str, Any], error: str | None) -> WebhookAttempt:
+    """An attempt at ``row`` that ended with ``error`` (None: sent), on the schedule."""
     attempts = row["attempts"] + 1
     if error is None:
         return WebhookAttempt(row["id"], attempts, None, "sent", None)
@@ -81,6 +72,26 @@ async def _attempt(
         return WebhookAttempt(row["id"], attempts, error, "failed", None)
     next_at = utc_now() + dt.timedelta(seconds=DELAYS[attempts - 1])
     return WebhookAttempt(row["id"], attempts, error, "pending", next_at)
+
+
+async def _attempt(
+    http: aiohttp.ClientSession, policy: UrlPolicy, row: dict[str, Any]
+) -> tuple[WebhookAttempt, bool]:
+    """Send one logged event; how it went, for the log, and whether the QLVB is unavailable."""
+    body = row["payload"].encode()
+    error, unavailable = None, False
+    if not row["webhook_url"] or not row["webhook_secret"]:
+        error = "the client removed its webhook"
+    else:
+        headers = signed_headers(row["webhook_secret"], body, row["event"])
+        headers["X-Edxml-Delivery"] = row["id"]
+        try:
+            error, unavailable = await _post(http, policy, row["webhook_url"], body, headers)
+        except BlockedUrl as exc:
+            error = f"refused by the settings: {exc}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            error, unavailable = f"{type(exc).__name__}: {exc}", True
+    return _outcome(row, error), unavailable
 
 
 def _in_order(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -102,22 +113,22 @@ async def _send_client(
     lanes: int,
     stop: asyncio.Event,
 ) -> None:
-    """One client's batch on ``lanes`` lanes, each taking the next chain whole. After a
-    failure no new event starts: the rest wait with the failed one. ``stop`` cuts the batch
-    short (what was not answered stays due). Recorded in one transaction."""
+    """One client's batch on ``lanes`` lanes, each taking the next chain whole. Once the QLVB
+    is found unavailable no new event starts: the rest fail with that error. ``stop`` cuts
+    the batch short (what was not answered stays due). Recorded in one transaction."""
     done: list[WebhookAttempt] = []
-    retry_at: list[dt.datetime] = []
+    unavailable: list[str] = []
     chains: Iterator[list[dict[str, Any]]] = iter(_in_order(rows))
 
     async def lane() -> None:
         for chain in chains:
             for row in chain:
-                if retry_at:
+                if unavailable:
                     return
-                attempt = await _attempt(http, policy, row)
+                attempt, down = await _attempt(http, policy, row)
                 done.append(attempt)
-                if attempt.state != "sent":
-                    retry_at.append(attempt.next_attempt_at or utc_now())
+                if down:
+                    unavailable.append(f"not sent: the QLVB was unavailable ({attempt.error})")
 
     sending: asyncio.Future[list[None]] = asyncio.gather(*(lane() for _ in range(lanes)))
     stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
@@ -129,13 +140,9 @@ async def _send_client(
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
-        if retry_at:
-            tried, wait_until = {attempt.id for attempt in done}, min(retry_at)
-            done.extend(
-                WebhookAttempt(row["id"], row["attempts"], row["last_error"], "pending", wait_until)
-                for row in rows
-                if row["id"] not in tried
-            )
+        if unavailable:
+            tried = {attempt.id for attempt in done}
+            done.extend(_outcome(row, unavailable[0]) for row in rows if row["id"] not in tried)
         await store.record_webhook_attempts(done)
     if not sending.cancelled() and (failure := sending.exception()) is not None:
         raise failure  # a bug, not a QLVB's fault: logged with the client's name

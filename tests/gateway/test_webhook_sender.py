@@ -133,31 +133,73 @@ async def test_a_slow_qlvb_does_not_hold_another_client_s_next_events(
     assert [json.loads(body)["delivery"] for body in fast_received] == ["first", "second"]
 
 
-async def test_after_a_failure_the_client_s_other_events_wait_with_it_untried(
-    store: Store, sender: Callable[..., Awaitable[None]]
+async def _until_none_due(store: Store) -> list[Any]:
+    for _ in range(200):
+        rows = await _rows(store)
+        if all(row.state != "pending" or _due_at(row) > utc_now() for row in rows):
+            return rows
+        await asyncio.sleep(0.05)
+    raise AssertionError("events still due")
+
+
+@pytest.mark.parametrize("answer", [503, 429, None])
+async def test_a_qlvb_found_unavailable_is_not_sent_the_rest_of_its_batch(
+    store: Store, sender: Callable[..., Awaitable[None]], answer: int | None
 ) -> None:
     """A QLVB that is down cost one failed request (or timeout) per event, every pass; now
-    one per retry, and its events keep their order and their attempts."""
+    one per round of retries, each event failing on its own schedule all the same."""
     calls = 0
 
-    async def down(request: web.Request) -> web.Response:
+    async def down(request: web.Request) -> web.StreamResponse:
         nonlocal calls
         calls += 1
-        return web.Response(status=503)
+        if answer is None:  # the connection dropped without an answer
+            assert request.transport is not None
+            request.transport.close()
+        return web.Response(status=answer or 500)
 
     async with hooked_qlvbs(store, qlvb=down):
         await store.log_webhooks(
             [("qlvb", "delivery.state", {"delivery": f"d{d}"}) for d in range(10)]
         )
         await sender(requests_per_client=1)
-        for _ in range(200):
-            rows = await _rows(store)
-            if all(_due_at(row) > utc_now() for row in rows):
-                break
-            await asyncio.sleep(0.05)
+        rows = await _until_none_due(store)
     assert calls == 1
     first, *rest = rows
-    assert (first.state, first.attempts, first.last_error) == ("pending", 1, "HTTP 503")
-    assert {(row.state, row.attempts, row.last_error) for row in rest} == {("pending", 0, None)}
-    assert {row.next_attempt_at for row in rest} == {first.next_attempt_at}
-    assert DELAYS[0] - 1 < (_due_at(first) - utc_now()).total_seconds() <= DELAYS[0]
+    assert (first.state, first.attempts) == ("pending", 1)
+    if answer:
+        assert first.last_error == f"HTTP {answer}"
+    else:
+        assert first.last_error.startswith("ServerDisconnectedError")
+    assert {(row.state, row.attempts, row.last_error) for row in rest} == {
+        ("pending", 1, f"not sent: the QLVB was unavailable ({first.last_error})")
+    }
+    for row in rows:
+        assert DELAYS[0] - 2 < (_due_at(row) - utc_now()).total_seconds() <= DELAYS[0]
+
+
+async def test_an_event_the_qlvb_refuses_holds_back_only_itself(
+    store: Store, sender: Callable[..., Awaitable[None]]
+) -> None:
+    """A refusal of one event (400, 500) is about that event: the others go on."""
+
+    async def picky(request: web.Request) -> web.Response:
+        payload = json.loads(await request.read())
+        return web.Response(status={"bad": 400, "broken": 500}.get(payload["delivery"], 204))
+
+    async with hooked_qlvbs(store, qlvb=picky):
+        await store.log_webhooks(
+            [
+                ("qlvb", "delivery.state", {"delivery": name})
+                for name in ("bad", "a", "broken", "b", "c")
+            ]
+        )
+        await sender(requests_per_client=1)
+        rows = await _until_none_due(store)
+    assert [(row.state, row.attempts, row.last_error) for row in rows] == [
+        ("pending", 1, "HTTP 400"),
+        ("sent", 1, None),
+        ("pending", 1, "HTTP 500"),
+        ("sent", 1, None),
+        ("sent", 1, None),
+    ]
