@@ -286,6 +286,8 @@ class WorkerSettings(_Frozen):
     concurrency: int = Field(default=20, ge=1)
     batch: int = Field(default=20, ge=1)
     lease_seconds: float = Field(default=120.0, gt=0)
+    #: While busy, claims and outcomes wait this long (seconds) to share a transaction
+    batch_linger_seconds: float = Field(default=0.02, ge=0, le=1)
     limit_per_destination: int = Field(default=10, ge=1)
     #: With Redis: requests in flight per destination across all processes together.
     shared_limit_per_destination: int = Field(default=10, ge=1)

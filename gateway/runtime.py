@@ -147,6 +147,7 @@ class Runtime:
             retry=settings.retry,
             limit_per_destination=settings.workers.limit_per_destination,
             circuit_failures=settings.workers.circuit_failures,
+            batch_linger=settings.workers.batch_linger_seconds,
             shared_limit=shared,
             budgeted_routes=frozenset(self.budget.clients if self.budget else ()),
             signers=self.signers,
@@ -315,6 +316,7 @@ class Runtime:
             relay_lock=lambda: self.lock("relay"),
             wake=self.relay_wake,
             lease_seconds=workers.lease_seconds,
+            batch_linger=workers.batch_linger_seconds,
         )
 
     def operational_alerts(self, now: dt.datetime) -> list[Alert]:

@@ -5,6 +5,14 @@ outcome after its request. Done one by one, that is two transactions (and two co
 waiting for the disk) per delivery. A ``Batcher`` collects what callers submit while the
 previous batch is in flight and runs them together: an idle gateway pays no added latency
 (the first call goes at once), a busy one pays one transaction for up to ``max_size`` calls.
+
+What arrives while a batch runs can be little: a worker process that holds a share of the
+destination's connections sees its sends finish a few at a time, and acknowledging them lets
+the broker hand over as few new messages. With two processes each batch halved, and the
+transactions per delivery tripled. So during a busy spell (a batch ran within the last
+second) a batch also waits ``linger`` seconds for company before it runs: a few
+milliseconds that cost a delivery nothing it would notice, where each transaction saved is
+a round of statements, a commit and the listeners' work on it.
 """
 
 from __future__ import annotations
@@ -14,6 +22,9 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 __all__ = ["Batcher"]
+
+#: A batch that ran this recently (seconds) means the batcher is busy: the next may linger.
+BUSY_SPELL = 1.0
 
 Key = TypeVar("Key", bound=Hashable)
 Item = TypeVar("Item")
@@ -37,7 +48,10 @@ class Batcher(Generic[Item, Key, Result]):
         key: Callable[[Item], Key],
         missing: Result,
         max_size: int = 200,
+        linger: float = 0.0,
     ) -> None:
+        self._linger = linger
+        self._last_run = -BUSY_SPELL  # the loop's time when the last batch started
         self._run = run
         self._key = key
         self._missing = missing
@@ -59,7 +73,12 @@ class Batcher(Generic[Item, Key, Result]):
         return await asyncio.shield(future)
 
     async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._pending:
+            busy = loop.time() - self._last_run < BUSY_SPELL
+            if self._linger and busy and len(self._pending) < self._max_size:
+                await asyncio.sleep(self._linger)
+            self._last_run = loop.time()
             batch = self._pending[: self._max_size]
             del self._pending[: self._max_size]
             self.batches += 1

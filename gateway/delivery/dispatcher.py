@@ -74,6 +74,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         clock: Callable[[], dt.datetime] = utc_now,
         circuit_failures: int = 5,
+        batch_linger: float = 0.0,
     ) -> None:
         self.store = store
         self._blobs = blobs
@@ -98,7 +99,10 @@ class Dispatcher:
             clock=clock,
         )
         self._outcomes: Batcher[AttemptOutcome, _Attempt, bool] = Batcher(
-            self._finish_batch, key=lambda o: (o.delivery_id, o.attempt), missing=False
+            self._finish_batch,
+            key=lambda o: (o.delivery_id, o.attempt),
+            missing=False,
+            linger=batch_linger,
         )
 
     async def _finish_batch(self, outcomes: Sequence[AttemptOutcome]) -> dict[_Attempt, bool]:

@@ -82,16 +82,21 @@ def work_handler(
     dispatcher: Dispatcher,
     *,
     lease_seconds: float = 120.0,
+    linger: float = 0.0,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> Handler:
     """The consumer's handler: claim the message's delivery (claims of the messages a worker
-    holds at once share one transaction), perform it, say when to look again if it is busy."""
+    holds at once share one transaction; while busy, a claim waits ``linger`` seconds for
+    company), perform it, say when to look again if it is busy."""
 
     async def claim_many(delivery_ids: Sequence[str]) -> dict[str, Claim]:
         return await dispatcher.store.claim_many(delivery_ids, lease_seconds=lease_seconds)
 
     claims: Batcher[str, str, Claim] = Batcher(
-        claim_many, key=lambda delivery_id: delivery_id, missing=Claim(None, None, "unknown")
+        claim_many,
+        key=lambda delivery_id: delivery_id,
+        missing=Claim(None, None, "unknown"),
+        linger=linger,
     )
 
     async def handle(item: WorkItem) -> float | None:

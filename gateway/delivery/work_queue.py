@@ -63,6 +63,8 @@ class RabbitQueue:
     wake: asyncio.Event | None = None
     lease_seconds: float = 120.0
     idle_seconds: float = 0.2
+    #: While busy, a batch of claims waits this long for company (``Batcher``)
+    batch_linger: float = 0.0
     name: str = "rabbitmq"
 
     async def run(self, dispatcher: Dispatcher, *, stop: asyncio.Event) -> None:
@@ -73,7 +75,9 @@ class RabbitQueue:
                 store, broker, stop=job_stop, wake=self.wake, idle_seconds=self.idle_seconds
             )
 
-        handler = work_handler(dispatcher, lease_seconds=self.lease_seconds)
+        handler = work_handler(
+            dispatcher, lease_seconds=self.lease_seconds, linger=self.batch_linger
+        )
         await asyncio.gather(
             broker.run_consumer(handler, stop=stop),
             while_leader(self.relay_lock(), relay, stop=stop),

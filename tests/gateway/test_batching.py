@@ -72,3 +72,29 @@ async def test_a_cancelled_caller_leaves_its_item_in_the_run() -> None:
         await gone
     await batcher.aclose()
     assert recorder.runs == [["a", "b"]]
+
+
+async def _trickle(batcher: Batcher[str, str, str], names: Sequence[str], gap: float) -> None:
+    """Callers arriving ``gap`` seconds apart, as acknowledged work hands over new messages."""
+    waiting = []
+    for name in names:
+        waiting.append(asyncio.create_task(batcher.submit(name)))
+        await asyncio.sleep(gap)
+    await asyncio.gather(*waiting)
+
+
+@pytest.mark.parametrize(("linger", "runs"), [(0.0, 5), (0.2, 2)])
+async def test_while_busy_a_batch_waits_for_company_and_after_a_quiet_spell_it_does_not(
+    linger: float, runs: int
+) -> None:
+    """Callers that trickle in (each after the run before ended) made a run each: with a
+    linger, the first still goes at once and the rest of the busy spell share a run."""
+    recorder = Recorder()
+    batcher = Batcher(recorder.run, key=lambda item: item, missing="?", linger=linger)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await batcher.submit("first")
+    assert loop.time() - started < 0.15  # an idle batcher runs the first call at once
+    await _trickle(batcher, ["a", "b", "c", "d"], gap=0.03)
+    assert len(recorder.runs) == runs
+    assert [item for run in recorder.runs for item in run] == ["first", "a", "b", "c", "d"]
