@@ -20,241 +20,50 @@ each run with one process (``serve``) and with two (``serve`` + ``worker``):
   PostgreSQL, RabbitMQ, Redis, the simulator, the bench's producers and webhook stand-in)
   and the machine's idle share;
 * the most connections open to the axis at once, as the simulator counts them opening and
-  closing (goal: <= 10, the axis' limit per system, whatever the process count).
+  closing (goal: <= 10, the axis' limit per system, whatever the process count);
+* the burst again with each gateway process held to ``EDXML_BENCH_HELD_CORES`` (0.3) of a
+  core, as a container's CPU limit holds a worker (``bench/cpu_quota.py``; where control
+  groups can be written): with one process and with two, and the speed-up, which says what
+  the design adds when each process brings its own CPU (goal: >= x1.6).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import sqlalchemy as sa  # noqa: E402
-import yaml  # noqa: E402
-from axis_bench import _small_package  # noqa: E402
 from cpu_parts import CpuParts  # noqa: E402
+from cpu_quota import held_to  # noqa: E402
 from delivery_bench import _direct, _latencies, _latency_by_delivery  # noqa: E402
-from redis import asyncio as aioredis  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
-from webhook_standin import WebhookReceiver  # noqa: E402
+from deployment import (  # noqa: E402
+    PACKAGES,
+    accept_all,
+    admin,
+    deployed,
+    sent_times,
+    until_sent,
+)
 
-from adapters.blobs import BlobStore  # noqa: E402
-from adapters.store.engine import create_engine  # noqa: E402
-from adapters.store.schema import delivery_events  # noqa: E402
-from adapters.store.store import NewDelivery, NewMessage, Store  # noqa: E402
+from adapters.store.store import Store  # noqa: E402
 
-PACKAGES = int(os.environ.get("EDXML_BENCH_DEPLOYED_PACKAGES", "3000"))
 #: The latency phase: documents accepted at a steady rate the deployment can carry.
 PACED_RATE = float(os.environ.get("EDXML_BENCH_PACED_RATE", "50"))
 PACED = int(os.environ.get("EDXML_BENCH_PACED_PACKAGES", "1000"))
-PRODUCERS = 8
-POSTGRES_URL = os.environ.get(
-    "EDXML_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
-AMQP_URL = os.environ.get("EDXML_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-REDIS_URL = os.environ.get("EDXML_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-OFFICE, VPCP = "000.00.01.H42", "000.00.00.G22"
-SECRET = "demo-secret-ninh-binh"
-ADMIN_TOKEN = "demo-admin-token"  # the simulator's, config/axis-simulator.json
-QLVB_CLIENT = "bench-qlvb"
+#: Each gateway process's share of a core in the runs held as containers hold them.
+HELD_CORES = float(os.environ.get("EDXML_BENCH_HELD_CORES", "0.3"))
 #: The deployment's parts whose CPU is printed (``cpu_parts``).
 CORE_PARTS = ("gateway", "postgresql", "rabbitmq", "redis", "simulator", "bench")
-
-
-async def _hook(store: Store, url: str) -> None:
-    """A QLVB client of the sender's agencies with a webhook: every state change is logged
-    for it and sent, as in a deployment whose QLVB listens."""
-    await store.add_client(QLVB_CLIENT, "QLVB (bench)", "0" * 64, ["*.H42"])
-    await store.set_webhook(QLVB_CLIENT, url, "bench-webhook-secret")
-
-
-def _admin(url: str, method: str = "GET") -> dict[str, Any]:
-    """The simulator's admin endpoint (``/_admin/...``), answered as JSON."""
-    request = urllib.request.Request(
-        url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, method=method
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return dict(json.loads(answer.read()))
-
-
-def _settings(
-    folder: Path, schema: str, axis_url: str, extra: dict[str, Any] | None = None
-) -> Path:
-    config = folder / "gateway.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "data_dir": str(folder / "data"),
-                "database_url": POSTGRES_URL,
-                "database_schema": schema,
-                "broker_url": AMQP_URL,
-                "broker_prefix": f"edxml-bench-{schema}",
-                "redis_url": REDIS_URL,
-                "redis_prefix": f"edxml-bench-{schema}",
-                "axis": {
-                    "base_url": axis_url,
-                    "system_id": "00.42.W00",
-                    "secret_env": "EDXML_BENCH_AXIS_SECRET",
-                    "poll": False,
-                },
-                "own_agencies": ["*.H42"],
-                "signature_required": False,
-                "webhooks": {"allowed_schemes": ["http"], "allowed_networks": ["127.0.0.0/8"]},
-                "log_level": "WARNING",
-            }
-            | (extra or {})
-        )
-    )
-    return config
-
-
-def _start(command: str, config: Path, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", command, "--config", str(config),
-             *(["--port", "0"] if command == "serve" else [])],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
-async def _accept_all(
-    store: Store,
-    ref: str,
-    size: int,
-    run_id: str,
-    count: int = PACKAGES,
-    *,
-    rate: float | None = None,
-) -> float:
-    """Accept ``count`` documents, as fast as ``PRODUCERS`` can or at a steady ``rate``."""
-    producers = asyncio.Semaphore(PRODUCERS)
-    start = time.perf_counter()
-
-    async def accept(number: int) -> None:
-        if rate is not None:
-            await asyncio.sleep(max(0.0, start + number / rate - time.perf_counter()))
-        async with producers:
-            await store.accept(
-                NewMessage(
-                    direction="out",
-                    document_id=f"{OFFICE},2026/11/25,{run_id}{number}/UBND-VP",
-                    sender=OFFICE,
-                    code=f"{number}/UBND-VP",
-                    package_ref=ref,
-                    package_size=size,
-                    client_id=QLVB_CLIENT,  # as the API records it: its webhook is told
-                ),
-                [NewDelivery(VPCP, "axis")],
-            )
-
-    await asyncio.gather(*(accept(number) for number in range(count)))
-    return start
-
-
-@dataclass
-class Deployment:
-    """A running deployment: its store as the bench sees it, the QLVB's webhook receiver,
-    and the small package the documents carry (in the deployment's blob store)."""
-
-    store: Store
-    receiver: WebhookReceiver
-    ref: str
-    size: int
-    pids: list[int]  # the gateway's processes
-
-
-async def _until_ready(redis_prefix: str, processes: int, *, seconds: float = 120) -> None:
-    """Wait until every process is up and holds its share of the axis' connections: all
-    of them in the deployment's roster (Redis), then two more heartbeats, by when each has
-    seen the same roster twice and raised its share. A deployment's figures are those of
-    processes that are running, not of their start (importing alone takes seconds)."""
-    client = aioredis.from_url(REDIS_URL)
-    deadline = time.monotonic() + seconds
-    try:
-        while await client.zcard(f"{redis_prefix}:axis:members") < processes:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the deployment's {processes} processes did not start")
-            await asyncio.sleep(0.2)
-    finally:
-        await client.aclose()
-    await asyncio.sleep(2.5)  # two heartbeats of 1 s, and some
-
-
-@contextlib.asynccontextmanager
-async def deployed(
-    axis_url: str, folder: Path, processes: int, settings: dict[str, Any] | None = None
-) -> AsyncIterator[Deployment]:
-    """A fresh schema, migrated; ``serve`` and ``processes - 1`` workers running on it; a
-    QLVB webhook registered; ``settings`` added to the deployment's. Everything is stopped
-    and dropped on the way out."""
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    config = _settings(folder, schema, axis_url, settings)
-    env = {**os.environ, "EDXML_BENCH_AXIS_SECRET": SECRET}
-    subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "migrate", "--config", str(config)],
-        cwd=ROOT, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    running = [_start("serve", config, env, folder / "serve.log")]
-    running += [
-        _start("worker", config, env, folder / f"worker{n}.log") for n in range(processes - 1)
-    ]
-    store = Store(create_engine(POSTGRES_URL, schema=schema))
-    receiver = WebhookReceiver()
-    try:
-        await _hook(store, receiver.url)
-        await _until_ready(f"edxml-bench-{schema}", processes)
-        package = _small_package()
-        ref = BlobStore(folder / "data" / "blobs").put(package)
-        yield Deployment(store, receiver, ref, len(package), [p.pid for p in running])
-    finally:
-        receiver.close()
-        for process in running:
-            process.terminate()
-        for process in running:
-            process.wait(timeout=60)
-        await store.close()
-        async with admin.begin() as connection:
-            await connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
-
-
-async def sent_times(store: Store) -> list[dt.datetime]:
-    """When each delivery was ``sent``, as the gateway's processes logged it (UTC)."""
-    query = sa.select(delivery_events.c.at).where(delivery_events.c.to_state == "sent")
-    async with store.engine.connect() as connection:
-        return sorted(
-            at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-            for (at,) in await connection.execute(query)
-        )
-
-
-async def until_sent(store: Store, count: int, *, seconds: float, poll: float = 0.5) -> None:
-    """Wait until ``count`` deliveries are ``sent``; ``RuntimeError`` after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while (await store.counts_by_state()).get("sent", 0) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"not all sent: {await store.counts_by_state()}")
-        await asyncio.sleep(poll)
 
 
 async def _one_run(
@@ -267,15 +76,15 @@ async def _one_run(
         )
         cpu.start()
         # the simulator counts the connections as they open and close: every peak is seen
-        _admin(f"{axis_url}/_admin/connections", "DELETE")
+        admin(f"{axis_url}/_admin/connections", "DELETE")
         # the end is the last `sent` the gateway logged, not when a poll saw it: the bench
         # asks twice a second, not twenty times, of the database being measured
         started = dt.datetime.now(dt.UTC)
-        await _accept_all(store, deployment.ref, deployment.size, uuid.uuid4().hex[:6])
+        await accept_all(store, deployment.ref, deployment.size, uuid.uuid4().hex[:6])
         await until_sent(store, PACKAGES, seconds=600)
         cores = cpu.stop()
         elapsed = ((await sent_times(store))[-1] - started).total_seconds()
-        connections = _admin(f"{axis_url}/_admin/connections")["peak"]
+        connections = admin(f"{axis_url}/_admin/connections")["peak"]
         latencies = sorted(await _latencies(store))
         paced = await _paced_latencies(store, deployment.ref, deployment.size)
     return {
@@ -289,11 +98,26 @@ async def _one_run(
     } | {f"cores_{part}": used for part, used in cores.items()}
 
 
+async def _held_run(axis_url: str, processes: int, folder: Path) -> float | None:
+    """Deliveries per second of the burst with each gateway process held to ``HELD_CORES``
+    (``cpu_quota``); None where processes cannot be held here."""
+    async with deployed(axis_url, folder, processes) as deployment:
+        with held_to(deployment.pids, HELD_CORES) as held:
+            if not held:
+                return None
+            started = dt.datetime.now(dt.UTC)
+            await accept_all(
+                deployment.store, deployment.ref, deployment.size, uuid.uuid4().hex[:6]
+            )
+            await until_sent(deployment.store, PACKAGES, seconds=900)
+            return PACKAGES / ((await sent_times(deployment.store))[-1] - started).total_seconds()
+
+
 async def _paced_latencies(store: Store, ref: str, size: int) -> list[float]:
     """Acceptance -> ``sent`` of ``PACED`` documents accepted at ``PACED_RATE``: the latency
     of a deployment that keeps up, not of a backlog (the burst measures the rate)."""
     burst = set(await _latency_by_delivery(store))
-    await _accept_all(store, ref, size, uuid.uuid4().hex[:6], PACED, rate=PACED_RATE)
+    await accept_all(store, ref, size, uuid.uuid4().hex[:6], PACED, rate=PACED_RATE)
     await until_sent(store, len(burst) + PACED, seconds=600)
     latencies = await _latency_by_delivery(store)
     return sorted(seconds for delivery, seconds in latencies.items() if delivery not in burst)
@@ -319,6 +143,10 @@ def run() -> list[tuple[str, float, str]]:
                 results[processes] = asyncio.run(
                     _one_run(url, processes, run_folder, simulator.pid)
                 )
+            held: dict[int, float | None] = {}
+            for processes in (1, 2):
+                (run_folder := Path(folder) / f"held{processes}").mkdir()
+                held[processes] = asyncio.run(_held_run(url, processes, run_folder))
         finally:
             simulator.terminate()
             simulator.wait(timeout=30)
@@ -348,13 +176,9 @@ def run() -> list[tuple[str, float, str]]:
             (f"{name}_cores_{part}", round(result[f"cores_{part}"], 2), "cores during the burst")
             for part in CORE_PARTS
         ]
-    one = results[1]
+    one, two = results[1], results[2]
     figures += [
-        (
-            "deployed_scaling_1p_to_2p",
-            round(results[2]["per_s"] / one["per_s"], 2),
-            "x (goal >= 1.6)",
-        ),
+        ("deployed_scaling_1p_to_2p", round(two["per_s"] / one["per_s"], 2), "x (goal >= 1.6)"),
         (
             "deployed_scaling_machine_bound",
             round(one["cores_cores"] / (one["cores_cores"] - one["cores_idle"]), 2),
@@ -362,7 +186,20 @@ def run() -> list[tuple[str, float, str]]:
             "process's cost per delivery)",
         ),
     ]
-    return figures
+    return figures + _held_figures(held)
+
+
+def _held_figures(held: dict[int, float | None]) -> list[tuple[str, float, str]]:
+    """The held runs' rates and speed-up; none where processes could not be held."""
+    one, two = held[1], held[2]
+    if one is None or two is None:
+        return []
+    each = f"each gateway process held to {HELD_CORES:g} of a core"
+    return [
+        ("deployed_held_1p_per_s", round(one, 1), f"deliveries/s, {each}"),
+        ("deployed_held_2p_per_s", round(two, 1), f"deliveries/s, {each}"),
+        ("deployed_scaling_1p_to_2p_held", round(two / one, 2), f"x, {each} (goal >= 1.6)"),
+    ]
 
 
 if __name__ == "__main__":

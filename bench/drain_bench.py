@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from delivery_bench import _direct  # noqa: E402
-from deployed_bench import (  # noqa: E402
+from deployment import (  # noqa: E402
     ADMIN_TOKEN,
-    _accept_all,
+    accept_all,
     deployed,
     sent_times,
     until_sent,
@@ -70,7 +70,7 @@ async def _one_run(
         store = deployment.store
         _faults(axis_url, {"outage_seconds": OUTAGE_SECONDS} if announced else {"error_rate": 1})
         recovered = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=OUTAGE_SECONDS)
-        await _accept_all(store, deployment.ref, deployment.size, uuid.uuid4().hex[:6], PACKAGES)
+        await accept_all(store, deployment.ref, deployment.size, uuid.uuid4().hex[:6], PACKAGES)
         if not announced:
             await asyncio.sleep((recovered - dt.datetime.now(dt.UTC)).total_seconds())
             _faults(axis_url, {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,3 +47,33 @@ def test_the_cpu_of_a_part_is_what_its_processes_used() -> None:
     assert used["gone"] == 0
     assert used["bench"] > 0
     assert 0 <= used["idle"] <= used["cores"]
+
+
+def test_a_process_held_to_a_share_of_a_core_gets_no_more() -> None:
+    """``bench/cpu_quota.py`` holds a busy process to a tenth of a core where control groups
+    can be written, and leaves no group behind either way."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from cpu_parts import TICKS_PER_S, _process_jiffies
+        from cpu_quota import V1_CPU, held_to
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        with held_to([busy.pid], 0.1) as held:
+            time.sleep(0.3)  # let the quota take hold
+            before = _process_jiffies(busy.pid)
+            time.sleep(1.0)
+            after = _process_jiffies(busy.pid)
+        assert before is not None
+        assert after is not None
+        used = (after[1] - before[1]) / TICKS_PER_S
+        if held:
+            assert used < 0.3, used  # a free busy loop takes a whole core
+        else:
+            assert used >= 0.3, used
+    finally:
+        busy.kill()
+        busy.wait()
+    leftovers = [*Path("/sys/fs/cgroup").glob("edxml-bench-*"), *V1_CPU.glob("edxml-bench-*")]
+    assert not leftovers
