@@ -214,6 +214,7 @@ class Dispatcher:
             f"{job.route} is not sent to until a probe shows it answers (circuit open)",
             retry_after=wait,
             destination_fault=False,
+            waits_on_destination=True,
             in_doubt=job.in_doubt,  # still to be asked about before it is sent again
         )
 
@@ -317,7 +318,11 @@ class Dispatcher:
         in_doubt: bool = False,
         retry_after: float | None = None,
         destination_fault: bool = True,
+        waits_on_destination: bool | None = None,
     ) -> Outcome:
+        """Schedule the next attempt, or fail. ``destination_fault``: the destination failed
+        (its circuit counts it); ``waits_on_destination`` (by default the same): the wait
+        ends when the destination answers again, so the next success wakes it."""
         if destination_fault:
             self._troubled.add(job.route)
             await self.circuits.failed(job.route, error)
@@ -336,9 +341,15 @@ class Dispatcher:
             return await self._record(job, "failed", f"{error}; {reason}")
         if retry_after is not None:
             error = f"{error} (asked to wait {retry_after:g} s)"
-        return await self._record(
+        outcome = await self._record(
             job, "retry_wait", error, at=at, in_doubt=in_doubt, backoff_step=step
         )
+        if destination_fault if waits_on_destination is None else waits_on_destination:
+            # Marked once recorded: a success whose wake-up ran while this outcome was on
+            # its way (a trial that closed the circuit this attempt was held by, another
+            # attempt's answer) did not see it; the next success, or probe, wakes it.
+            self._troubled.add(job.route)
+        return outcome
 
 
 async def run_embedded(
