@@ -38,7 +38,8 @@ from adapters.store.engine import create_engine, migrate  # noqa: E402
 from adapters.store.schema import delivery_events  # noqa: E402
 from adapters.store.store import NewDelivery, NewMessage, Store  # noqa: E402
 from gateway.delivery.destinations import AxisDestination  # noqa: E402
-from gateway.delivery.dispatcher import Dispatcher, run_embedded  # noqa: E402
+from gateway.delivery.dispatcher import Dispatcher  # noqa: E402
+from gateway.delivery.embedded import run_embedded  # noqa: E402
 from gateway.delivery.queue import relay_outbox, work_handler  # noqa: E402
 
 PACKAGES = 1000

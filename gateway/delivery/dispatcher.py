@@ -44,7 +44,7 @@ from gateway.delivery.destinations import Destination
 from gateway.delivery.retry import RetryPolicy
 from gateway.signing import MissingSigningKey, Signers, sign_outgoing
 
-__all__ = ["Dispatcher", "Outcome", "run_embedded"]
+__all__ = ["Dispatcher", "Outcome"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ class Dispatcher:
         #: Destinations whose last attempt here failed and may pass: the next success there
         #: makes their waiting deliveries due at once.
         self._troubled: set[str] = set()
+        self._woken_at: dict[str, float] = {}  # when each route's last wake-up began
+        self._wake_lock = asyncio.Lock()
         self.circuits = Circuits(
             store,
             failures_to_open=circuit_failures,
@@ -209,7 +211,7 @@ class Dispatcher:
         wait = self.circuits.wait_before(job.route)
         if wait is None:
             return None
-        return await self._retry_or_fail(
+        outcome = await self._retry_or_fail(
             job,
             f"{job.route} is not sent to until a probe shows it answers (circuit open)",
             retry_after=wait,
@@ -217,6 +219,17 @@ class Dispatcher:
             waits_on_destination=True,
             in_doubt=job.in_doubt,  # still to be asked about before it is sent again
         )
+        if not self.circuits.is_open(job.route):  # the trial went through meanwhile
+            await self._wake_after(job.route, asyncio.get_running_loop().time())
+        return outcome
+
+    async def _wake_after(self, route: str, recorded: float) -> None:
+        """Wake what waits on ``route`` for an outcome recorded at ``recorded`` (loop time),
+        unless a wake-up begun since then has (a wave of held attempts wakes once)."""
+        async with self._wake_lock:
+            if self._woken_at.get(route, -1.0) < recorded:
+                self._troubled.add(route)
+                await self._recovered(route, "the trial it was held behind went through")
 
     async def _sign_owed(self, job: DeliveryJob, package: bytes) -> bytes:
         """Sign a package stored unsigned (a status we owe, whose agency had no key yet) and
@@ -306,6 +319,7 @@ class Dispatcher:
         if route not in self._troubled:
             return
         self._troubled.discard(route)
+        self._woken_at[route] = asyncio.get_running_loop().time()
         woken = await self.store.wake_route(route)
         if woken:
             log.info("%s answers again (%s): %d waiting deliveries are due now", route, how, woken)
@@ -350,43 +364,3 @@ class Dispatcher:
             # attempt's answer) did not see it; the next success, or probe, wakes it.
             self._troubled.add(job.route)
         return outcome
-
-
-async def run_embedded(
-    dispatcher: Dispatcher,
-    *,
-    stop: asyncio.Event,
-    batch: int = 20,
-    lease_seconds: float = 120.0,
-    idle_seconds: float = 0.2,
-    concurrency: int = 20,
-) -> None:
-    """The embedded work queue: claim due deliveries from the store and perform them."""
-    running: set[asyncio.Task[Outcome]] = set()
-    slots = asyncio.Semaphore(concurrency)
-
-    async def perform(job: DeliveryJob) -> Outcome:
-        try:
-            return await dispatcher.perform(job)
-        finally:
-            slots.release()
-
-    try:
-        while not stop.is_set():
-            free = concurrency - len(running)
-            jobs = (
-                await dispatcher.store.claim_due(min(batch, free), lease_seconds=lease_seconds)
-                if free
-                else []
-            )
-            for job in jobs:
-                await slots.acquire()
-                task = asyncio.create_task(perform(job))
-                running.add(task)
-                task.add_done_callback(running.discard)
-            if not jobs:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), idle_seconds)
-    finally:
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)

@@ -18,7 +18,8 @@ from typing import Protocol
 
 from adapters.broker.amqp import AmqpBroker
 from adapters.redis import LeaderLock, while_leader
-from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.embedded import run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler
 
 __all__ = ["EmbeddedQueue", "RabbitQueue", "WorkQueue"]

@@ -24,7 +24,8 @@ from devtools.axis_simulator import AxisSimulator
 from devtools.devca import DevPki
 from edxml import SigningIdentity
 from gateway.delivery.destinations import AxisDestination
-from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.embedded import run_embedded
 from gateway.delivery.routing import RoutingTable
 from gateway.http.api.app import MAX_REQUEST_BYTES, PREFIX, ApiContext, build_api
 from gateway.http.api.clients import create_client

@@ -24,7 +24,8 @@ from adapters.store.store import Store
 from devtools.axis_simulator import AxisSimulator, FaultPlan
 from devtools.axis_simulator.faults import FaultInjector
 from gateway.delivery.destinations import AxisDestination, SoapHubDestination
-from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.embedded import run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler
 from gateway.delivery.retry import RetryPolicy
 from tests.adapters.conftest import VECTOR_SECRET, client_for

@@ -18,7 +18,8 @@ from adapters.blobs import BlobStore
 from adapters.store.store import NewDelivery, NewMessage, Store
 from devtools.axis_simulator import AxisSimulator, FaultPlan
 from gateway.delivery.destinations import AxisDestination
-from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.embedded import run_embedded
 from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.routing import RoutingTable
 from gateway.inbound.pipeline import InboundPipeline

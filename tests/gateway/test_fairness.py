@@ -22,7 +22,8 @@ from devtools.axis_simulator import (
     SystemConfig,
 )
 from gateway.delivery.destinations import AxisDestination
-from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.embedded import run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler
 from tests.adapters.conftest import SYSTEMS, client_for
 

@@ -16,7 +16,8 @@ from adapters.blobs import BlobStore
 from adapters.store.store import Store
 from devtools.axis_simulator import AxisSimulator
 from gateway.delivery.destinations import AxisDestination
-from gateway.delivery.dispatcher import Dispatcher, run_embedded
+from gateway.delivery.dispatcher import Dispatcher
+from gateway.delivery.embedded import run_embedded
 from gateway.delivery.routing import RoutingTable
 from gateway.inbound.pipeline import InboundPipeline
 from gateway.inbound.seen import StoreSeenDocIds

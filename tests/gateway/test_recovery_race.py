@@ -1,12 +1,14 @@
-"""A delivery held back by an open circuit while the trial that closes it is in flight: its
-outcome can be recorded after the trial's success has woken the waiting deliveries. The next
-success must wake it too, or it sits out the circuit's wait (30 s and more) while the
-destination answers again."""
+"""An attempt whose outcome is recorded just after a success has woken the deliveries
+waiting on its destination: held back by the open circuit while the trial that closed it was
+in flight, or failed by the destination while another attempt went through. It must be woken
+too (at once when the circuit it was held by has closed, else by the next success), or it
+sits out its wait (the circuit's 30 s, the schedule's step) while the destination answers."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,32 @@ from gateway.delivery.retry import RetryPolicy
 from .flows import accept_numbered
 
 VPCP = "000.00.00.G22"
+
+
+def _record_after_the_wake(dispatcher: Dispatcher, store: Store, delivery_id: str) -> None:
+    """The outcome of ``delivery_id`` is recorded only once a wake-up of its route has run:
+    the race, in the order that loses it."""
+    woken = asyncio.Event()
+    record, wake = dispatcher._record, store.wake_route
+
+    async def record_after_the_wake(job: DeliveryJob, state: str, detail: str, **kw: Any) -> Any:
+        if job.delivery_id == delivery_id:
+            await woken.wait()
+        return await record(job, state, detail, **kw)
+
+    async def wake_and_tell(route: str, *, source: str = "dispatcher") -> int:
+        count = await wake(route, source=source)
+        woken.set()
+        return count
+
+    dispatcher._record = record_after_the_wake  # type: ignore[method-assign]
+    store.wake_route = wake_and_tell  # type: ignore[method-assign]
+
+
+async def _job(store: Store, delivery_id: str) -> DeliveryJob:
+    claim = (await store.claim_many([delivery_id], lease_seconds=60))[delivery_id]
+    assert claim.job is not None, claim
+    return claim.job
 
 
 class Gate:
@@ -48,7 +76,7 @@ class Gate:
         return False
 
 
-async def test_a_delivery_held_while_the_trial_succeeds_is_woken_by_the_next_success(
+async def test_a_delivery_held_while_the_trial_succeeds_is_woken_at_once(
     live_store: Store, tmp_path: Path
 ) -> None:
     blobs = BlobStore(tmp_path / "blobs")
@@ -69,28 +97,8 @@ async def test_a_delivery_held_while_the_trial_succeeds_is_woken_by_the_next_suc
         circuit_failures=1,
         clock=clock,
     )
-    # The held delivery's outcome is recorded only once the trial's wake-up has run.
-    woken = asyncio.Event()
-    record, wake = dispatcher._record, live_store.wake_route
-
-    async def record_after_the_wake(job: DeliveryJob, state: str, detail: str, **kw: Any) -> Any:
-        if job.delivery_id == held:
-            await woken.wait()
-        return await record(job, state, detail, **kw)
-
-    async def wake_and_tell(route: str, *, source: str = "dispatcher") -> int:
-        count = await wake(route, source=source)
-        woken.set()
-        return count
-
-    dispatcher._record = record_after_the_wake  # type: ignore[method-assign]
-    live_store.wake_route = wake_and_tell  # type: ignore[method-assign]
-
-    async def job(delivery_id: str) -> DeliveryJob:
-        claim = (await live_store.claim_many([delivery_id], lease_seconds=60))[delivery_id]
-        assert claim.job is not None, claim
-        return claim.job
-
+    _record_after_the_wake(dispatcher, live_store, held)  # held by the trial's circuit
+    job = functools.partial(_job, live_store)
     await dispatcher.perform(await job(failing))  # the axis fails: the circuit opens
     assert dispatcher.circuits.is_open("axis")
     offset = dt.timedelta(seconds=31)  # the circuit's next trial is due
@@ -109,9 +117,60 @@ async def test_a_delivery_held_while_the_trial_succeeds_is_woken_by_the_next_suc
     assert outcome.state == "retry_wait"
     assert "circuit open" in (outcome.detail or "")
 
-    await dispatcher.perform(await job(later))  # the next success
+    # no other delivery goes through after it: the held one is due all the same
     (row,) = (await live_store.message(ids[2])).deliveries  # type: ignore[union-attr]
     assert row.state == "retry_wait"
     next_at = as_utc(row.next_attempt_at)
     assert next_at is not None
     assert next_at <= utc_now()  # due now, not after the circuit's 30 s
+    assert later  # left waiting: nothing else needed to succeed
+
+
+class Script:
+    """The axis as the test scripts it: one delivery's call fails (503), the others go
+    through."""
+
+    name = "axis"
+    can_look_up = False
+    idempotent = False
+
+    def __init__(self, failing: str) -> None:
+        self.failing = failing
+
+    async def deliver(self, job: DeliveryJob, package: bytes) -> str | None:
+        if job.delivery_id == self.failing:
+            raise AxisTransientError("the axis was down", operation="sendEdoc", http_status=503)
+        return f"remote-{job.delivery_id}"
+
+    async def find_delivered(self, job: DeliveryJob) -> list[str]:
+        return []
+
+    async def probe(self) -> bool:
+        return False
+
+
+async def test_a_failure_recorded_after_a_success_s_wake_up_is_woken_by_the_next_success(
+    live_store: Store, tmp_path: Path
+) -> None:
+    blobs = BlobStore(tmp_path / "blobs")
+    ids = [await accept_numbered(live_store, blobs, number, (VPCP,)) for number in range(3)]
+    deliveries = [(await live_store.message(i)).deliveries[0].id for i in ids]  # type: ignore[union-attr]
+    failing, succeeding, later = deliveries
+    dispatcher = Dispatcher(
+        live_store,
+        blobs,
+        {"axis": Script(failing)},
+        retry=RetryPolicy(delays_seconds=(60.0,), jitter=0.0),
+    )
+    _record_after_the_wake(dispatcher, live_store, failing)
+    job = functools.partial(_job, live_store)
+    failing_job, succeeding_job = await job(failing), await job(succeeding)
+    first = asyncio.create_task(dispatcher.perform(failing_job))  # fails; not yet recorded
+    await asyncio.sleep(0.05)
+    await dispatcher.perform(succeeding_job)  # goes through and wakes what waits
+    assert (await asyncio.wait_for(first, 10)).state == "retry_wait"  # recorded after
+    await dispatcher.perform(await job(later))  # the next success
+    (row,) = (await live_store.message(ids[0])).deliveries  # type: ignore[union-attr]
+    next_at = as_utc(row.next_attempt_at)
+    assert next_at is not None
+    assert next_at <= utc_now()  # due now, not after the schedule's 60 s
