@@ -48,6 +48,7 @@ from cpu_quota import held_to  # noqa: E402
 from delivery_bench import _direct, _latencies, _latency_by_delivery  # noqa: E402
 from deployment import (  # noqa: E402
     PACKAGES,
+    Deployment,
     accept_all,
     admin,
     deployed,
@@ -77,18 +78,14 @@ async def _one_run(
         cpu.start()
         # the simulator counts the connections as they open and close: every peak is seen
         admin(f"{axis_url}/_admin/connections", "DELETE")
-        # the end is the last `sent` the gateway logged, not when a poll saw it: the bench
-        # asks twice a second, not twenty times, of the database being measured
-        started = dt.datetime.now(dt.UTC)
-        await accept_all(store, deployment.ref, deployment.size, uuid.uuid4().hex[:6])
-        await until_sent(store, PACKAGES, seconds=600)
+        started = await _burst(deployment, seconds=600)
         cores = cpu.stop()
-        elapsed = ((await sent_times(store))[-1] - started).total_seconds()
+        per_s = await _rate(store, started)
         connections = admin(f"{axis_url}/_admin/connections")["peak"]
         latencies = sorted(await _latencies(store))
         paced = await _paced_latencies(store, deployment.ref, deployment.size)
     return {
-        "per_s": PACKAGES / elapsed,
+        "per_s": per_s,
         "p50_s": statistics.median(latencies),
         "p99_s": latencies[int(len(latencies) * 0.99) - 1],
         "connections": float(connections),
@@ -105,12 +102,24 @@ async def _held_run(axis_url: str, processes: int, folder: Path) -> float | None
         with held_to(deployment.pids, HELD_CORES) as held:
             if not held:
                 return None
-            started = dt.datetime.now(dt.UTC)
-            await accept_all(
-                deployment.store, deployment.ref, deployment.size, uuid.uuid4().hex[:6]
-            )
-            await until_sent(deployment.store, PACKAGES, seconds=900)
-            return PACKAGES / ((await sent_times(deployment.store))[-1] - started).total_seconds()
+            started = await _burst(deployment, seconds=900)
+            return await _rate(deployment.store, started)
+
+
+async def _burst(deployment: Deployment, *, seconds: float) -> dt.datetime:
+    """Accept ``PACKAGES`` documents as fast as the producers can and wait until all are
+    sent; when the burst began."""
+    started = dt.datetime.now(dt.UTC)
+    await accept_all(deployment.store, deployment.ref, deployment.size, uuid.uuid4().hex[:6])
+    await until_sent(deployment.store, PACKAGES, seconds=seconds)
+    return started
+
+
+async def _rate(store: Store, started: dt.datetime) -> float:
+    """Deliveries per second of a burst: to the last ``sent`` the gateway logged, not to
+    when a poll saw it (the bench asks twice a second, not twenty times, of the database
+    being measured)."""
+    return PACKAGES / ((await sent_times(store))[-1] - started).total_seconds()
 
 
 async def _paced_latencies(store: Store, ref: str, size: int) -> list[float]:

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -30,13 +32,17 @@ def test_the_runner_loads_every_benchmark_module() -> None:
             sys.modules.pop(path.stem, None)
 
 
+@pytest.fixture
+def bench_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bench/`` importable for the test, as ``bench/run.py`` makes it for its modules."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+
+
+@pytest.mark.usefixtures("bench_modules")
 def test_the_cpu_of_a_part_is_what_its_processes_used() -> None:
     """``bench/cpu_parts.py`` counts a part's processes by pid and the servers by name."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from cpu_parts import SERVERS, CpuParts
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    from cpu_parts import SERVERS, CpuParts
+
     cpu = CpuParts({"bench": [os.getpid()], "gone": [2**22 + 1]})
     cpu.start()
     spent = time.process_time() + 0.3
@@ -49,15 +55,13 @@ def test_the_cpu_of_a_part_is_what_its_processes_used() -> None:
     assert 0 <= used["idle"] <= used["cores"]
 
 
+@pytest.mark.usefixtures("bench_modules")
 def test_a_process_held_to_a_share_of_a_core_gets_no_more() -> None:
     """``bench/cpu_quota.py`` holds a busy process to a tenth of a core where control groups
     can be written, and leaves no group behind either way."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from cpu_parts import TICKS_PER_S, _process_jiffies
-        from cpu_quota import V1_CPU, held_to
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
+    from cpu_parts import TICKS_PER_S, _process_jiffies
+    from cpu_quota import V1_CPU, held_to
+
     busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         with held_to([busy.pid], 0.1) as held:

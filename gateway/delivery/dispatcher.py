@@ -164,7 +164,10 @@ class Dispatcher:
                 package = await self._sign_owed(job, package)
             except MissingSigningKey as exc:  # Điều 5.2: nothing leaves unsigned
                 return await self._retry_or_fail(
-                    job, f"waits for its signature: {exc}", destination_fault=False
+                    job,
+                    f"waits for its signature: {exc}",
+                    destination_fault=False,
+                    waits_on_destination=False,
                 )
         try:
             async with contextlib.AsyncExitStack() as slots:
@@ -216,7 +219,6 @@ class Dispatcher:
             f"{job.route} is not sent to until a probe shows it answers (circuit open)",
             retry_after=wait,
             destination_fault=False,
-            waits_on_destination=True,
             in_doubt=job.in_doubt,  # still to be asked about before it is sent again
         )
         if not self.circuits.is_open(job.route):  # the trial went through meanwhile
@@ -332,11 +334,12 @@ class Dispatcher:
         in_doubt: bool = False,
         retry_after: float | None = None,
         destination_fault: bool = True,
-        waits_on_destination: bool | None = None,
+        waits_on_destination: bool = True,
     ) -> Outcome:
         """Schedule the next attempt, or fail. ``destination_fault``: the destination failed
-        (its circuit counts it); ``waits_on_destination`` (by default the same): the wait
-        ends when the destination answers again, so the next success wakes it."""
+        (its circuit counts it); ``waits_on_destination``: the wait ends when the
+        destination answers again (a failure, or held by its circuit), so the next success
+        wakes it."""
         if destination_fault:
             self._troubled.add(job.route)
             await self.circuits.failed(job.route, error)
@@ -358,7 +361,7 @@ class Dispatcher:
         outcome = await self._record(
             job, "retry_wait", error, at=at, in_doubt=in_doubt, backoff_step=step
         )
-        if destination_fault if waits_on_destination is None else waits_on_destination:
+        if waits_on_destination:
             # Marked once recorded: a success whose wake-up ran while this outcome was on
             # its way (a trial that closed the circuit this attempt was held by, another
             # attempt's answer) did not see it; the next success, or probe, wakes it.
