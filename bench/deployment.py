@@ -158,7 +158,7 @@ async def _until_ready(redis_prefix: str, processes: int, *, seconds: float = 12
     client = aioredis.from_url(REDIS_URL)
     deadline = time.monotonic() + seconds
     try:
-        while await client.zcard(f"{redis_prefix}:axis:members") < processes:
+        while await client.zcard(f"{redis_prefix}:members") < processes:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the deployment's {processes} processes did not start")
             await asyncio.sleep(0.2)

@@ -16,10 +16,9 @@ import functools
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any
 
 from aiohttp import web
 from redis import asyncio as aioredis
@@ -31,14 +30,13 @@ from adapters.axis.server import Freshness, install_axis_routes
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import ConfigurationError
-from adapters.redis import LeaderLock, LocalLock, RedisLock, while_leader
 from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.redis.limits import RedisLimit
-from adapters.redis.membership import Membership
+from adapters.redis.wake import SharedWake
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, Store
 from gateway.config import GatewaySettings
-from gateway.delivery.budget import ConnectionBudget
+from gateway.coordination import Coordination, Job
 from gateway.delivery.destinations import UnreadablePackage
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.work_queue import EmbeddedQueue, RabbitQueue, WorkQueue
@@ -79,8 +77,7 @@ class Runtime:
         self.axis: AxisClient | None = None
         self.broker: AmqpBroker | None = None
         self.redis: aioredis.Redis | None = None
-        #: With Redis and the axis: this process's share of the axis' connections.
-        self.budget: ConnectionBudget | None = None
+        #: Set when a delivery was queued: the outbox relay looks at once (in any process)
         self.relay_wake = asyncio.Event()
         self._reloads: set[asyncio.Task[TrustMaterial | None]] = set()
 
@@ -115,6 +112,7 @@ class Runtime:
         if settings.redis_url is not None:
             self.redis = aioredis.from_url(settings.redis_url)
             self._stack.push_async_callback(self.redis.aclose)
+            self.relay_wake = SharedWake(self.redis, f"{settings.redis_prefix}:relay-wake")
         self.feed: LocalFeed | RedisFeed = (
             RedisFeed(self.redis, f"{settings.redis_prefix}:changes")
             if self.redis is not None
@@ -132,12 +130,11 @@ class Runtime:
             if self.redis is not None
             else None
         )
-        if self.redis is not None and self.axis is not None and settings.axis is not None:
+        budgeted = {}
+        if self.axis is not None and settings.axis is not None:
             # The axis' connections are the deployment's, not each process's (spec 3.1).
-            self.budget = ConnectionBudget(
-                Membership(self.redis, f"{settings.redis_prefix}:axis"),
-                {"axis": (settings.axis.max_connections, self.axis)},
-            )
+            budgeted["axis"] = (settings.axis.max_connections, self.axis)
+        self.coordination = Coordination(self.redis, settings.redis_prefix, budgeted)
         material = load_trust_material(settings, self._environ)
         self.signers = Signers(dict(material.keys), required=settings.signature_required)
         self.dispatcher = Dispatcher(
@@ -149,7 +146,7 @@ class Runtime:
             circuit_failures=settings.workers.circuit_failures,
             batch_linger=settings.workers.batch_linger_seconds,
             shared_limit=shared,
-            budgeted_routes=frozenset(self.budget.clients if self.budget else ()),
+            budgeted_routes=frozenset(budgeted if self.coordination.budget else ()),
             signers=self.signers,
         )
         self.inbound = InboundPipeline(
@@ -313,19 +310,22 @@ class Runtime:
             )
         return RabbitQueue(
             self.broker,
-            relay_lock=lambda: self.lock("relay"),
+            lead=self.coordination.lead,
             wake=self.relay_wake,
             lease_seconds=workers.lease_seconds,
             batch_linger=workers.batch_linger_seconds,
         )
 
+    async def wake_relay(self) -> None:
+        """Wake the outbox relay wherever it runs; sent before this returns (a command that
+        requeued deliveries exits next)."""
+        self.relay_wake.set()
+        if isinstance(self.relay_wake, SharedWake):
+            await self.relay_wake.sent()
+
     def operational_alerts(self, now: dt.datetime) -> list[Alert]:
         """The alerts the store does not hold (backups, the trust material in force)."""
         return operational_alerts(self.settings, self.inbound.trust, self.inbound.revocation, now)
-
-    def lock(self, name: str) -> LeaderLock:
-        full = f"{self.settings.redis_prefix}:lock:{name}"
-        return RedisLock(self.redis, full) if self.redis is not None else LocalLock(full)
 
     async def run_workers(self, stop: asyncio.Event) -> None:
         """The dispatcher and the poller, until ``stop``."""
@@ -334,12 +334,11 @@ class Runtime:
         if self.settings.workers.probes:
             tasks.append(asyncio.create_task(self.dispatcher.watch_recovery(stop=stop)))
         tasks.append(asyncio.create_task(trim_memory_forever(stop=stop)))
-        if self.budget is not None:
-            tasks.append(asyncio.create_task(self.budget.run(stop=stop)))
+        tasks.append(asyncio.create_task(self.coordination.run(stop=stop)))
 
-        def leading(name: str, job: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+        def leading(name: str, job: Job) -> None:
             """``job`` in one process of the deployment at a time (its lock's holder)."""
-            tasks.append(asyncio.create_task(while_leader(self.lock(name), job, stop=stop)))
+            tasks.append(asyncio.create_task(self.coordination.lead(name, job, stop=stop)))
 
         settings, store = self.settings, self.store
         leading(

@@ -4,7 +4,8 @@
 a compare-and-extend script to renew it, a compare-and-delete script to release it, so a
 process can never extend or free a lock that expired and was taken by another. A holder that
 stops renewing (it died, it lost Redis) loses the lock within ``ttl``, and ``while_leader``
-stops its job as soon as a renewal fails. ``LocalLock`` is the embedded mode's: one process,
+stops its job as soon as a renewal fails; given a ``Seat``, it leaves the lock to the process
+the deployment's ``Placement`` seats for the job. ``LocalLock`` is the embedded mode's: one process,
 always the leader.
 """
 
@@ -16,12 +17,16 @@ import inspect
 import logging
 import uuid
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis import asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from adapters.errors import TransportError
+from adapters.waiting import until_any
+
+if TYPE_CHECKING:
+    from adapters.redis.placement import Seat
 
 __all__ = ["CoordinationUnavailable", "LeaderLock", "LocalLock", "RedisLock", "while_leader"]
 
@@ -100,40 +105,61 @@ async def while_leader(
     *,
     stop: asyncio.Event,
     renew_every: float = 5.0,
+    seat: Seat | None = None,
 ) -> None:
     """Run ``job(job_stop)`` whenever this process holds ``lock``, until ``stop``.
 
     Tries to take the lock every ``renew_every`` seconds; once held, renews it at that pace
     and sets ``job_stop`` (waiting for the job to end) the moment a renewal fails.
+
+    With a ``seat`` (``Placement``), the process seated for the job tries five times as often,
+    and any other tries every other round, so it takes only a lock that nobody seated took.
+    A holder not seated hands the lock over when the seats move, once per move: if the
+    seated process does not take it, the holder takes it back and keeps it.
     """
+    passed = False
+    handed_over = -1  # the seat generation in which this process last handed the job over
     while not stop.is_set():
+        here = seat.here() if seat is not None else None
+        if here is False and not passed:
+            passed = True  # leave the seated process a round to take it
+            await _pause(stop, seat, renew_every)
+            continue
+        passed = False
         try:
             held = await lock.acquire()
         except CoordinationUnavailable as exc:
             log.warning("lock %s: %s", lock.name, exc)
             held = False
-        if held:
-            log.info("lock %s acquired: this process runs its job", lock.name)
-            job_stop = asyncio.Event()
-            task = asyncio.create_task(job(job_stop))
-            try:
-                while not stop.is_set() and not task.done():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), renew_every)
-                    if stop.is_set():
-                        break
-                    try:
-                        if not await lock.renew():
-                            log.warning("lock %s was lost; stopping its job", lock.name)
-                            break
-                    except CoordinationUnavailable as exc:
-                        log.warning("lock %s: %s; stopping its job", lock.name, exc)
-                        break
-            finally:
-                job_stop.set()
-                await asyncio.gather(task, return_exceptions=True)
-                with contextlib.suppress(CoordinationUnavailable):
-                    await lock.release()
+        if not held:
+            await _pause(stop, seat, renew_every / 5 if here else renew_every)
             continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), renew_every)
+        log.info("lock %s acquired: this process runs its job", lock.name)
+        job_stop = asyncio.Event()
+        task = asyncio.create_task(job(job_stop))
+        try:
+            while not stop.is_set() and not task.done():
+                await _pause(stop, seat, renew_every)
+                if stop.is_set():
+                    break
+                if seat is not None and seat.here() is False and handed_over != seat.generation:
+                    handed_over = seat.generation
+                    log.info("lock %s: handed over to the process seated for it", lock.name)
+                    break
+                try:
+                    if not await lock.renew():
+                        log.warning("lock %s was lost; stopping its job", lock.name)
+                        break
+                except CoordinationUnavailable as exc:
+                    log.warning("lock %s: %s; stopping its job", lock.name, exc)
+                    break
+        finally:
+            job_stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+            with contextlib.suppress(CoordinationUnavailable):
+                await lock.release()
+
+
+async def _pause(stop: asyncio.Event, seat: Seat | None, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stop`` is set or the seats move."""
+    await until_any(stop, seat.changed() if seat is not None else None, timeout=seconds)

@@ -142,7 +142,7 @@ async def run_requeue(
             done = await store.requeue(delivery_id, source="cli", permanent_too=corrected)
             await store.audit("cli", "delivery.requeue", delivery_id, None if done else "refused")
             results.append((delivery_id, done))
-        runtime.relay_wake.set()
+        await runtime.wake_relay()
         return results
 
 

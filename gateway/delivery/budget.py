@@ -7,22 +7,20 @@ Adding a worker process adds throughput, not connections.
 
 The shares move safely: a process that sees a new member lowers its share at once; one that
 may raise its share waits until it has seen the same members on two beats in a row, by when
-every other process has beaten once and lowered its own. A process joining starts at 0 for
-the same reason. A process whose Redis is unreachable keeps the share it has (the others drop
-it after three beats and may then exceed the budget by its share until Redis is back).
+every other process has beaten once and lowered its own (``keep_membership`` says when a
+roster is settled). A process joining starts at 0 for the same reason. A process whose Redis
+is unreachable keeps the share it has (the others drop it after three beats and may then
+exceed the budget by its share until Redis is back).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from adapters.redis.lock import CoordinationUnavailable
-from adapters.redis.membership import Membership, Roster, split_budget
+from adapters.redis.membership import Roster, split_budget
 
 __all__ = ["Budgeted", "ConnectionBudget"]
 
@@ -40,30 +38,17 @@ class Budgeted(Protocol):
 
 @dataclass
 class ConnectionBudget:
-    membership: Membership
+    """A ``RosterObserver`` (``keep_membership`` tells it each roster)."""
+
     #: destination name -> (the deployment's budget, its client)
     clients: Mapping[str, tuple[int, Budgeted]]
 
-    async def run(self, *, stop: asyncio.Event) -> None:
+    async def close_until_known(self) -> None:
+        """No connection until the others know this process is here (its first beat)."""
         for _, client in self.clients.values():
-            await client.set_connection_limit(0)  # until the others know this process is here
-        seen: Roster | None = None
-        try:
-            while not stop.is_set():
-                try:
-                    roster = await self.membership.beat()
-                except CoordinationUnavailable as exc:
-                    log.warning("connection budget: %s; keeping the current shares", exc)
-                else:
-                    await self._apply(roster, settled=roster == seen)
-                    seen = roster
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.membership.heartbeat_seconds)
-        finally:
-            with contextlib.suppress(CoordinationUnavailable):
-                await self.membership.leave()
+            await client.set_connection_limit(0)
 
-    async def _apply(self, roster: Roster, *, settled: bool) -> None:
+    async def on_roster(self, roster: Roster, *, settled: bool) -> None:
         for name, (total, client) in self.clients.items():
             share, current = split_budget(total, roster), client.connection_limit
             if share < current or (share > current and settled):

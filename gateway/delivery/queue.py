@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from adapters.broker.amqp import AmqpBroker, BrokerUnavailable, Handler, WorkItem
 from adapters.store.store import Claim, Store, utc_now
+from adapters.waiting import until_any
 from gateway.delivery.batching import Batcher
 from gateway.delivery.dispatcher import Dispatcher
 
@@ -71,9 +72,7 @@ async def relay_outbox(
                 continue
             await store.mark_published([row.id for row in rows])
             continue
-        waiter = wake if wake is not None else stop
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter.wait(), idle_seconds)
+        await until_any(stop, wake, timeout=idle_seconds)
         if wake is not None:
             wake.clear()
 

@@ -12,12 +12,12 @@ comes round again; ``stop`` ends the run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from adapters.broker.amqp import AmqpBroker
-from adapters.redis import LeaderLock, while_leader
+from adapters.redis.wake import listening
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.embedded import run_embedded
 from gateway.delivery.queue import relay_outbox, work_handler
@@ -31,6 +31,18 @@ class WorkQueue(Protocol):
     name: str
 
     async def run(self, dispatcher: Dispatcher, *, stop: asyncio.Event) -> None: ...
+
+
+class Lead(Protocol):
+    """Runs ``job`` in the one process of the deployment that holds ``name``'s lock."""
+
+    def __call__(
+        self,
+        name: str,
+        job: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+        *,
+        stop: asyncio.Event,
+    ) -> Coroutine[Any, Any, None]: ...
 
 
 @dataclass
@@ -59,8 +71,8 @@ class RabbitQueue:
     """RabbitMQ: the outbox relay (one leader among the processes) and a consumer."""
 
     broker: AmqpBroker
-    #: The relay's leader lock (Redis across processes, local otherwise)
-    relay_lock: Callable[[], LeaderLock]
+    #: Runs the relay under its leader lock (``Coordination.lead``)
+    lead: Lead
     wake: asyncio.Event | None = None
     lease_seconds: float = 120.0
     idle_seconds: float = 0.2
@@ -72,14 +84,15 @@ class RabbitQueue:
         store, broker = dispatcher.store, self.broker
 
         async def relay(job_stop: asyncio.Event) -> None:
-            await relay_outbox(
-                store, broker, stop=job_stop, wake=self.wake, idle_seconds=self.idle_seconds
-            )
+            async with listening(self.wake):  # documents accepted by any process wake it
+                await relay_outbox(
+                    store, broker, stop=job_stop, wake=self.wake, idle_seconds=self.idle_seconds
+                )
 
         handler = work_handler(
             dispatcher, lease_seconds=self.lease_seconds, linger=self.batch_linger
         )
         await asyncio.gather(
             broker.run_consumer(handler, stop=stop),
-            while_leader(self.relay_lock(), relay, stop=stop),
+            self.lead("relay", relay, stop=stop),
         )

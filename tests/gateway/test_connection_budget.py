@@ -10,7 +10,7 @@ import uuid
 import pytest
 from redis import asyncio as aioredis
 
-from adapters.redis.membership import Membership, Roster, split_budget
+from adapters.redis.membership import Membership, Roster, keep_membership, split_budget
 from devtools.axis_simulator import AxisSimulator, FaultPlan
 from gateway.delivery.budget import ConnectionBudget
 from tests.adapters.conftest import client_for, simulator_config
@@ -19,13 +19,18 @@ REDIS_URL = os.environ.get("EDXML_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BEAT = 0.05
 
 
+def _roster(rank: int, count: int) -> Roster:
+    members = tuple(f"process-{number:02}" for number in range(count))
+    return Roster(members, members[rank])
+
+
 @pytest.mark.parametrize("total", [1, 3, 10])
 def test_the_shares_sum_to_the_budget_and_differ_by_one_at_most(total: int) -> None:
     for count in range(1, total + 1):
-        shares = [split_budget(total, Roster(rank, count)) for rank in range(count)]
+        shares = [split_budget(total, _roster(rank, count)) for rank in range(count)]
         assert sum(shares) == total
         assert max(shares) - min(shares) <= 1
-    assert [split_budget(total, Roster(rank, total + 2)) for rank in range(total + 2)] == [1] * (
+    assert [split_budget(total, _roster(rank, total + 2)) for rank in range(total + 2)] == [1] * (
         total + 2
     )
 
@@ -76,12 +81,15 @@ async def test_processes_share_ten_connections_as_they_come_and_go() -> None:
 
     def start(name: str) -> None:
         RUNNING.add(name)
-        budget = ConnectionBudget(
-            Membership(redis, prefix, heartbeat_seconds=BEAT, member=name),
-            {"axis": (10, ledger.client(name))},
-        )
+        membership = Membership(redis, prefix, heartbeat_seconds=BEAT, member=name)
+        budget = ConnectionBudget({"axis": (10, ledger.client(name))})
         stops[name] = asyncio.Event()
-        tasks[name] = asyncio.create_task(budget.run(stop=stops[name]))
+
+        async def run(stop: asyncio.Event) -> None:
+            await budget.close_until_known()
+            await keep_membership(membership, [budget], stop=stop)
+
+        tasks[name] = asyncio.create_task(run(stops[name]))
 
     def total() -> int:
         return sum(ledger.limits[name] for name in RUNNING)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import uuid
@@ -154,7 +155,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     assert simulator.hub.summary()["deliveries"] == 200
 
 
-async def test_two_workers_and_serve_share_the_work_and_one_poller(
+async def test_two_workers_and_serve_share_the_work_and_spread_the_singleton_jobs(
     deployment: Deployment, simulator: AxisSimulator
 ) -> None:
     await deployment.accept(125)  # 500 deliveries
@@ -166,7 +167,33 @@ async def test_two_workers_and_serve_share_the_work_and_one_poller(
 
     await _until(all_sent, 120, lambda: deployment.log_text()[-3000:])
     assert simulator.hub.summary()["deliveries"] == 500
+
+    async def spread() -> bool:  # each job in one process, the jobs in all three
+        holders = _lock_holders(deployment.logs)
+        return all(len(processes) == 1 for processes in holders.values()) and (
+            len(set().union(*holders.values())) == 3
+        )
+
+    await _until(spread, 30, lambda: str(_lock_holders(deployment.logs)))
+    assert {"poller", "relay", "webhooks", "evidence"} <= set(_lock_holders(deployment.logs))
     await deployment.stop_all()
     text = deployment.log_text()
-    assert text.count(":lock:poller acquired") == 1, text[-3000:]
-    assert text.count(":lock:relay acquired") == 1
+    assert "was lost" not in text
+    for job in ("poller", "relay"):  # one at a time: a job moves only when handed over
+        handed_over = text.count(f":lock:{job}: handed over")
+        assert text.count(f":lock:{job} acquired") == 1 + handed_over, text[-3000:]
+
+
+def _lock_holders(logs: list[Path]) -> dict[str, set[int]]:
+    """Which processes hold each leader lock, by what their logs say so far."""
+    holders: dict[str, set[int]] = {}
+    for number, log in enumerate(logs):
+        for line in log.read_text(errors="replace").splitlines():
+            found = re.search(r":lock:([\w-]+)(:? handed over| acquired)", line)
+            if found:
+                processes = holders.setdefault(found[1], set())
+                if "acquired" in found[2]:
+                    processes.add(number)
+                else:
+                    processes.discard(number)
+    return holders

@@ -18,8 +18,8 @@ import edxml
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import TransportError
-from adapters.redis import LocalLock
 from adapters.store.store import DeliveryJob, NewDelivery, NewMessage, Store
+from gateway.coordination import Coordination
 from gateway.delivery.destinations import Destination
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.retry import RetryPolicy
@@ -68,7 +68,10 @@ async def queue(request: pytest.FixtureRequest) -> AsyncIterator[WorkQueue]:
     async with AmqpBroker(settings) as broker:
         try:
             yield RabbitQueue(
-                broker, relay_lock=lambda: LocalLock("relay"), lease_seconds=30, idle_seconds=0.05
+                broker,
+                lead=Coordination(None, "test", {}).lead,
+                lease_seconds=30,
+                idle_seconds=0.05,
             )
         finally:
             await broker.delete_all()
