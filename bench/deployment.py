@@ -151,10 +151,12 @@ class Deployment:
 
 
 async def _until_ready(redis_prefix: str, processes: int, *, seconds: float = 120) -> None:
-    """Wait until every process is up and holds its share of the axis' connections: all
-    of them in the deployment's roster (Redis), then two more heartbeats, by when each has
-    seen the same roster twice and raised its share. A deployment's figures are those of
-    processes that are running, not of their start (importing alone takes seconds)."""
+    """Wait until every process is up, holds its share of the axis' connections and leads
+    the singleton jobs seated on it: all of them in the deployment's roster (Redis), then
+    two more heartbeats, by when each has seen the same roster twice, raised its share and
+    handed over the jobs seated elsewhere, and a second for the seated ones to take them. A
+    deployment's figures are those of processes that are running, not of their start
+    (importing alone takes seconds)."""
     client = aioredis.from_url(REDIS_URL)
     deadline = time.monotonic() + seconds
     try:
@@ -164,7 +166,7 @@ async def _until_ready(redis_prefix: str, processes: int, *, seconds: float = 12
             await asyncio.sleep(0.2)
     finally:
         await client.aclose()
-    await asyncio.sleep(2.5)  # two heartbeats of 1 s, and some
+    await asyncio.sleep(3.5)  # two heartbeats of 1 s, a leader lock's retry, and some
 
 
 @contextlib.asynccontextmanager
