@@ -31,6 +31,7 @@ from yarl import URL
 from adapters.signed_posts import signed_headers
 from adapters.store.store import Store, StoreError, WebhookAttempt, utc_now
 from adapters.url_policy import BlockedUrl, GuardedResolver, UrlPolicy
+from adapters.waiting import until_any
 
 __all__ = ["DELAYS", "REQUESTS_PER_CLIENT", "run_webhooks"]
 
@@ -210,15 +211,7 @@ async def run_webhooks(
                         store, http, policy, rows, requests_per_client, stop
                     )
                     clients.start(client_id, batch_of_client)
-                waits = [asyncio.ensure_future(stop.wait())]
-                if clients.busy:
-                    waits.append(asyncio.ensure_future(clients.finished.wait()))
-                try:
-                    await asyncio.wait(
-                        waits, timeout=idle_seconds, return_when=asyncio.FIRST_COMPLETED
-                    )
-                finally:
-                    for wait in waits:
-                        wait.cancel()
+                finished = clients.finished if clients.busy else None
+                await until_any(stop, finished, timeout=idle_seconds)
         finally:
             await clients.stopped(stop)
