@@ -21,7 +21,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["Batcher"]
+__all__ = ["Batcher", "Linger"]
 
 #: A batch that ran this recently (seconds) means the batcher is busy: the next may linger.
 BUSY_SPELL = 1.0
@@ -29,6 +29,21 @@ BUSY_SPELL = 1.0
 Key = TypeVar("Key", bound=Hashable)
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+
+class Linger:
+    """The wait before a batch: none after a quiet spell, ``seconds`` during a busy one (a
+    batch began within ``BUSY_SPELL``), unless the batch is full already."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = -BUSY_SPELL  # the loop's time when the last batch began
+
+    async def before_batch(self, waiting: int, max_size: int) -> None:
+        loop = asyncio.get_running_loop()
+        if self.seconds and loop.time() - self._last < BUSY_SPELL and waiting < max_size:
+            await asyncio.sleep(self.seconds)
+        self._last = loop.time()
 
 
 class Batcher(Generic[Item, Key, Result]):
@@ -50,8 +65,7 @@ class Batcher(Generic[Item, Key, Result]):
         max_size: int = 200,
         linger: float = 0.0,
     ) -> None:
-        self._linger = linger
-        self._last_run = -BUSY_SPELL  # the loop's time when the last batch started
+        self._linger = Linger(linger)
         self._run = run
         self._key = key
         self._missing = missing
@@ -73,12 +87,8 @@ class Batcher(Generic[Item, Key, Result]):
         return await asyncio.shield(future)
 
     async def _drain(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._pending:
-            busy = loop.time() - self._last_run < BUSY_SPELL
-            if self._linger and busy and len(self._pending) < self._max_size:
-                await asyncio.sleep(self._linger)
-            self._last_run = loop.time()
+            await self._linger.before_batch(len(self._pending), self._max_size)
             batch = self._pending[: self._max_size]
             del self._pending[: self._max_size]
             self.batches += 1

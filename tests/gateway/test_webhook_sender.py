@@ -1,5 +1,6 @@
 """Sending webhooks: several requests to a QLVB at once, each delivery's events in order,
-each client on its own, and a QLVB that is down costing one failure per retry."""
+each client on its own, and a QLVB that is down costing one failure per retry; logging
+them: the state changes of a busy spell together."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from aiohttp import web
 
 from adapters.store.records import as_utc
 from adapters.store.schema import webhook_deliveries
-from adapters.store.store import Store, utc_now
+from adapters.store.store import NewDelivery, NewMessage, Store, utc_now
 from gateway.http.webhook_sender import DELAYS, REQUESTS_PER_CLIENT, run_webhooks
+from gateway.http.webhooks import WebhookEvents
 
 from .flows import hooked_qlvbs
 from .harness import LOOPBACK
@@ -203,3 +205,41 @@ async def test_an_event_the_qlvb_refuses_holds_back_only_itself(
         ("sent", 1, None),
         ("sent", 1, None),
     ]
+
+
+@pytest.mark.parametrize(("linger", "batches"), [(0.0, 5), (0.2, 2)])
+async def test_while_busy_state_changes_wait_to_be_logged_together(
+    store: Store, monkeypatch: pytest.MonkeyPatch, linger: float, batches: int
+) -> None:
+    """Transactions that commit one after another each made a batch of webhook rows (a
+    read and a write transaction each); while busy, the next batch waits for company, and
+    after a quiet spell the first goes at once."""
+    await store.add_client("qlvb", "qlvb", "0" * 64, ["*.H42"])
+    await store.set_webhook("qlvb", "http://127.0.0.1:9/hook", "secret")
+    recipients = [NewDelivery(f"000.00.{n:02}.H42", "axis") for n in range(2, 7)]
+    message = NewMessage(
+        direction="out",
+        document_id="000.00.01.H42,2026/12/07,1/UBND-VP",
+        sender="000.00.01.H42",
+        package_ref="ref",
+        package_size=1,
+        client_id="qlvb",
+    )
+    _, delivery_ids = await store.accept(message, recipients)
+    logged: list[int] = []
+    log_webhooks = store.log_webhooks
+
+    async def counted(events: list[tuple[str, str, dict[str, Any]]]) -> None:
+        logged.append(len(events))
+        await log_webhooks(events)
+
+    monkeypatch.setattr(store, "log_webhooks", counted)
+    events = WebhookEvents(store, linger=linger)
+    store.listeners.append(events.on_change)
+    for delivery_id in delivery_ids:  # one claim, one transaction, one change at a time
+        await store.claim_many([delivery_id], lease_seconds=30)
+        await asyncio.sleep(0.03)
+    await events.drain()
+    assert len(logged) == batches
+    assert sum(logged) == len(recipients)
+    assert len(await store.due_webhooks(100)) == len(recipients)
