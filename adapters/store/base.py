@@ -47,6 +47,12 @@ class StoreBase:
         #: Called with each committed ``StateChange`` (the live feed); must not block.
         self.listeners: list[Callable[[StateChange], None]] = []
         self._postgres = engine.dialect.name == "postgresql"
+        # A read of one statement needs no transaction: on PostgreSQL it goes alone (in
+        # autocommit), where the driver would wrap it in BEGIN and ROLLBACK, two more round
+        # trips. SQLite's one connection is on this process's side: nothing to save there.
+        self._reads = (
+            engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
+        )
         self._unique_lock = asyncio.Lock()
 
     async def close(self) -> None:
@@ -146,13 +152,13 @@ class StoreBase:
                 await connection.execute(table.insert().values(**key, **{**first, **values}))
 
     async def _rows(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
-        async with self.engine.connect() as connection:
+        async with self._reads.connect() as connection:
             return list((await connection.execute(query)).all())
 
     async def _dicts(self, query: Any, *, times: Sequence[str] = ()) -> list[dict[str, Any]]:
         """The rows of ``query`` as dicts, the ``times`` columns made timezone-aware (SQLite
         gives them back naive)."""
-        async with self.engine.connect() as connection:
+        async with self._reads.connect() as connection:
             found = [row._asdict() for row in (await connection.execute(query)).all()]
         for row in found:
             for name in times:

@@ -226,3 +226,28 @@ async def test_a_document_s_recipients_and_a_pass_of_evidence_are_one_insert_eac
     assert [entry["peer"] for entry in await store.evidence_entries(1, 40)] == [
         f"peer-{n}" for n in range(40)
     ]
+
+
+async def test_a_read_of_one_statement_is_one_round_trip_on_postgresql(tmp_path: Path) -> None:
+    """The driver wrapped each read in BEGIN and ROLLBACK: three round trips for one query
+    (the relay's look at the outbox, the webhooks' look-ups, every dashboard read)."""
+    control: list[str] = []  # what the driver sends outside prepared statements
+
+    def logged(query: Any) -> None:
+        control.append(query.query.split()[0].upper().rstrip(";"))
+
+    def log_queries(connection: Any, record: Any, proxy: Any) -> None:
+        connection._connection.add_query_logger(logged)  # the asyncpg connection
+
+    async with open_store("postgresql", tmp_path, utc_now) as store:
+        sa.event.listen(store.engine.sync_engine.pool, "checkout", log_queries)
+        with _statements(store) as statements:
+            await store.due_webhooks(10)
+            await store.unpublished(10)
+        await asyncio.sleep(0.05)  # the driver calls its query loggers soon after, not within
+        assert statements == ["SELECT", "SELECT"]
+        assert control == []
+        async with store.engine.begin() as connection:  # a write is still a transaction
+            await connection.execute(sa.select(deliveries.c.id).limit(1))
+        await asyncio.sleep(0.05)
+        assert control == ["BEGIN", "COMMIT"]
