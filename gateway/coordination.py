@@ -10,23 +10,21 @@ process) the locks are local and every job runs here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from redis import asyncio as aioredis
 
-from adapters.redis import LeaderLock, LocalLock, RedisLock, while_leader
+from adapters.redis import Job, LeaderLock, LocalLock, RedisLock, while_leader
 from adapters.redis.membership import Membership, RosterObserver, keep_membership
 from adapters.redis.placement import Placement
 from gateway.delivery.budget import Budgeted, ConnectionBudget
 
-__all__ = ["LEADER_JOBS", "Coordination", "Job"]
+__all__ = ["LEADER_JOBS", "Coordination"]
 
 #: The singleton jobs, the busiest first: they go round the live processes in this order, so
 #: with two processes the outbox relay and the webhooks run in different ones.
 LEADER_JOBS = ("relay", "webhooks", "evidence", "alerts", "directory", "backup")
-
-Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 class Coordination:

@@ -30,13 +30,14 @@ from adapters.axis.server import Freshness, install_axis_routes
 from adapters.blobs import BlobStore
 from adapters.broker.amqp import AmqpBroker, AmqpSettings
 from adapters.errors import ConfigurationError
+from adapters.redis import Job
 from adapters.redis.feed import LocalFeed, RedisFeed
 from adapters.redis.limits import RedisLimit
 from adapters.redis.wake import SharedWake
 from adapters.store.engine import create_engine, is_sqlite, migrate
 from adapters.store.store import DeliveryJob, Store
 from gateway.config import GatewaySettings
-from gateway.coordination import Coordination, Job
+from gateway.coordination import Coordination
 from gateway.delivery.destinations import UnreadablePackage
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.work_queue import EmbeddedQueue, RabbitQueue, WorkQueue

@@ -2,10 +2,11 @@
 
 from adapters.redis.lock import (
     CoordinationUnavailable,
+    Job,
     LeaderLock,
     LocalLock,
     RedisLock,
     while_leader,
 )
 
-__all__ = ["CoordinationUnavailable", "LeaderLock", "LocalLock", "RedisLock", "while_leader"]
+__all__ = ["CoordinationUnavailable", "Job", "LeaderLock", "LocalLock", "RedisLock", "while_leader"]

@@ -28,7 +28,17 @@ from adapters.waiting import until_any
 if TYPE_CHECKING:
     from adapters.redis.placement import Seat
 
-__all__ = ["CoordinationUnavailable", "LeaderLock", "LocalLock", "RedisLock", "while_leader"]
+__all__ = [
+    "CoordinationUnavailable",
+    "Job",
+    "LeaderLock",
+    "LocalLock",
+    "RedisLock",
+    "while_leader",
+]
+
+#: A leader's job: runs until the event it is given is set
+Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +111,7 @@ class RedisLock:
 
 async def while_leader(
     lock: LeaderLock,
-    job: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+    job: Job,
     *,
     stop: asyncio.Event,
     renew_every: float = 5.0,

@@ -12,11 +12,12 @@ comes round again; ``stop`` ends the run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from adapters.broker.amqp import AmqpBroker
+from adapters.redis import Job
 from adapters.redis.wake import listening
 from gateway.delivery.dispatcher import Dispatcher
 from gateway.delivery.embedded import run_embedded
@@ -39,7 +40,7 @@ class Lead(Protocol):
     def __call__(
         self,
         name: str,
-        job: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+        job: Job,
         *,
         stop: asyncio.Event,
     ) -> Coroutine[Any, Any, None]: ...
