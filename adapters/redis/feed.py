@@ -18,13 +18,23 @@ from collections.abc import AsyncIterator
 
 from redis import asyncio as aioredis
 from redis import exceptions as redis_errors
+from redis.asyncio.client import PubSub
 
 from adapters.store.store import StateChange
 
-__all__ = ["LocalFeed", "RedisFeed"]
+__all__ = ["LocalFeed", "RedisFeed", "subscribed"]
 
 log = logging.getLogger(__name__)
 _BACKLOG = 1000
+
+
+async def subscribed(pubsub: PubSub, channel: str) -> None:
+    """Subscribe to ``channel`` and wait until Redis confirms: a message published before
+    that would not reach us."""
+    await pubsub.subscribe(channel)
+    async with asyncio.timeout(10):
+        while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "subscribe":
+            pass
 
 
 def _encode(changes: list[StateChange]) -> str:
@@ -103,11 +113,7 @@ class RedisFeed:
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[StateChange]]:
         queue: asyncio.Queue[StateChange] = asyncio.Queue(_BACKLOG)
         pubsub = self._client.pubsub()
-        await pubsub.subscribe(self._channel)
-        # Wait for Redis to confirm: a change published before that would not reach us.
-        async with asyncio.timeout(10):
-            while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "subscribe":
-                pass
+        await subscribed(pubsub, self._channel)
 
         async def pump() -> None:
             async for message in pubsub.listen():

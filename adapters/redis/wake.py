@@ -19,6 +19,8 @@ from collections.abc import AsyncIterator
 from redis import asyncio as aioredis
 from redis import exceptions as redis_errors
 
+from adapters.redis.feed import subscribed
+
 __all__ = ["SharedWake", "listening"]
 
 log = logging.getLogger(__name__)
@@ -56,11 +58,7 @@ class SharedWake(asyncio.Event):
         """While inside, a set in any process of the deployment sets this event here."""
         pubsub = self._client.pubsub()
         try:
-            await pubsub.subscribe(self._channel)
-            # Wait for Redis to confirm: a set published before that would not reach us.
-            async with asyncio.timeout(10):
-                while (await pubsub.get_message(timeout=1.0) or {}).get("type") != "subscribe":
-                    pass
+            await subscribed(pubsub, self._channel)
         except (redis_errors.RedisError, OSError, TimeoutError) as exc:
             log.warning("relay wake-up: %s; waking on this process's sets only", exc)
             await pubsub.aclose()  # type: ignore[no-untyped-call]
